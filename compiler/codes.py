@@ -1,0 +1,73 @@
+"""The catalogue of diagnostic codes. Codes are stable: never reuse or renumber one.
+
+`docs/codes.md` is generated from this table (and each installed target's `codes`); a test keeps
+it current.
+"""
+
+from __future__ import annotations
+
+CODES: dict[str, str] = {
+    # Loading: the file as YAML.
+    "MLS001": "The file cannot be read or is larger than the size limit (1 MiB).",
+    "MLS002": "The file is not UTF-8 text.",
+    "MLS003": "YAML syntax error.",
+    "MLS004": "A tab character is used for indentation; YAML indents with spaces.",
+    "MLS005": "A key appears twice in one mapping.",
+    "MLS006": "A YAML tag is used; specs are plain data and tags that construct objects are refused.",
+    "MLS007": "Too many alias uses or too large an expansion (billion-laughs protection).",
+    "MLS008": "The document nests deeper than the limit.",
+    "MLS009": "More than one YAML document in a file.",
+    "MLS010": "The file is empty or its top level is not a mapping.",
+    "MLS011": "Unknown `apiVersion`.",
+    "MLS012": "Unknown `kind`.",
+    "MLS013": "YAML merge keys (`<<`) are not supported.",
+    # Schema: shape and values.
+    "MLS101": "Unknown key (with a did-you-mean hint).",
+    "MLS102": "A required key is missing.",
+    "MLS103": "A value has the wrong type.",
+    "MLS104": "A value is not one of the allowed choices (with a did-you-mean hint).",
+    "MLS105": "A value is out of range or badly formed.",
+    # Semantic rules.
+    "MLS201": "A name is used twice (steps, monitors, features, gates, owners).",
+    "MLS202": "A reference names something that does not exist.",
+    "MLS203": "Pipeline steps depend on each other in a cycle.",
+    "MLS204": "Canary traffic must increase strictly at each step and stay below 100%.",
+    "MLS205": "Invalid duration.",
+    "MLS206": "Invalid cron schedule (five fields: minute hour day-of-month month day-of-week).",
+    "MLS207": "A gate's direction does not fit its metric, or a gate has no threshold.",
+    "MLS208": "Risk tier `unacceptable`: prohibited practices are refused (EU AI Act Art. 5).",
+    "MLS210": "High risk: an owner with the `approver` role is required.",
+    "MLS211": "High risk: an owner with the `oncall` role is required.",
+    "MLS212": "High risk: the model card needs `intendedUse` and `limitations`.",
+    "MLS213": "High risk: at least one evaluation gate is required.",
+    "MLS214": "High risk: the rollout needs a shadow or a canary stage.",
+    "MLS215": "High risk: production needs manual approval (human oversight, Art. 14).",
+    "MLS216": "High risk: payload logging cannot be turned off (record keeping, Art. 12).",
+    "MLS220": "The team may not deploy to this namespace (mlspec.yaml `teams`).",
+    "MLS221": "An image is not pinned: `latest` or no tag at all.",
+    "MLS222": "A pin is malformed (md5, sha256 or git commit).",
+    "MLS223": "A name is not a DNS-1123 label.",
+    "MLS224": "The model version or URI is a movable alias, not an immutable version.",
+    "MLS225": "A secret value is written in the spec; use a `secretRef`.",
+    "MLS226": "The environment is not one of the environments in mlspec.yaml.",
+    "MLS227": "The image's registry is not allowed by mlspec.yaml.",
+    "MLS230": "The serving pattern needs its section (`stream`, `batch` or `edge`).",
+    "MLS231": "A section does not apply to the serving pattern.",
+    "MLS232": "A minimum is larger than its maximum.",
+    "MLS233": "A monitor lacks a field its kind needs.",
+    "MLS234": "A critical monitor needs a runbook URL (or `defaults.runbookBase` in mlspec.yaml).",
+    "MLS235": "Data needs exactly one pin: `dvc` or `file`.",
+    "MLS236": "An environment variable is defined twice in one step, or a step has no command.",
+    # Warnings.
+    "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
+    "MLS302": "A served model has no monitors.",
+    "MLS303": "Retraining on drift is on, but no monitor has `retrain: true`.",
+    # Project configuration (mlspec.yaml).
+    "MLS401": "mlspec.yaml names a target that is not installed.",
+    "MLS402": "mlspec.yaml: unknown `apiVersion` or `kind`.",
+    # Targets and internal.
+    "MLS501": "A target failed to load (broken plugin).",
+    "MLS502": "Two targets write the same output path.",
+    "MLS503": "A target produced an unsafe output path.",
+    "MLS504": "A target failed while rendering (a bug in the target; please report it).",
+}

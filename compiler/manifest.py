@@ -1,0 +1,99 @@
+"""The manifest of a rendered tree: what mlspec owns there and what it was rendered from.
+
+Per spec: source and plan digests; per file: sha256, target, owning spec and resource identities.
+It makes `render --check`, orphan removal and drift detection cheap and exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler import __version__
+from compiler.pipeline import RunResult
+from compiler.writer import MANIFEST, dump_json
+
+PROJECT_OWNER = "<project>"
+
+
+@dataclass(slots=True)
+class Manifest:
+    compiler: str = __version__
+    specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return dump_json({"compiler": self.compiler, "specs": self.specs, "files": self.files})
+
+    def owned_by(self, spec_paths: set[str]) -> set[str]:
+        return {path for path, info in self.files.items() if info.get("spec") in spec_paths}
+
+
+def load_manifest(root: Path) -> Manifest | None:
+    path = root / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Manifest(data.get("compiler", ""), dict(data.get("specs", {})), dict(data.get("files", {})))
+    except (ValueError, AttributeError):
+        return None
+
+
+def resources_of(content: bytes) -> list[dict[str, str]]:
+    """Kubernetes identities (apiVersion, kind, namespace, name) of the YAML documents in a file."""
+    import yaml
+
+    found = []
+    try:
+        docs = list(yaml.load_all(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError:
+        return []
+    for doc in docs:
+        if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
+            meta = doc.get("metadata") or {}
+            ident = {"apiVersion": str(doc["apiVersion"]), "kind": str(doc["kind"]), "name": str(meta.get("name", ""))}
+            if meta.get("namespace"):
+                ident["namespace"] = str(meta["namespace"])
+            found.append(ident)
+    return found
+
+
+def build_manifest(result: RunResult, previous: Manifest | None = None, *, full: bool = True) -> Manifest:
+    """The manifest after writing `result`; a partial render keeps the other specs' entries."""
+    manifest = Manifest()
+    rendered = {s.rel_path for s in result.specs}
+    if previous is not None and not full:
+        manifest.specs = {k: v for k, v in previous.specs.items() if k not in rendered}
+        manifest.files = {k: v for k, v in previous.files.items()
+                          if v.get("spec") not in rendered and v.get("spec") != PROJECT_OWNER}
+    for spec in result.specs:
+        if spec.plan is None:
+            continue
+        prov = spec.plan.provenance
+        manifest.specs[spec.rel_path] = {
+            "name": spec.plan.name, "source_sha256": prov.source_sha256, "spec_digest": prov.spec_digest,
+            "plan_digest": spec.plan.digest, "model_version": prov.model_version, "data_hash": prov.data_hash,
+        }
+        for path, content in spec.files.items():
+            manifest.files[path] = _entry(content, spec.file_targets[path], spec.rel_path)
+    for path, content in result.project_files.items():
+        manifest.files[path] = _entry(content, result.project_file_targets[path], PROJECT_OWNER)
+    if previous is not None and not full:
+        for path, info in previous.files.items():
+            if info.get("spec") == PROJECT_OWNER and path not in manifest.files:
+                manifest.files[path] = info  # project files need every spec; a partial render keeps them
+    manifest.files = dict(sorted(manifest.files.items()))
+    manifest.specs = dict(sorted(manifest.specs.items()))
+    return manifest
+
+
+def _entry(content: bytes, target: str, spec: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(), "target": target, "spec": spec}
+    resources = resources_of(content)
+    if resources:
+        entry["resources"] = resources
+    return entry

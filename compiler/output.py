@@ -1,0 +1,63 @@
+"""Rendering to a directory: the in-memory tree plus its manifest, written atomically or compared."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.manifest import build_manifest, load_manifest
+from compiler.pipeline import RunResult, run
+from compiler.targets import Registry
+from compiler.writer import MANIFEST, recover, write_tree
+
+
+@dataclass(slots=True)
+class TreeChange:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+def planned_tree(result: RunResult, out: Path, *, full: bool) -> tuple[dict[str, bytes], list[str]]:
+    """The files to write (manifest included) and the orphans to remove under `out`."""
+    previous = load_manifest(out)
+    manifest = build_manifest(result, previous, full=full)
+    files = result.files()
+    files[MANIFEST] = manifest.to_json().encode()
+    orphans = sorted(set(previous.files) - set(manifest.files)) if previous else []
+    return files, orphans
+
+
+def compare(out: Path, files: dict[str, bytes], orphans: list[str]) -> TreeChange:
+    change = TreeChange()
+    for rel, data in sorted(files.items()):
+        target = out / rel
+        if not target.is_file():
+            change.added.append(rel)
+        elif target.read_bytes() != data:
+            change.changed.append(rel)
+        else:
+            change.unchanged += 1
+    change.removed = [rel for rel in orphans if (out / rel).exists()]
+    return change
+
+
+def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = False,
+              registry: Registry | None = None, jobs: int | None = None) -> tuple[RunResult, TreeChange | None]:
+    """Render specs (default: the project's specs/) into `out`. Nothing is written when anything fails."""
+    result = run(paths, render=True, registry=registry, jobs=jobs)
+    if not result.ok:
+        return result, None
+    if not check and out.is_dir():
+        recover(out)  # finish an interrupted earlier write before comparing against the tree
+    files, orphans = planned_tree(result, out, full=not paths)
+    change = compare(out, files, orphans)
+    if not check and not change.empty:
+        write_tree(out, files, orphans)
+    return result, change

@@ -1,0 +1,315 @@
+"""The library API: load -> validate -> plan -> check -> render. Each CLI verb is a prefix of it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from compiler.plan import Plan, build_plan
+from compiler.project import PROJECT_FILE, Project, find_root, load_project
+from compiler.rules import run_rules
+from compiler.schema_errors import diagnostics_from_validation
+from compiler.spec import API_VERSION, Spec
+from compiler.targets import OutputFile, Registry, Target, discover
+from compiler.writer import safe_relpath, serialize
+from compiler.yamlsource import Document, load_document
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+# Below this many specs a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 200
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything shared by all specs of one run: the project, its config and the enabled targets."""
+
+    root: Path
+    project: Project
+    targets: list[tuple[Target, Any]]  # (target, validated settings), sorted by name
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    project_doc: Document | None = None
+
+
+@dataclass(slots=True)
+class SpecResult:
+    file: str  # as shown to the user
+    rel_path: str  # relative to the project root, posix
+    plan: Plan | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    file_targets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunResult:
+    context: Context
+    specs: list[SpecResult]
+    project_files: dict[str, bytes] = field(default_factory=dict)
+    project_file_targets: dict[str, str] = field(default_factory=dict)
+    extra: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        found = [*self.context.diagnostics, *self.extra]
+        for spec in self.specs:
+            found.extend(spec.diagnostics)
+        return sort_diagnostics(found)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+    def files(self) -> dict[str, bytes]:
+        out = dict(self.project_files)
+        for spec in self.specs:
+            out.update(spec.files)
+        return out
+
+
+def make_context(root: Path, registry: Registry | None = None) -> Context:
+    project, doc, problems = load_project(root)
+    registry = registry if registry is not None else discover()
+    diagnostics = [*problems, *registry.problems]
+    targets: list[tuple[Target, Any]] = []
+    for name in sorted(project.targets):
+        if name not in registry.targets:
+            position = doc.source.locate(("targets", name), at_key=True) if doc else (0, 0)
+            diagnostics.append(Diagnostic(
+                "MLS401", f"target {name!r} is not installed", path=("targets", name), file=PROJECT_FILE,
+                line=position[0], col=position[1], hint="installed: " + ", ".join(registry.names())))
+    for name in registry.names():
+        if not project.target_enabled(name):
+            continue
+        target = registry.targets[name]
+        try:
+            settings = target.settings_model.model_validate(project.target_settings(name))
+        except ValidationError as exc:
+            if doc is None:
+                raise
+            for diag in diagnostics_from_validation(exc, _subdocument(doc, ("targets", name)), target.settings_model):
+                diagnostics.append(diag)
+            continue
+        targets.append((target, settings))
+    return Context(root, project, targets, diagnostics, doc)
+
+
+def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
+    """A view of part of a document whose source map still answers with positions in the whole file."""
+    data: Any = doc.data
+    for part in prefix:
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    source = type(doc.source)(doc.source.file)
+    n = len(prefix)
+    source.values = {k[n:]: v for k, v in doc.source.values.items() if k[:n] == prefix}
+    source.keys = {k[n:]: v for k, v in doc.source.keys.items() if k[:n] == prefix}
+    if () not in source.values:
+        source.values[()] = doc.source.locate(prefix)
+    return Document(doc.file, data, source, doc.sha256)
+
+
+def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
+    """Spec files named by `paths` (files, or directories searched recursively), sorted, deduplicated."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in filenames:
+                    if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
+                        found.add(Path(dirpath) / name)
+        else:
+            found.add(path)
+    return sorted(found, key=lambda p: p.resolve().as_posix())
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path.as_posix()
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
+    """Load, validate and plan one spec; run every target's checks on the plan."""
+    result = SpecResult(file=file, rel_path=rel_path)
+    doc, problems = load_document(raw, file)
+    result.diagnostics.extend(problems)
+    if doc is None:
+        return result
+    header = _header_problems(doc)
+    if header:
+        result.diagnostics.extend(header)
+        return result
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as exc:
+        result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
+        return result
+    found = run_rules(spec, context.project)
+    result.diagnostics.extend(doc.source.place(d, at_key=_points_at_key(d)) for d in found)
+    if has_errors(result.diagnostics):
+        return result
+    plan = build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data)
+    result.plan = plan
+    for target, settings in context.targets:
+        for diag in _guard(target, "check", lambda t=target, s=settings: list(t.check(plan, s))):
+            result.diagnostics.append(diag if diag.line else doc.source.place(diag))
+    return result
+
+
+def _points_at_key(diag: Diagnostic) -> bool:
+    # Findings about a whole entry (a duplicate key name, a section that must go) read best at the key.
+    return diag.code in ("MLS231", "MLS226")
+
+
+def _header_problems(doc: Document) -> list[Diagnostic]:
+    api = doc.data.get("apiVersion")
+    kind = doc.data.get("kind")
+    out = []
+    if api != API_VERSION:
+        line, col = doc.source.locate(("apiVersion",))
+        message = "missing apiVersion" if api is None else f"unknown apiVersion {api!r}"
+        out.append(Diagnostic("MLS011", message, path=("apiVersion",), file=doc.file, line=line, col=col,
+                              hint=f"this compiler reads apiVersion: {API_VERSION}"))
+    if kind != "Model":
+        line, col = doc.source.locate(("kind",))
+        message = "missing kind" if kind is None else f"unknown kind {kind!r}"
+        out.append(Diagnostic("MLS012", message, path=("kind",), file=doc.file, line=line, col=col,
+                              hint="a spec file has kind: Model (mlspec.yaml has kind: Project)"))
+    return out
+
+
+def _guard(target: Target, phase: str, call: Any) -> list[Any]:
+    """Run target code; an exception there is the target's bug, reported as a diagnostic, not a traceback."""
+    try:
+        return list(call())
+    except Exception as exc:
+        return [Diagnostic("MLS504", f"target {target.name!r} failed in {phase}: {type(exc).__name__}: {exc}",
+                           hint="this is a bug in the target; please report it with the spec")]
+
+
+def render_spec(result: SpecResult, context: Context) -> None:
+    """Render every enabled target for a checked spec into `result.files` (in memory)."""
+    plan = result.plan
+    if plan is None or has_errors(result.diagnostics):
+        return
+    for target, settings in context.targets:
+        outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
+        _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
+                 result.diagnostics, result.file)
+
+
+def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
+             owners: dict[str, str], diagnostics: list[Diagnostic], file: str) -> None:
+    for output in outputs:
+        if isinstance(output, Diagnostic):
+            diagnostics.append(output)
+            continue
+        if not isinstance(output, OutputFile):
+            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} returned {type(output).__name__}",
+                                          file=file))
+            continue
+        rel = safe_relpath(output.path)
+        if rel is None:
+            diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
+                                          file=file))
+            continue
+        if rel in files:
+            diagnostics.append(Diagnostic(
+                "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
+            continue
+        try:
+            files[rel] = serialize(output, output.sources or sources)
+        except (ValueError, TypeError) as exc:
+            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
+                                          file=file))
+            continue
+        owners[rel] = target.name
+
+
+def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
+        registry: Registry | None = None, jobs: int | None = None) -> RunResult:
+    """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/)."""
+    start = Path(paths[0]) if paths else Path.cwd()
+    root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
+    context = make_context(root, registry)
+    spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
+    missing = [p for p in spec_paths if not p.is_file()]
+    extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]
+    spec_paths = [p for p in spec_paths if p.is_file()]
+    work = [(_display(p), _rel(p, root), p) for p in spec_paths]
+    results = _run_all(work, context, render, jobs)
+    run_result = RunResult(context, results, extra=[*extra, *_cross_spec_collisions(results)])
+    if render and run_result.ok:
+        _render_project(run_result)
+    return run_result
+
+
+def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:
+    file, rel, path = item
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return SpecResult(file, rel, diagnostics=[Diagnostic("MLS001", f"cannot read: {exc.strerror}", file=file)])
+    result = check_spec(raw, file, rel, context)
+    if render:
+        render_spec(result, context)
+    return result
+
+
+_WORKER_CONTEXT: Context | None = None
+
+
+def _worker(item: tuple[str, str, Path], render: bool) -> SpecResult:
+    assert _WORKER_CONTEXT is not None
+    return _one(item, _WORKER_CONTEXT, render)
+
+
+def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None) -> list[SpecResult]:
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs <= 1 or len(work) < PARALLEL_THRESHOLD or has_errors(context.diagnostics):
+        return [_one(item, context, render) for item in work]
+    import multiprocessing
+    from functools import partial
+
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        chunk = max(1, len(work) // (jobs * 4))
+        return pool.map(partial(_worker, render=render), work, chunksize=chunk)
+
+
+def _render_project(run_result: RunResult) -> None:
+    plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
+    sources = tuple(p.provenance.spec_path for p in plans)
+    owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
+    for target, settings in run_result.context.targets:
+        outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))
+        _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE)
+    run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
+
+
+def _cross_spec_collisions(results: list[SpecResult]) -> list[Diagnostic]:
+    owner: dict[str, str] = {}
+    found = []
+    for result in results:
+        for path in result.files:
+            if path in owner:
+                found.append(Diagnostic("MLS502", f"{path} is rendered from both {owner[path]} and {result.rel_path}",
+                                        file=result.file, hint="two specs with the same metadata.name?"))
+            else:
+                owner[path] = result.rel_path
+    return found

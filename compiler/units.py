@@ -1,0 +1,62 @@
+"""Parsing of the small value languages specs use: durations, percentages, quantities, pins, names."""
+
+from __future__ import annotations
+
+import re
+
+# Prometheus-style durations: one or more <number><unit> from largest to smallest unit.
+DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_MS = (7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1_000, 1)
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Kubernetes resource quantities (a practical subset of resource.Quantity).
+QUANTITY_RE = re.compile(r"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+METRIC_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def duration_ms(text: str) -> int | None:
+    """`1h30m` -> 5_400_000; None when the text is not a duration or is zero."""
+    match = DURATION_RE.match(text)
+    if not match or not text:
+        return None
+    total = sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_MS, strict=True) if part)
+    return total or None
+
+
+def format_duration(ms: int) -> str:
+    """The shortest Prometheus duration for `ms` (inverse of duration_ms)."""
+    if ms <= 0:
+        return "0s"
+    out = ""
+    for unit, size in zip(("w", "d", "h", "m", "s", "ms"), _DURATION_MS, strict=True):
+        count, ms = divmod(ms, size)
+        if count:
+            out += f"{count}{unit}"
+    return out
+
+
+def percent(value: float | str) -> float | None:
+    """A ratio in [0, 1] from `1%`, `0.5 %` or a plain ratio such as 0.01; None when invalid."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.endswith("%"):
+            return None
+        try:
+            number = float(text[:-1].strip())
+        except ValueError:
+            return None
+        ratio = number / 100
+    else:
+        ratio = float(value)
+    return ratio if 0 <= ratio <= 1 else None
+
+
+def is_dns_label(name: str, limit: int = 63) -> bool:
+    return len(name) <= limit and bool(DNS1123_LABEL.match(name))
