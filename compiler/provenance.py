@@ -4,7 +4,6 @@ Labels hold short, selectable identity (label values are at most 63 characters);
 full digests and URIs. One definition here keeps every target's objects traceable the same way.
 """
 
-from __future__ import annotations
 
 import re
 

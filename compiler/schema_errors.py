@@ -23,8 +23,15 @@ _ENUM_ERRORS = {"literal_error", "enum", "union_tag_invalid", "union_tag_not_fou
 def _kind_of(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+             dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _has(container: Any, part: Any) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
 
 
 def _navigate(loc: tuple[Any, ...], data: Any, missing: bool) -> Path:
@@ -34,10 +41,7 @@ def _navigate(loc: tuple[Any, ...], data: Any, missing: bool) -> Path:
     for index, part in enumerate(loc):
         if part == "[key]":
             continue
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if _has(current, part):
             path.append(part)
             current = current[part]
         elif missing and index == len(loc) - 1 and isinstance(part, str):
@@ -104,11 +108,14 @@ def model_at(root: type[BaseModel], path: Path, data: Any) -> type[BaseModel] | 
             annotation = _container_item(annotation)
             if annotation is None:
                 return None
-        value = value[part] if isinstance(value, dict | list) else None
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            value = None
+        # For a list or dict of models `model` is None here and the next index resolves it.
         model = _unwrap(annotation, value)
-        if model is None and isinstance(value, dict | list):
-            # a list or dict of models: stay on the annotation, resolve at the next index
-            continue
     return model
 
 

@@ -40,7 +40,7 @@ class CanonicalDumper(_BaseDumper):  # type: ignore[misc]
 for _tag, _pattern, _first in (
     ("tag:yaml.org,2002:bool", r"^(?:y|Y|n|N)$", "yYnN"),
     ("tag:yaml.org,2002:int", r"^0o[0-7]+$", "0"),
-    ("tag:yaml.org,2002:float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$",
+    ("tag:yaml.org,2002:float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$",
      "-+.0123456789"),
 ):
     CanonicalDumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
@@ -59,10 +59,7 @@ def _dict(dumper: Any, value: Mapping[str, Any]) -> Any:
 def _float(dumper: Any, value: float) -> Any:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError("NaN and infinities are not written to manifests")
-    if value.is_integer() and abs(value) < 1e15:
-        text = f"{value:.1f}"
-    else:
-        text = repr(value)
+    text = f"{value:.1f}" if value.is_integer() and abs(value) < 1e15 else repr(value)
     return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
 

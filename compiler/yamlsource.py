@@ -95,7 +95,8 @@ class Document:
     sha256: str
 
 
-def _diag(code: str, message: str, file: str, line: int, col: int, path: Path = (), hint: str | None = None) -> Diagnostic:
+def _diag(code: str, message: str, file: str, line: int, col: int, path: Path = (),
+          hint: str | None = None) -> Diagnostic:
     return Diagnostic(code=code, message=message, path=path, file=file, line=line, col=col, hint=hint)
 
 
@@ -159,13 +160,13 @@ class _Builder:
         self.source.values[path] = self._pos(node)
         tag = str(node.tag)
         if _is_scalar(node):
-            return self._scalar(node, tag, path)
+            return self._scalar(node, tag, path)  # type: ignore[arg-type]
         if type(node).__name__ == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if type(node).__name__ in ("MappingNode", "CommentedMapNode"):
             self._check_collection_tag(node, tag, "map", path)
-            return self._mapping(node, path, depth)
+            return self._mapping(node, path, depth)  # type: ignore[arg-type]
         raise self._fail("MLS003", "unsupported YAML node", node, path)
 
     def _check_collection_tag(self, node: Node, tag: str, expected: str, path: Path) -> None:
@@ -252,7 +253,7 @@ def _compose_ruamel(text: str) -> list[Node]:
     from ruamel.yaml.resolver import VersionedResolver
     from ruamel.yaml.tag import Tag
 
-    class Resolver(VersionedResolver):  # type: ignore[misc]
+    class Resolver(VersionedResolver):
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             if kind is RuamelScalar and implicit[0]:
                 return Tag(suffix=_PLAIN)
