@@ -1,17 +1,27 @@
-"""The kserve target (being written: renders nothing yet)."""
+"""The kserve target: InferenceServices per environment and rollout stage, shadow mirroring, rollback,
+Kafka wiring for streaming models, storage ServiceAccounts and kustomizations (docs/kserve.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from compiler.diagnostics import Diagnostic
 from compiler.plan import Plan
 from compiler.targets import OutputFile, Target
+from targets.kserve import checks, layout
+from targets.kserve.settings import KServeSettings
+
+__all__ = ["KServeSettings", "KServeTarget"]
 
 
 class KServeTarget(Target):
     name = "kserve"
-    description = "(in development)"
+    description = "KServe InferenceServices with shadow, canary and rollback stages, for GitOps."
+    codes = checks.CODES
+    settings_model = KServeSettings
 
-    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
-        return ()
+    def check(self, plan: Plan, settings: KServeSettings) -> Iterable[Diagnostic]:
+        return list(checks.check(plan, settings))
+
+    def render(self, plan: Plan, settings: KServeSettings) -> Iterable[OutputFile]:
+        return layout.render(plan, settings)

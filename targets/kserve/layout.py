@@ -1,0 +1,146 @@
+"""Which objects go in which directory: one directory per environment, and in the rollout environment
+one directory per rollout stage plus the rollback form, with the environment's kustomization.yaml
+selecting the live stage. The rollout engine changes only that selection (docs/kserve.md).
+
+    models/<model>/kserve/<env>/kustomization.yaml          namespace + resources
+    models/<model>/kserve/<env>/serviceaccount.yaml
+    models/<model>/kserve/<env>/kafkasource.yaml            streaming only
+    models/<model>/kserve/<env>/inferenceservice.yaml       environments without a rollout
+    models/<model>/kserve/<env>/stages/<stage>/...          the rollout environment
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.plan import EnvironmentPlan, Plan, StagePlan
+from compiler.targets import OutputFile
+from targets.kserve import manifests
+from targets.kserve.checks import ROLLBACK, has_previous, serves_live, stages
+from targets.kserve.runtimes import Serving, resolve
+from targets.kserve.settings import KServeSettings
+
+TARGET = "kserve"
+CONTAINER_NAME = "kserve-container"
+
+
+def _yaml(path: str, *docs: dict[str, Any]) -> OutputFile:
+    return OutputFile(path=path, format="yaml", content=list(docs))
+
+
+def render(plan: Plan, settings: KServeSettings) -> list[OutputFile]:
+    if not serves_live(plan):  # batch scoring is a pipeline run; edge packaging belongs to CI
+        return []
+    serving = resolve(plan.model.framework, plan.model.runtime, plan.serving.protocol)
+    if serving is None:  # KSV006 already stops the run; never render a half-specified predictor
+        return []
+    out: list[OutputFile] = []
+    for env in plan.serving.environments:
+        out += _environment(plan, env, settings, serving)
+    return out
+
+
+def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving) -> list[OutputFile]:
+    base = f"models/{plan.name}/{TARGET}/{env.name}"
+    files = [_yaml(f"{base}/serviceaccount.yaml", manifests.service_account(plan, env, settings))]
+    resources = ["serviceaccount.yaml"]
+    if plan.serving.stream is not None:
+        files.append(_yaml(f"{base}/kafkasource.yaml", manifests.kafka_source(plan, env, serving)))
+        resources.append("kafkasource.yaml")
+    if env.rollout and plan.rollout is not None:
+        forms = {stage.name: _stage(plan, env, settings, serving, stage) for stage in stages(plan)}
+        if has_previous(plan):
+            forms[ROLLBACK] = _rollback(plan, env, settings, serving)
+        for name, docs in forms.items():
+            stage_dir = f"{base}/stages/{name}"
+            listed = []
+            for filename, doc in docs:
+                files.append(_yaml(f"{stage_dir}/{filename}", doc))
+                listed.append(filename)
+            files.append(_yaml(f"{stage_dir}/kustomization.yaml", manifests.kustomization(listed)))
+        resources.append(f"stages/{active_stage(plan, settings)}")
+    else:
+        isvc = _candidate_service(plan, env, settings, serving, stage=None)
+        files.append(_yaml(f"{base}/inferenceservice.yaml", isvc))
+        resources.append("inferenceservice.yaml")
+    files.append(_yaml(f"{base}/kustomization.yaml", manifests.kustomization(resources, env.namespace)))
+    return files
+
+
+def active_stage(plan: Plan, settings: KServeSettings) -> str:
+    """The live stage: `targets.kserve.activeStage.<model>` while its version is this model version,
+    else the first stage, so a new model version always starts from the beginning of its rollout."""
+    rendered = [s.name for s in stages(plan)] + ([ROLLBACK] if has_previous(plan) else [])
+    chosen = settings.activeStage.get(plan.name)
+    if chosen is not None and chosen.version == plan.model.version and chosen.stage in rendered:
+        return chosen.stage
+    return rendered[0]
+
+
+def _candidate_predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
+                         serving: Serving) -> dict[str, Any]:
+    return manifests.predictor(plan, env, settings, serving, plan.model.uri)
+
+
+def _previous_predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
+                        serving: Serving) -> dict[str, Any]:
+    assert plan.model.previous_uri is not None
+    return manifests.predictor(plan, env, settings, serving, plan.model.previous_uri)
+
+
+def _candidate_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
+                       stage: str | None) -> dict[str, Any]:
+    return manifests.inference_service(
+        plan, env, settings, name=plan.name, predictor_spec=_candidate_predictor(plan, env, settings, serving),
+        serves=plan.model.version, stage=stage)
+
+
+def _previous_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
+                      stage: str) -> dict[str, Any]:
+    assert plan.model.previous_version is not None
+    return manifests.inference_service(
+        plan, env, settings, name=plan.name, predictor_spec=_previous_predictor(plan, env, settings, serving),
+        serves=plan.model.previous_version, stage=stage)
+
+
+def _stage(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
+           stage: StagePlan) -> list[tuple[str, dict[str, Any]]]:
+    if stage.kind == "full":
+        return [("inferenceservice.yaml", _candidate_service(plan, env, settings, serving, stage.name))]
+    if stage.kind == "shadow":
+        # Live traffic stays on the version in production; the candidate sees a mirrored copy.
+        shadow = manifests.inference_service(
+            plan, env, settings, name=manifests.shadow_name(plan),
+            predictor_spec=_candidate_predictor(plan, env, settings, serving), serves=plan.model.version,
+            stage=stage.name)
+        if settings.mirroring == "istio":
+            route = ("virtualservice.yaml", manifests.virtual_service(plan, env, settings, stage.mirror, stage.name))
+        else:
+            route = ("httproute.yaml", manifests.http_route(plan, env, settings, stage.mirror, stage.name))
+        return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving, stage.name)),
+                ("shadow-inferenceservice.yaml", shadow), route]
+    percent = int(stage.traffic)
+    if settings.mode == "Knative":
+        # The other side is the revision the cluster last rolled out at 100%: the previous version,
+        # because every rollout passes through a stage that serves it (shadow) or starts from it.
+        predictor = _candidate_predictor(plan, env, settings, serving)
+        predictor = {"canaryTrafficPercent": percent, **predictor}
+        isvc = manifests.inference_service(plan, env, settings, name=plan.name, predictor_spec=predictor,
+                                           serves=plan.model.version, stage=stage.name)
+    else:
+        # spec.canary[] (KServe >= 0.20) names both sides, so the stage is complete in git.
+        assert plan.model.previous_version is not None
+        candidate = _candidate_predictor(plan, env, settings, serving)
+        # The v0.20.0 CRD requires a container name on canary models (not on spec.predictor.model);
+        # kserve-container is the name KServe gives the model server container itself.
+        candidate["model"] = {"name": CONTAINER_NAME, **candidate["model"]}
+        canary = [{"trafficPercent": percent, "predictor": candidate}]
+        isvc = manifests.inference_service(
+            plan, env, settings, name=plan.name, predictor_spec=_previous_predictor(plan, env, settings, serving),
+            serves=plan.model.previous_version, stage=stage.name, canary=canary)
+    return [("inferenceservice.yaml", isvc)]
+
+
+def _rollback(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
+              serving: Serving) -> list[tuple[str, dict[str, Any]]]:
+    return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving, ROLLBACK))]

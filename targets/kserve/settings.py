@@ -1,0 +1,99 @@
+"""`targets.kserve` in mlspec.yaml: which KServe the output is written for, and how traffic is mirrored.
+
+Every field has a default so the target works without a project file. `Standard` is the default mode:
+on KServe >= 0.20 it expresses a canary with `spec.canary[]`, which names both model versions in git,
+and it needs neither Knative nor Istio on the cluster. `Knative` mode keeps the older split, where the
+"previous" side of a canary is whatever revision the cluster last rolled out (cluster state).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Gateway(_Frozen):
+    """The ingress gateway the mirroring route attaches to (Istio `Gateway` or Gateway API `Gateway`)."""
+
+    name: str = Field("kserve-ingress-gateway", description="Gateway name.")
+    namespace: str = Field("kserve", description="Namespace of the gateway.")
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value) or len(value) > 63:
+            raise ValueError(f"{value!r} is not a DNS-1123 label")
+        return value
+
+
+class ActiveStage(_Frozen):
+    """The rollout stage that is live for one model, written by `mlspec rollout advance`.
+
+    It applies only while `version` equals the spec's model.version: a new model version starts again
+    at the first stage without anyone resetting this entry.
+    """
+
+    version: str
+    stage: str
+
+
+class KServeSettings(_Frozen):
+    version: str = Field("0.20", description="KServe version of the cluster, major.minor[.patch].")
+    mode: Literal["Standard", "Knative"] = Field(
+        "Standard", description="serving.kserve.io/deploymentMode written on every InferenceService.")
+    mirroring: Literal["istio", "gateway-api"] = Field(
+        "istio", description="How shadow traffic is mirrored: Istio VirtualService or Gateway API HTTPRoute.")
+    gateway: Gateway = Gateway()
+    domain: str = Field("example.com", description="Ingress domain: the mirrored host is <model>.<namespace>.<domain>.")
+    storageSecret: str | None = Field(
+        None, description="Secret with storage credentials, referenced by name; default <model>-storage.")
+    loggerUrl: str = Field(
+        "http://payload-logger.kserve.svc.cluster.local",
+        description="Sink for payload logging (CloudEvents over HTTP).")
+    loggerMode: Literal["all", "request", "response"] = "all"
+    activeStage: dict[str, ActiveStage] = Field(
+        default_factory=dict, description="Per model name: the live rollout stage (see docs/kserve.md).")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"{value!r} is not a version such as 0.20 or 0.19.2")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not _DOMAIN.match(value) or len(value) > 253:
+            raise ValueError(f"{value!r} is not a DNS domain")
+        return value
+
+    @field_validator("storageSecret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and (not _DNS_LABEL.match(value) or len(value) > 253):
+            raise ValueError(f"{value!r} is not a valid Secret name")
+        return value
+
+    @property
+    def version_tuple(self) -> tuple[int, int]:
+        major, minor = self.version.split(".")[:2]
+        return int(major), int(minor)
+
+    @property
+    def spec_canary(self) -> bool:
+        """Whether the cluster understands `spec.canary[]` (KServe >= 0.20)."""
+        return self.version_tuple >= (0, 20)
+
+    def secret_name(self, model: str) -> str:
+        return self.storageSecret or f"{model}-storage"
