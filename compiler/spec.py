@@ -295,8 +295,12 @@ class Replicas(Strict):
 
 
 class Autoscaling(Strict):
-    metric: Literal["cpu", "memory", "concurrency", "rps"] = "concurrency"
-    target: Annotated[int, Field(ge=1)] = 10
+    # cpu by default: it works in both KServe deployment modes (Standard scales with an HPA, which
+    # knows only cpu and memory); concurrency and rps need Knative.
+    metric: Literal["cpu", "memory", "concurrency", "rps"] = "cpu"
+    target: Annotated[int, Field(ge=1)] = Field(
+        80, description="cpu/memory: utilization percent; concurrency: in-flight requests per replica; "
+                        "rps: requests per second per replica.")
 
 
 class Environment(Strict):

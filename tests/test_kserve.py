@@ -194,11 +194,13 @@ def test_standard_canary_names_both_versions(tmp_path: Path) -> None:
     [canary] = isvc["spec"]["canary"]
     assert canary["trafficPercent"] == 25
     assert canary["predictor"]["model"]["storageUri"].endswith("/12")
-    assert "scaleMetric" not in isvc["spec"]["predictor"]  # concurrency is not an HPA metric
+    assert (isvc["spec"]["predictor"]["scaleMetric"], isvc["spec"]["predictor"]["scaleTarget"]) == ("cpu", 80)
 
 
 def test_knative_canary_uses_canary_traffic_percent(tmp_path: Path) -> None:
-    result = _run(tmp_path, _base_spec(), {"mode": "Knative"})
+    spec = _base_spec()
+    spec["serving"]["autoscaling"] = {"metric": "concurrency", "target": 10}
+    result = _run(tmp_path, spec, {"mode": "Knative"})
     assert "KSV010" not in _codes(result)
     isvc = yaml.safe_load(result.files()[CANARY_25])
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
@@ -383,7 +385,10 @@ def test_ksv009_no_previous_renders_only_full(tmp_path: Path) -> None:
 
 
 def test_ksv010_standard_mode_hpa_metrics(tmp_path: Path) -> None:
-    result = _run(tmp_path / "a", _base_spec())
+    assert "KSV010" not in _codes(_run(tmp_path / "default", _base_spec()))  # the default metric is cpu
+    spec = _base_spec()
+    spec["serving"]["autoscaling"] = {"metric": "concurrency", "target": 10}
+    result = _run(tmp_path / "a", spec)
     assert sorted(d.path[2] for d in result.diagnostics if d.code == "KSV010") == ["production", "staging"]
     spec = _base_spec()
     spec["serving"]["autoscaling"] = {"metric": "cpu", "target": 70}
