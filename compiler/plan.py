@@ -158,6 +158,7 @@ class TolerationPlan:
 @dataclass(frozen=True, slots=True)
 class StepPlan:
     name: str
+    spec_index: int  # position in the spec's pipeline.steps (the plan orders steps topologically)
     image: str
     command: tuple[str, ...]
     args: tuple[str, ...]
@@ -491,6 +492,7 @@ def _monitor(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
 
 
 def _step(step: Step, spec: Spec, project: Project, evaluation: str, gate_metrics: tuple[str, ...]) -> StepPlan:
+    index = next(i for i, s in enumerate(spec.pipeline.steps) if s is step)
     env = tuple(
         EnvVarPlan(name=k, value=None, secret_name=v.secretRef.name, secret_key=v.secretRef.key)
         if isinstance(v, EnvFromSecret) else EnvVarPlan(name=k, value=v, secret_name=None, secret_key=None)
@@ -500,7 +502,7 @@ def _step(step: Step, spec: Spec, project: Project, evaluation: str, gate_metric
     if step.name == evaluation:
         metrics = tuple(dict.fromkeys((*metrics, *gate_metrics)))
     return StepPlan(
-        name=step.name, image=step.image or spec.pipeline.image, command=tuple(step.command or ()),
+        name=step.name, spec_index=index, image=step.image or spec.pipeline.image, command=tuple(step.command or ()),
         args=tuple(step.args or ()), env=env, after=tuple(step.after),
         resources=_resources(step.resources, project.defaults.trainingResources), retries=step.retries,
         cache=step.cache, timeout_seconds=_seconds(step.timeout) if step.timeout else None, metrics=metrics,

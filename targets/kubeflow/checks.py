@@ -39,8 +39,8 @@ def _step_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
 
 def check(plan: Plan) -> Iterator[Diagnostic]:
     steps = plan.pipeline.steps
-    for i, step in enumerate(steps):
-        yield from _check_step(i, step)
+    for step in steps:
+        yield from _check_step(step.spec_index, step)
     yield from _check_gates(plan)
     retraining = plan.pipeline.retraining
     if retraining is not None and retraining.on_drift and not retraining.monitors:
