@@ -1,17 +1,52 @@
-"""The governance target (being written: renders nothing yet)."""
+"""The governance target: CODEOWNERS, a model card per model, and an audit trail seed per model.
+
+Layout:
+- `<codeowners_path>` (default `CODEOWNERS` at the root, read by GitHub and GitLab alike): project-wide.
+- `models/<name>/governance/README.md`: the model card (README so forges show it when the folder is
+  opened and Hugging Face tooling finds it where it looks).
+- `models/<name>/governance/audit-seed.json`: provenance and policy the rollout engine's records chain to.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from compiler.diagnostics import Diagnostic
 from compiler.plan import Plan
 from compiler.targets import OutputFile, Target
+from targets.governance import audit, card, checks, codeowners
+from targets.governance.settings import GovernanceSettings, project_settings
+
+
+def card_path(plan: Plan) -> str:
+    return f"models/{plan.name}/governance/README.md"
+
+
+def audit_path(plan: Plan) -> str:
+    return f"models/{plan.name}/governance/audit-seed.json"
 
 
 class GovernanceTarget(Target):
     name = "governance"
-    description = "(in development)"
+    description = "CODEOWNERS, model cards with Mermaid diagrams, and audit trail seeds"
+    codes = checks.CODES
+    settings_model = GovernanceSettings
+
+    def check(self, plan: Plan, settings: Any) -> Iterable[Diagnostic]:
+        return list(checks.check(plan, project_settings(settings)))
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
-        return ()
+        config = project_settings(settings)
+        seed_path = audit_path(plan)
+        return [
+            # Front matter must start at byte 0, so no comment header: provenance is in the front matter.
+            OutputFile(card_path(plan), "text", card.render(plan, config, seed_path), comment=None),
+            OutputFile(seed_path, "json", audit.seed(plan, config, card_path(plan)), comment=None),
+        ]
+
+    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+        config = project_settings(settings)
+        text = codeowners.render(plans, path=config.codeowners_path, include_specs=config.include_specs,
+                                 spec_prefix=config.spec_prefix, default_owners=config.default_owners)
+        return [OutputFile(config.codeowners_path, "text", text)]
