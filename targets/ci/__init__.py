@@ -1,17 +1,55 @@
-"""The ci target (being written: renders nothing yet)."""
+"""The ci target: a GitHub Actions workflow and/or GitLab CI pipeline per model, six blocking stages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from compiler.diagnostics import Diagnostic, Severity
 from compiler.plan import Plan
 from compiler.targets import OutputFile, Target
+from targets.ci.github import workflow
+from targets.ci.gitlab import pipeline
+from targets.ci.repository import approvers, repository_settings
+from targets.ci.settings import CiSettings
+
+# Model versions travel between jobs as outputs (`name=value` lines): a newline or `=`-free
+# conservative alphabet keeps a version from forging another output.
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 
 
 class CiTarget(Target):
     name = "ci"
-    description = "(in development)"
+    description = "GitHub Actions workflow / GitLab CI pipeline with the six blocking stages"
+    codes = {
+        "CI001": "model version has characters a CI job output cannot carry safely",
+        "CI002": "production needs approval but no approver has a GitHub handle to require as reviewer",
+    }
+    settings_model = CiSettings
+
+    def check(self, plan: Plan, settings: Any) -> Iterable[Diagnostic]:
+        if not _VERSION.match(plan.model.version):
+            yield Diagnostic("CI001", f"model version {plan.model.version!r} cannot be passed between CI jobs",
+                             path=("model", "version"),
+                             hint="use letters, digits and . _ : / @ + - (at most 128 characters)")
+        needs_approval = (plan.rollout is not None and plan.rollout.manual_approval) or any(
+            e.approval_required for e in plan.serving.environments)
+        if needs_approval and not approvers(plan):
+            yield Diagnostic("CI002", "production requires approval, but no owner with role approver has a "
+                             "`github` handle, so the environment's required reviewers stay empty",
+                             severity=Severity.WARNING, path=("owners",),
+                             hint="add github: '@org/team' to an approver")
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
-        return ()
+        assert isinstance(settings, CiSettings)
+        base = f"models/{plan.name}/ci"
+        if settings.provider in ("github", "both"):
+            yield OutputFile(f"{base}/github-workflow.yaml", "yaml", [workflow(plan, settings)])
+        if settings.provider in ("gitlab", "both"):
+            yield OutputFile(f"{base}/gitlab-ci.yaml", "yaml", [pipeline(plan, settings)])
+
+    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+        assert isinstance(settings, CiSettings)
+        if plans:
+            yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings)])

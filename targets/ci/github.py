@@ -1,0 +1,108 @@
+"""The GitHub Actions workflow: the six jobs as data, every spec value in `env:` and escaped."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from compiler.plan import Plan
+from targets.ci.jobs import ALL_OUTPUTS, EnvValue, Job, Lit, Output, Secret, Step, Var, build_jobs, common_env
+from targets.ci.settings import CiSettings
+
+_GLOB = re.compile(r"([*?\[\]!+])")
+# Jobs from here on run only for the default branch: training and deploys are not for pull requests.
+_MAIN_ONLY = ("train_model", "evaluate_against_baseline", "deploy_to_staging", "canary_deploy_production")
+
+
+def literal(text: str) -> str:
+    """A string GitHub will not evaluate: `${{` is the only expression opener, and this expression
+    yields it literally."""
+    return text.replace("${{", "${{ '${{' }}")
+
+
+def path_filter(path: str) -> str:
+    return _GLOB.sub(r"\\\1", path)
+
+
+def _env_value(value: EnvValue, previous: str | None) -> str:
+    if isinstance(value, Lit):
+        return literal(value.value)
+    if isinstance(value, Output):
+        assert previous is not None, "the first job has nothing to forward"
+        return f"${{{{ needs.{previous}.outputs.{value.name} }}}}"
+    if isinstance(value, Secret):
+        return f"${{{{ secrets.{value.name} }}}}"
+    if isinstance(value, Var):
+        return f"${{{{ vars.{value.name} }}}}"
+    return value.github
+
+
+def _step(step: Step) -> dict[str, Any]:
+    script = step.script
+    for name in step.exports:
+        script += f"\nprintf '{name}=%s\\n' \"${name}\" >> \"$GITHUB_ENV\""
+    out: dict[str, Any] = {"name": step.name, "run": script}
+    if step.timeout_minutes is not None:
+        out["timeout-minutes"] = step.timeout_minutes
+    return out
+
+
+def _outputs_step(names: list[str]) -> dict[str, Any]:
+    lines = [f"  printf '{n}=%s\\n' \"${n.upper()}\"" for n in names]
+    return {"name": "Job outputs", "id": "outputs", "run": "{\n" + "\n".join(lines) + "\n} >> \"$GITHUB_OUTPUT\""}
+
+
+def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
+    previous = job.needs[0] if job.needs else None
+    out: dict[str, Any] = {"name": job.title}
+    if job.needs:
+        out["needs"] = list(job.needs)
+    if job.stage in _MAIN_ONLY:
+        out["if"] = f"github.event_name != 'pull_request' && github.ref == 'refs/heads/{settings.default_branch}'"
+    out["runs-on"] = job.runs_on or settings.runs_on
+    out["timeout-minutes"] = job.timeout_minutes
+    if job.packages_write:
+        out["permissions"] = {"contents": "read", "packages": "write"}
+    if job.environment is not None:
+        out["environment"] = {"name": job.environment}
+    if job.deploys:
+        out["concurrency"] = {"group": f"mlspec-{plan.name}-{job.environment}", "cancel-in-progress": False}
+    names = [n for n in ALL_OUTPUTS if n.upper() in dict(job.env) or
+             any(n.upper() in s.exports for s in job.steps)]
+    out["outputs"] = {n: f"${{{{ steps.outputs.outputs.{n} }}}}" for n in names}
+    out["env"] = {name: _env_value(value, previous) for name, value in job.env}
+    steps: list[dict[str, Any]] = [
+        {"name": "Check out the spec repository", "uses": settings.action("actions/checkout"),
+         "with": {"persist-credentials": False}},
+        {"name": "Set up Python", "uses": settings.action("actions/setup-python"),
+         "with": {"python-version": settings.python_version}},
+    ]
+    steps += [_step(s) for s in job.steps]
+    steps.append(_outputs_step(names))
+    if job.artifact is not None:
+        steps.append({
+            "name": "Keep the gate verdict for the audit trail", "if": "always()",
+            "uses": settings.action("actions/upload-artifact"),
+            "with": {"name": f"{plan.name}-{job.artifact.rsplit('.', 1)[0]}", "path": job.artifact,
+                     "if-no-files-found": "error", "retention-days": settings.verdict_retention_days},
+        })
+    out["steps"] = steps
+    return out
+
+
+def workflow(plan: Plan, settings: CiSettings) -> dict[str, Any]:
+    spec = path_filter(plan.provenance.spec_path)
+    jobs = build_jobs(plan, settings)
+    return {
+        "name": f"mlspec {plan.name}",
+        "on": {
+            "push": {"branches": [settings.default_branch], "paths": [spec]},
+            "pull_request": {"paths": [spec]},
+            "workflow_dispatch": {},
+        },
+        "permissions": {"contents": "read"},
+        # Runs of one model queue instead of cancelling each other: a deploy is never cut off midway.
+        "concurrency": {"group": f"mlspec-{plan.name}-${{{{ github.ref }}}}", "cancel-in-progress": False},
+        "env": {name: _env_value(value, None) for name, value in common_env(plan)},
+        "jobs": {job.stage: _job(job, plan, settings) for job in jobs},
+    }

@@ -1,0 +1,63 @@
+"""The repository settings artifact: environments and their required reviewers.
+
+Approvals cannot live in workflow YAML (GitHub rejects `environment.reviewers`; GitLab keeps approval
+rules on protected environments), so this file says what to configure, for a human or an API script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from compiler.plan import Plan
+from targets.ci.jobs import build_jobs
+from targets.ci.settings import CiSettings
+
+
+def approvers(plan: Plan) -> list[str]:
+    return sorted({o.github for o in plan.owners if "approver" in o.roles and o.github})
+
+
+def _reviewer(handle: str) -> dict[str, str]:
+    return {"handle": handle, "type": "Team" if "/" in handle else "User"}
+
+
+def repository_settings(plans: Sequence[Plan], settings: CiSettings) -> dict[str, Any]:
+    envs: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        for job in build_jobs(plan, settings):
+            if job.environment is None:
+                continue
+            entry = envs.setdefault(job.environment, {
+                "name": job.environment, "models": [], "approval_required": False, "reviewers": set()})
+            entry["models"].append(plan.name)
+            if job.approval:
+                entry["approval_required"] = True
+                entry["reviewers"].update(approvers(plan))
+    environments = []
+    for name in sorted(envs):
+        entry = envs[name]
+        reviewers = sorted(entry["reviewers"])
+        environments.append({
+            "name": name,
+            "models": sorted(entry["models"]),
+            "approval_required": entry["approval_required"],
+            "required_reviewers": [_reviewer(h) for h in reviewers],
+            "prevent_self_review": entry["approval_required"],
+            "deployment_branches": [settings.default_branch],
+        })
+    secrets = sorted({settings.deploy_token_secret,
+                      *(s for s in (settings.registry_username_secret, settings.registry_password_secret) if s)})
+    return {
+        "apiVersion": "mlspec/v1",
+        "kind": "CiRepositorySettings",
+        "provider": settings.provider,
+        "environments": environments,
+        "secrets": secrets,
+        "variables": sorted({settings.kfp_endpoint_variable, settings.deploy_repo_variable}),
+        "notes": [
+            "GitHub: Settings > Environments (or PUT /repos/{owner}/{repo}/environments/{name}); reviewers "
+            "are set by id there, at most six per environment.",
+            "GitLab: Settings > CI/CD > Protected environments, with an approval rule per reviewer.",
+        ],
+    }

@@ -1,0 +1,100 @@
+"""`targets.ci` settings in mlspec.yaml. Every default works without the file.
+
+Settings are the repository owner's configuration, so the shell snippets here (install and test
+commands) are trusted; spec values never are and never reach a script except through `env:`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Full 40-hex commit SHAs; a tag can be moved, a commit cannot (GUIDE §7).
+DEFAULT_ACTIONS: dict[str, str] = {
+    "actions/checkout": "11bd71901bbe5b1630ceea73d27597364c9af683",  # v4.2.2
+    "actions/setup-python": "0b93645e9fea7318ecaed2b359559ac225c90a2b",  # v5.3.0
+    "actions/upload-artifact": "65c4c4a1ddee5b72f698fdd19549f0f0fb45cf08",  # v4.6.0
+}
+
+STAGES: tuple[str, ...] = (
+    "lint_and_test",
+    "validate_data",
+    "train_model",
+    "evaluate_against_baseline",
+    "deploy_to_staging",
+    "canary_deploy_production",
+)
+
+DEFAULT_TIMEOUTS: dict[str, int] = {
+    "lint_and_test": 20,
+    "validate_data": 60,
+    "train_model": 360,
+    "evaluate_against_baseline": 30,
+    "deploy_to_staging": 30,
+    "canary_deploy_production": 60,  # plus the rollout's own stage durations
+}
+
+Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+ActionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?$")]
+SecretName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+Branch = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
+Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+StageName = Literal[
+    "lint_and_test", "validate_data", "train_model", "evaluate_against_baseline", "deploy_to_staging",
+    "canary_deploy_production",
+]
+
+
+class CiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Literal["github", "gitlab", "both"] = Field(
+        "github", description="Which CI systems to render for.")
+    actions: dict[ActionName, Sha] = Field(
+        default_factory=dict, description="Action pins (owner/repo -> 40-hex commit); override the defaults.")
+    default_branch: Branch = "main"
+    runs_on: Label = Field("ubuntu-24.04", description="GitHub runner label for every job.")
+    deploy_runs_on: Label | None = Field(
+        None, description="Runner for canary_deploy_production; a rollout longer than six hours needs a "
+                          "self-hosted runner (GitHub-hosted jobs stop at 360 minutes).")
+    python_version: Annotated[str, Field(pattern=r"^3\.[0-9]+$")] = "3.11"
+    gitlab_image: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "python:3.11"
+    gitlab_docker_service: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "docker:27-dind"
+    install_command: str | None = Field(
+        None, description="Shell that installs mlspec; default pins the compiler version that rendered this.")
+    test_command: str = Field(
+        "if [ -d tests ]; then python -m pytest -q tests; fi", description="The spec repository's tests.")
+    dvc_install_command: str = 'python -m pip install "dvc[s3,gs,azure]"'
+    metrics_command: str | None = Field(
+        None, description="Shell that writes $CANDIDATE_METRICS (and $BASELINE_METRICS when production has "
+                          "a model) for the gate, e.g. from your tracking server.")
+    edge_export_command: str = Field(
+        'python -m export --format "$EDGE_FORMAT" --model-uri "$MODEL_URI" --output "$EDGE_ARTIFACT"',
+        description="Shell that exports an edge model to $EDGE_ARTIFACT.")
+    pipeline_package: str = Field(
+        "models/{model}/kubeflow/pipeline.yaml",
+        description="Where `mlspec render` puts the KFP package, relative to the render root.")
+    kfp_endpoint_variable: SecretName = Field("KFP_ENDPOINT", description="Repository variable naming the KFP API.")
+    deploy_repo_variable: SecretName = Field(
+        "MLSPEC_DEPLOY_REPO", description="Repository variable with the deployment repository's https URL.")
+    deploy_token_secret: SecretName = "MLSPEC_DEPLOY_TOKEN"
+    registry_username_secret: SecretName | None = Field(
+        None, description="Secret with the image registry user; default: the CI system's own registry token.")
+    registry_password_secret: SecretName | None = None
+    environment_per_model: bool = Field(
+        False, description="Name environments <env>-<model> so one model's approvers cannot approve another's.")
+    verdict_retention_days: Annotated[int, Field(ge=1, le=400)] = 190
+    timeouts: dict[StageName, Annotated[int, Field(ge=1, le=7200)]] = Field(
+        default_factory=dict, description="Job timeouts in minutes, per stage; override the defaults.")
+    max_job_minutes: Annotated[int, Field(ge=1, le=7200)] = 7200
+
+    def action(self, name: str) -> str:
+        pins = {**DEFAULT_ACTIONS, **self.actions}
+        return f"{name}@{pins[name]}"
+
+    def timeout(self, stage: str) -> int:
+        for name, minutes in self.timeouts.items():
+            if name == stage:
+                return minutes
+        return DEFAULT_TIMEOUTS[stage]
