@@ -1,0 +1,89 @@
+"""The two trees a diff compares: a fresh in-memory render against a rendered directory, or against
+the render of the same specs at another git ref of the spec repository (a pull request's base)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.manifest import load_manifest
+from compiler.output import planned_tree
+from compiler.pipeline import RunResult, run
+from compiler.project import find_root
+from compiler.targets import Registry
+from compiler.writer import MANIFEST, STATE_DIR
+
+
+@dataclass(slots=True)
+class Trees:
+    old: dict[str, bytes]
+    new: dict[str, bytes]
+    result: RunResult  # the current render
+    notes: list[Diagnostic] = field(default_factory=list)  # problems of the base side, as warnings
+    label: str = ""
+
+
+def _read_dir(root: Path) -> dict[str, bytes]:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in (".git", STATE_DIR) or not path.is_file():
+            continue
+        out[rel.as_posix()] = path.read_bytes()
+    return out
+
+
+def against_dir(directory: Path, paths: Sequence[Path] | None = None, *, root: Path | None = None,
+                registry: Registry | None = None) -> Trees:
+    """What `mlspec render --out DIRECTORY` (or `commit`) would change there, file by file."""
+    result = run(paths, root=root, render=True, registry=registry)
+    if not result.ok:
+        return Trees({}, {}, result, label=str(directory))
+    files, orphans = planned_tree(result, directory, full=not paths)
+    new = {k: v for k, v in files.items() if k != MANIFEST}
+    if load_manifest(directory) is None:
+        old = _read_dir(directory) if directory.is_dir() and not paths else {}
+        if paths:
+            old = {rel: (directory / rel).read_bytes() for rel in new if (directory / rel).is_file()}
+    else:
+        old = {rel: (directory / rel).read_bytes() for rel in sorted({*new, *orphans}) if (directory / rel).is_file()}
+    return Trees(old, new, result, label=str(directory))
+
+
+def against_ref(ref: str, paths: Sequence[Path] | None = None, *, root: Path | None = None,
+                registry: Registry | None = None) -> Trees:
+    """The render of the specs at `ref` (in a temporary worktree) against the current render."""
+    from compiler.deploy import repo as git_ops
+
+    start = Path(paths[0]) if paths else Path.cwd()
+    project = (root or find_root(start if start.is_dir() else start.parent)).resolve()
+    result = run(paths, root=project, render=True, registry=registry)
+    if not result.ok:
+        return Trees({}, {}, result, label=ref)
+    spec_repo = git_ops.open_spec_repo(project)
+    top = Path(spec_repo.working_tree_dir).resolve()
+    try:
+        inside = project.relative_to(top)
+    except ValueError as exc:
+        raise git_ops.GitError(f"{project} is not inside {top}") from exc
+    with git_ops.worktree_at(spec_repo, ref) as worktree:
+        base_root = worktree / inside
+        base_paths: list[Path] | None = None
+        if paths:
+            base_paths = []
+            for path in paths:
+                try:
+                    rel = path.resolve().relative_to(project)
+                except ValueError:
+                    continue
+                if (base_root / rel).exists():
+                    base_paths.append(base_root / rel)
+        if paths and not base_paths:
+            return Trees({}, result.files(), result, label=ref)  # every named spec is new since `ref`
+        base = run(base_paths, root=base_root, render=True, registry=registry)
+    notes = [Diagnostic(d.code, f"at {ref}: {d.message}", Severity.WARNING, d.path, d.file, d.line, d.col,
+                        "the base render is incomplete, so the diff may show more than the change")
+             for d in base.diagnostics if d.is_error]
+    return Trees(base.files(), result.files(), result, notes, label=ref)
