@@ -88,9 +88,14 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
 @click.option("--jobs", type=int, default=None)
 def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int | None) -> None:
     """Render specs into OUT. Nothing is written when any spec has errors."""
+    from compiler.deploy.lock import LockBusy
     from compiler.output import render_to
 
-    result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
+    try:
+        result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
+    except LockBusy as exc:
+        click.echo(f"mlspec: {exc}", err=True)
+        sys.exit(2)
     diags = result.diagnostics
     _report(diags, fmt)
     if change is None:

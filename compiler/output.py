@@ -54,10 +54,20 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
     result = run(paths, render=True, registry=registry, jobs=jobs)
     if not result.ok:
         return result, None
+    if check or not (out / ".git").is_dir():
+        return result, _write(result, out, full=not paths, check=check)
+    # In a deployment repository, `mlspec commit` may be running: share its lock.
+    from compiler.deploy.lock import repo_lock
+
+    with repo_lock(out / ".git" / "mlspec.lock"):
+        return result, _write(result, out, full=not paths, check=check)
+
+
+def _write(result: RunResult, out: Path, *, full: bool, check: bool) -> TreeChange:
     if not check and out.is_dir():
         recover(out)  # finish an interrupted earlier write before comparing against the tree
-    files, orphans = planned_tree(result, out, full=not paths)
+    files, orphans = planned_tree(result, out, full=full)
     change = compare(out, files, orphans)
     if not check and not change.empty:
         write_tree(out, files, orphans)
-    return result, change
+    return change

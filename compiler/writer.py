@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -172,7 +173,7 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
     recover(root)
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
-    staging = state / f"staging-{os.getpid()}"
+    staging = state / f"staging-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(staging, ignore_errors=True)
     changed = []
     for rel, data in sorted(files.items()):
