@@ -43,25 +43,6 @@ def load_manifest(root: Path) -> Manifest | None:
         return None
 
 
-def resources_of(content: bytes) -> list[dict[str, str]]:
-    """Kubernetes identities (apiVersion, kind, namespace, name) of the YAML documents in a file."""
-    import yaml
-
-    found = []
-    try:
-        docs = list(yaml.load_all(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-    except yaml.YAMLError:
-        return []
-    for doc in docs:
-        if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
-            meta = doc.get("metadata") or {}
-            ident = {"apiVersion": str(doc["apiVersion"]), "kind": str(doc["kind"]), "name": str(meta.get("name", ""))}
-            if meta.get("namespace"):
-                ident["namespace"] = str(meta["namespace"])
-            found.append(ident)
-    return found
-
-
 def build_manifest(result: RunResult, previous: Manifest | None = None, *, full: bool = True) -> Manifest:
     """The manifest after writing `result`; a partial render keeps the other specs' entries."""
     manifest = Manifest()
@@ -79,9 +60,11 @@ def build_manifest(result: RunResult, previous: Manifest | None = None, *, full:
             "plan_digest": spec.plan.digest, "model_version": prov.model_version, "data_hash": prov.data_hash,
         }
         for path, content in spec.files.items():
-            manifest.files[path] = _entry(content, spec.file_targets[path], spec.rel_path)
+            manifest.files[path] = _entry(content, spec.file_targets[path], spec.rel_path,
+                                          spec.file_resources.get(path, []))
     for path, content in result.project_files.items():
-        manifest.files[path] = _entry(content, result.project_file_targets[path], PROJECT_OWNER)
+        manifest.files[path] = _entry(content, result.project_file_targets[path], PROJECT_OWNER,
+                                      result.project_file_resources.get(path, []))
     if previous is not None and not full:
         for path, info in previous.files.items():
             if info.get("spec") == PROJECT_OWNER and path not in manifest.files:
@@ -91,9 +74,8 @@ def build_manifest(result: RunResult, previous: Manifest | None = None, *, full:
     return manifest
 
 
-def _entry(content: bytes, target: str, spec: str) -> dict[str, Any]:
+def _entry(content: bytes, target: str, spec: str, resources: list[dict[str, str]]) -> dict[str, Any]:
     entry: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(), "target": target, "spec": spec}
-    resources = resources_of(content)
     if resources:
         entry["resources"] = resources
     return entry

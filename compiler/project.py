@@ -7,6 +7,7 @@ declares, so the core never needs to know a target's options.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
@@ -79,9 +80,21 @@ def load_project(root: FsPath) -> tuple[Project, Document | None, list[Diagnosti
     path = root / PROJECT_FILE
     if not path.is_file():
         return Project(), None, []
-    doc, problems = load_document(path.read_bytes(), PROJECT_FILE)
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        shown = path.as_posix()
+    doc, problems = load_document(path.read_bytes(), shown)
     if doc is None:
         return Project(), None, problems
+    header = [
+        Diagnostic("MLS402", f"{key} must be {expected!r}", path=(key,), hint="mlspec.yaml starts with "
+                   "`apiVersion: mlspec/v1` and `kind: Project`")
+        for key, expected in (("apiVersion", "mlspec/v1"), ("kind", "Project"))
+        if key in doc.data and doc.data[key] != expected
+    ]
+    if header:
+        return Project(), doc, [*problems, *(doc.source.place(d) for d in header)]
     try:
         return Project.model_validate(doc.data), doc, problems
     except ValidationError as exc:

@@ -282,7 +282,8 @@ def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                    "use the registry's immutable version number")
     uri = spec.model.uri
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    if "@" in last or last.lower() in _MOVABLE:
+    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})$", last)  # a commit or digest is immutable
+    if ("@" in last and not pinned) or last.lower() in _MOVABLE:
         yield _err("MLS224", ("model", "uri"), f"{uri!r} points at an alias, not a version",
                    f"point at the stored version, e.g. .../{version}")
 

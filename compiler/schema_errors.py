@@ -163,6 +163,10 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
                 message = "missing required key 'kind'"
                 code, at_key = "MLS102", True
             else:
+                if kind == "union_tag_invalid":
+                    path = (*path, "kind")  # pydantic reports the mapping; the fix is its `kind`
+                    if path in out:
+                        continue
                 shown = ctx.get("tag", value)
                 message = f"{shown!r} is not one of: {', '.join(choices)}"
                 guess = _close(str(shown), choices)
@@ -179,4 +183,12 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}"
         diag = Diagnostic(code, message, path=path, hint=hint)
         out[path] = doc.source.place(diag, at_key=at_key)
-    return list(out.values())
+    return _drop_explained_missing(list(out.values()))
+
+
+def _drop_explained_missing(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A misspelled key is one mistake: keep "unknown key 'framwork', did you mean 'framework'?" and
+    drop the "missing 'framework'" it implies."""
+    guessed = {(d.path[:-1], d.hint) for d in diags if d.code == "MLS101" and d.hint}
+    return [d for d in diags
+            if not (d.code == "MLS102" and (d.path[:-1], f"did you mean {d.path[-1]!r}?") in guessed)]

@@ -20,67 +20,68 @@ API_VERSION = "mlspec/v1"
 
 
 def _check(pattern_ok: bool, code: str, message: str, **ctx: object) -> None:
+    # pydantic fills `{name}` placeholders only (no format specs), so values arrive pre-quoted.
     if not pattern_ok:
-        raise PydanticCustomError(code, message, dict(ctx))
+        raise PydanticCustomError(code, message, {k: repr(v) for k, v in ctx.items()})
 
 
 def _name(value: str) -> str:
     _check(units.is_dns_label(value), "MLS223",
-           "{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, "
+           "{value} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, "
            "starting and ending with a letter or digit)", value=value)
     return value
 
 
 def _duration(value: str) -> str:
     _check(units.duration_ms(value) is not None, "MLS205",
-           "{value!r} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
+           "{value} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
     return value
 
 
 def _percent(value: float | str) -> float | str:
     _check(units.percent(value) is not None, "MLS105",
-           "{value!r} is not a percentage: write it as `1%` or as a ratio between 0 and 1", value=value)
+           "{value} is not a percentage: write it as `1%` or as a ratio between 0 and 1", value=value)
     return value
 
 
 def _md5(value: str) -> str:
     _check(bool(units.MD5_RE.match(value)), "MLS222",
-           "{value!r} is not a DVC md5: 32 lowercase hex digits, with `.dir` for a directory", value=value)
+           "{value} is not a DVC md5: 32 lowercase hex digits, with `.dir` for a directory", value=value)
     return value
 
 
 def _sha256(value: str) -> str:
-    _check(bool(units.SHA256_RE.match(value)), "MLS222", "{value!r} is not a sha256: 64 lowercase hex digits",
+    _check(bool(units.SHA256_RE.match(value)), "MLS222", "{value} is not a sha256: 64 lowercase hex digits",
            value=value)
     return value
 
 
 def _commit(value: str) -> str:
     _check(bool(units.COMMIT_RE.match(value)), "MLS222",
-           "{value!r} is not a full git commit: 40 lowercase hex digits (a branch or tag can move)", value=value)
+           "{value} is not a full git commit: 40 lowercase hex digits (a branch or tag can move)", value=value)
     return value
 
 
 def _email(value: str) -> str:
-    _check(bool(units.EMAIL_RE.match(value)), "MLS105", "{value!r} is not an email address", value=value)
+    _check(bool(units.EMAIL_RE.match(value)), "MLS105", "{value} is not an email address", value=value)
     return value
 
 
 def _quantity(value: str) -> str:
     _check(bool(units.QUANTITY_RE.match(value)), "MLS105",
-           "{value!r} is not a Kubernetes quantity such as 500m, 2, 512Mi or 16Gi", value=value)
+           "{value} is not a Kubernetes quantity such as 500m, 2, 512Mi or 16Gi", value=value)
     return value
 
 
 def _env_name(value: str) -> str:
     _check(bool(units.ENV_NAME_RE.match(value)), "MLS105",
-           "{value!r} is not an environment variable name", value=value)
+           "{value} is not an environment variable name", value=value)
     return value
 
 
 def _metric(value: str) -> str:
     _check(bool(units.METRIC_NAME_RE.match(value)), "MLS105",
-           "{value!r} is not a metric name: letters, digits and '_', not starting with a digit", value=value)
+           "{value} is not a metric name: letters, digits and '_', not starting with a digit", value=value)
     return value
 
 

@@ -70,6 +70,9 @@ class SourceMap:
     file: str
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Paths whose value is a mapping or list: a block collection "starts" at its first child, so
+    # findings about the whole collection read better at its key (`rollout:`, not `canary:`).
+    collections: set[Path] = field(default_factory=set)
 
     def locate(self, path: Path, *, at_key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that exists in the file."""
@@ -77,6 +80,8 @@ class SourceMap:
             return self.keys[path]
         probe = path
         while probe:
+            if probe in self.collections and probe in self.keys:
+                return self.keys[probe]
             if probe in self.values:
                 return self.values[probe]
             probe = probe[:-1]
@@ -161,6 +166,8 @@ class _Builder:
         tag = str(node.tag)
         if _is_scalar(node):
             return self._scalar(node, tag, path)  # type: ignore[arg-type]
+        if not _is_scalar(node):
+            self.source.collections.add(path)
         if type(node).__name__ == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
@@ -179,7 +186,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if not _is_scalar(key_node):
                 raise self._fail("MLS003", "mapping keys must be plain strings", key_node, path)
-            key = str(key_node.value)
+            key = self._text(key_node, path)
             if key == "<<" and str(key_node.tag) in (_PLAIN, _STD + "merge"):
                 raise self._fail("MLS013", "merge keys (`<<`) are not supported", key_node, path,
                                  "write the keys out; merges hide what a spec really says")
@@ -195,8 +202,21 @@ class _Builder:
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
-    def _scalar(self, node: ScalarNode, tag: str, path: Path) -> Any:
+    def _text(self, node: Node, path: Path) -> str:
         text = str(node.value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # `\ud83d\ude00` escapes (JSON style) are one character written as a surrogate pair.
+            try:
+                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+            except UnicodeError:
+                raise self._fail("MLS002", "a string contains a lone surrogate escape, which is not text",
+                                 node, path, "remove the \\uD800-\\uDFFF escape") from None
+        return text
+
+    def _scalar(self, node: ScalarNode, tag: str, path: Path) -> Any:
+        text = self._text(node, path)
         if tag == _PLAIN:
             return _plain_scalar(text)
         if not tag.startswith(_STD):
@@ -264,10 +284,17 @@ def _compose_ruamel(text: str) -> list[Node]:
     return list(parser.compose_all(text))
 
 
-def _syntax_diag(exc: Exception, file: str) -> Diagnostic:
+def _syntax_diag(exc: Exception, file: str, text: str) -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 0
     col = mark.column + 1 if mark is not None else 0
+    position = getattr(exc, "position", None)
+    if mark is None and isinstance(position, int):  # reader errors carry a character offset instead
+        line = text.count("\n", 0, position) + 1
+        col = position - (text.rfind("\n", 0, position) + 1) + 1
+    reason = getattr(exc, "reason", None)
+    if reason and not getattr(exc, "problem", None):
+        return _diag("MLS003", f"YAML syntax error: {reason}", file, line, col)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
@@ -282,7 +309,7 @@ def _compose(text: str, file: str) -> tuple[list[Node] | None, Diagnostic | None
     try:
         return _compose_ruamel(text), None
     except Exception as exc:  # ruamel raises many unrelated classes for bad input
-        return None, _syntax_diag(exc, file)
+        return None, _syntax_diag(exc, file, text)
 
 
 def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnostic]]:

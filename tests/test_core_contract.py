@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from golden import REPO, registry_of
 from ruamel.yaml import YAML
 
 from compiler.pipeline import run
 from compiler.plan import Plan
 from compiler.targets import OutputFile, Registry, Target
 from compiler.writer import dump_yaml, recover, safe_relpath, write_tree
+from golden import REPO, registry_of
 
 FRAUD = REPO / "specs" / "fraud-detector.yaml"
 
@@ -107,7 +107,8 @@ def test_plan_digest_ignores_formatting_and_comments(tmp_path: Path) -> None:
     (tmp_path / "specs" / "fraud-detector.yaml").write_text(reformatted)
     original = run([FRAUD], root=REPO, registry=Registry(), jobs=1).specs[0].plan
     changed = run([tmp_path / "specs"], root=tmp_path, registry=Registry(), jobs=1).specs[0].plan
-    assert original is not None and changed is not None
+    assert original is not None
+    assert changed is not None
     assert original.digest == changed.digest
     assert original.provenance.source_sha256 != changed.provenance.source_sha256
 
@@ -144,7 +145,7 @@ def test_write_tree_crash_before_the_journal_leaves_the_old_tree(tmp_path: Path,
         raise OSError("crash before commit point")
 
     monkeypatch.setattr(os, "replace", no_journal)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="crash before commit point"):
         write_tree(out, {"a.yaml": b"new\n", "b.yaml": b"b\n"})
     monkeypatch.undo()
     assert not recover(out)

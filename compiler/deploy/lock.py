@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -43,17 +44,21 @@ def _read(path: Path) -> dict[str, object] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {}  # half-written by an owner that died between create and write: stale
+        return {}  # corrupt (locks are linked in whole, so never half-written): stale
     return data if isinstance(data, dict) else {}
 
 
 def _try_create(path: Path) -> bool:
+    # Write the owner to a private file, then hard-link it into place: the lock appears complete or
+    # not at all, so nobody can read a half-written lock and mistake it for a stale one.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.link(tmp, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"pid": os.getpid(), "host": socket.gethostname()}, handle)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True
 
 

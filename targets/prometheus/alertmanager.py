@@ -1,0 +1,120 @@
+"""Alertmanager routing: one fragment per team (receivers by severity) and the assembled config.
+
+The root route first sends every `retrain="true"` alert to the retraining webhook, once per model's
+cooldown (`repeat_interval`), and continues, so the owning team still hears about it. Team routes
+match `team`, then `severity`. Secrets stay out: Slack and PagerDuty keys are read from files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from compiler.plan import Plan
+from compiler.units import format_duration
+from targets.prometheus.promql import quote
+from targets.prometheus.settings import PrometheusSettings, TeamReceivers
+
+SEVERITIES = ("critical", "warning", "info")
+NULL_RECEIVER = "mlspec-null"
+RETRAIN_RECEIVER = "mlspec-retrain"
+DEFAULT_COOLDOWN_SECONDS = 86_400
+
+
+def matcher(name: str, value: str) -> str:
+    return f"{name}={quote(value)}"
+
+
+def teams(plans: Sequence[Plan]) -> list[str]:
+    return sorted({plan.team for plan in plans} | {m.team for plan in plans for m in plan.monitors})
+
+
+def receivers_of(team: str, plans: Sequence[Plan], settings: PrometheusSettings) -> TeamReceivers:
+    configured = settings.alertmanager.teams.get(team)
+    project = next((t for p in plans for t in p.project.teams if t.name == team), None)
+    return TeamReceivers(
+        email=(configured.email if configured else None) or (project.email if project else None),
+        slackChannel=(configured.slackChannel if configured else None) or (project.slack if project else None),
+        webhookUrl=configured.webhookUrl if configured else None,
+        pagerdutyRoutingKeyFile=configured.pagerdutyRoutingKeyFile if configured else None,
+    )
+
+
+def receiver_name(team: str, severity: str) -> str:
+    return f"{team}-{severity}"
+
+
+def team_fragment(team: str, plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any]:
+    """`route` (a child of the root route) and `receivers` for one team."""
+    config = receivers_of(team, plans, settings)
+    receivers = []
+    for severity in SEVERITIES:
+        receiver: dict[str, Any] = {"name": receiver_name(team, severity)}
+        if config.email:
+            receiver["email_configs"] = [{"to": config.email, "send_resolved": True}]
+        if severity == "critical" and config.pagerdutyRoutingKeyFile:
+            receiver["pagerduty_configs"] = [{"routing_key_file": config.pagerdutyRoutingKeyFile,
+                                              "severity": "critical"}]
+        if config.slackChannel:
+            receiver["slack_configs"] = [{"channel": config.slackChannel, "send_resolved": severity != "info"}]
+        if config.webhookUrl:
+            receiver["webhook_configs"] = [{"url": config.webhookUrl, "send_resolved": True}]
+        receivers.append(receiver)
+    route = {
+        "receiver": receiver_name(team, "warning"),
+        "matchers": [matcher("team", team)],
+        "routes": [{"receiver": receiver_name(team, s), "matchers": [matcher("severity", s)]} for s in SEVERITIES],
+    }
+    return {"route": route, "receivers": receivers}
+
+
+def retrain_routes(plans: Sequence[Plan]) -> list[dict[str, Any]]:
+    routes = []
+    for plan in plans:
+        if not any(retrains(plan, m.name) for m in plan.monitors):
+            continue
+        retraining = plan.pipeline.retraining
+        cooldown = retraining.cooldown_seconds if retraining else DEFAULT_COOLDOWN_SECONDS
+        routes.append({
+            "receiver": RETRAIN_RECEIVER,
+            "matchers": [matcher("retrain", "true"), matcher("model", plan.name)],
+            "group_by": ["model", "model_version", "environment", "monitor"],
+            "repeat_interval": format_duration(max(cooldown, 60) * 1000),
+            "continue": True,
+        })
+    return routes
+
+
+def retrains(plan: Plan, monitor: str) -> bool:
+    """The monitor asked for retraining and the pipeline did not switch drift retraining off."""
+    retraining = plan.pipeline.retraining
+    if not plan.monitor(monitor).retrain:
+        return False
+    return retraining is None or retraining.on_drift
+
+
+def config(plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any]:
+    am = settings.alertmanager
+    fragments = [team_fragment(team, plans, settings) for team in teams(plans)]
+    return {
+        "global": {
+            "smtp_smarthost": am.smtpSmarthost,
+            "smtp_from": am.smtpFrom,
+            "smtp_require_tls": am.smtpRequireTls,
+            "slack_api_url_file": am.slackApiUrlFile,
+        },
+        "route": {
+            "receiver": NULL_RECEIVER,
+            "group_by": list(am.groupBy),
+            "group_wait": am.groupWait,
+            "group_interval": am.groupInterval,
+            "repeat_interval": am.repeatInterval,
+            "routes": [*retrain_routes(plans), *(f["route"] for f in fragments)],
+        },
+        "receivers": [
+            {"name": NULL_RECEIVER},
+            {"name": RETRAIN_RECEIVER, "webhook_configs": [{"url": settings.retrainWebhookUrl,
+                                                            "send_resolved": False}]},
+            *(r for f in fragments for r in f["receivers"]),
+        ],
+    }

@@ -1,0 +1,37 @@
+"""The exporter contract: series mlspec's rules read that no serving stack provides (docs/metrics.md).
+
+Batch jobs and sidecars export these with the identity labels `model`, `model_version` and
+`environment` (the names in the spec), so rules never depend on scrape-time relabelling.
+"""
+
+from __future__ import annotations
+
+FEATURE_DRIFT = "ml_feature_drift_score"  # gauge {feature, method}
+PREDICTION_DRIFT = "ml_prediction_drift_score"  # gauge {method}
+DRIFT_LAST_RUN = "ml_drift_last_run_timestamp_seconds"  # gauge, unix seconds
+QUALITY = "ml_quality_metric"  # gauge {metric}
+QUALITY_LAST_RUN = "ml_quality_last_run_timestamp_seconds"
+FAIRNESS = "ml_fairness_metric"  # gauge {metric, attribute}
+FAIRNESS_LAST_RUN = "ml_fairness_last_run_timestamp_seconds"
+COST = "ml_inference_cost_total"  # counter {currency}
+INFERENCES = "ml_inferences_total"  # counter: inferences the cost was accrued for
+INFERENCE_ERRORS = "ml_inference_errors_total"  # counter; KServe stack only (stacks.py)
+LLM_EVALUATED = "ml_llm_evaluated_responses_total"  # counter: responses the judge scored
+LLM_HALLUCINATIONS = "ml_llm_hallucinated_responses_total"  # counter
+LLM_GROUNDING = "ml_llm_grounding_score"  # summary: _sum and _count, scores in [0, 1]
+LLM_TOKENS = "ml_llm_tokens_total"  # counter {type="input"|"output"}
+LLM_REQUESTS = "ml_llm_requests_total"  # counter
+
+IDENTITY = ("model", "model_version", "environment")
+
+# Batch-exported families and their last-run gauge: a job that stops reporting pages someone.
+STALENESS = {
+    "data_drift": ("drift", DRIFT_LAST_RUN),
+    "prediction_drift": ("drift", DRIFT_LAST_RUN),
+    "concept_drift": ("quality", QUALITY_LAST_RUN),
+    "fairness": ("fairness", FAIRNESS_LAST_RUN),
+}
+
+# Monitors that read the serving stack's live request metrics; batch and edge models have none.
+LIVE_KINDS = frozenset({"latency", "error_rate", "throughput", "slo"})
+LIVE_PATTERNS = frozenset({"realtime", "streaming"})

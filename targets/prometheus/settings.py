@@ -1,0 +1,66 @@
+"""`targets.prometheus` in mlspec.yaml. Every key has a default that works without the file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from compiler.units import duration_ms
+
+
+def _duration(value: str) -> str:
+    if duration_ms(value) is None:
+        raise ValueError(f"{value!r} is not a Prometheus duration such as 30s, 5m or 4h")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TeamReceivers(_Strict):
+    """Where one team's alerts go. Unset fields fall back to the team's email/slack in mlspec.yaml."""
+
+    email: str | None = None
+    slackChannel: str | None = None
+    webhookUrl: str | None = Field(None, description="Generic webhook for every severity of the team.")
+    pagerdutyRoutingKeyFile: str | None = Field(
+        None, description="File (a mounted Secret) holding the PagerDuty routing key; critical alerts page.")
+
+
+class AlertmanagerSettings(_Strict):
+    smtpSmarthost: str = Field("localhost:25", description="host:port of the SMTP relay for email receivers.")
+    smtpFrom: str = "alertmanager@localhost"
+    smtpRequireTls: bool = False
+    slackApiUrlFile: str = Field("/etc/alertmanager/secrets/slack-api-url",
+                                 description="File (a mounted Secret) holding the Slack webhook URL.")
+    groupBy: list[str] = Field(default_factory=lambda: ["alertname", "model", "environment"])
+    groupWait: Duration = "30s"
+    groupInterval: Duration = "5m"
+    repeatInterval: Duration = "4h"
+    teams: dict[str, TeamReceivers] = Field(default_factory=dict, description="Receivers per team name.")
+
+
+class PrometheusSettings(_Strict):
+    version: str = Field("2.42", description="Prometheus version the rules are written for (informational; "
+                                             "rules avoid features newer than 2.42: no group labels or query_offset).")
+    ruleSelectorLabels: dict[str, str] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"},
+        description="Labels on every PrometheusRule so the operator's ruleSelector picks it up.")
+    ruleNamespace: str | None = Field(None, description="Namespace of the PrometheusRule objects; "
+                                                        "default the environment's namespace.")
+    retrainWebhookUrl: str = Field("http://mlspec-retrain.mlops.svc:8080/v1/alerts",
+                                   description="Alertmanager webhook that starts retraining runs.")
+    minRequestRate: Annotated[float, Field(ge=0)] = Field(
+        0.1, description="Requests per second below which live-traffic alerts stay silent (low-traffic guard).")
+    stalenessFactor: Annotated[float, Field(ge=1)] = Field(
+        2.0, description="A batch-exported metric is stale after this many monitor windows without a run.")
+    stalenessRunbookUrl: str = Field(
+        "https://mlspec.dev/runbooks/stale-exporter-metrics",
+        description="Runbook of staleness alerts for monitors that have no runbook of their own.")
+    keepFiringFor: Duration | None = Field("5m", description="keep_firing_for on threshold alerts (anti-flapping).")
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
