@@ -111,6 +111,10 @@ def _is_scalar(node: Any) -> bool:
 
 
 def _plain_scalar(text: str) -> Any:
+    if text[:1].isalpha():  # most values are names: only true/false/null spellings start with a letter
+        if text in _BOOL:
+            return _BOOL[text]
+        return None if text in ("null", "Null", "NULL") else text
     if _NULL.match(text):
         return None
     if text in _BOOL:
@@ -155,23 +159,23 @@ class _Builder:
         if self.nodes > MAX_NODES:
             raise self._fail("MLS007", f"document expands to more than {MAX_NODES} nodes", node, path,
                              "aliases that refer to aliases multiply; write the values out")
-        if not _is_scalar(node):
-            ident = id(node)
-            if ident in self.seen:
-                self.aliases += 1
-                if self.aliases > MAX_ALIASES:
-                    raise self._fail("MLS007", f"more than {MAX_ALIASES} alias uses", node, path)
-            self.seen.add(ident)
-        self.source.values[path] = self._pos(node)
+        mark = node.start_mark
+        self.source.values[path] = (mark.line + 1, mark.column + 1)
+        kind = type(node).__name__
         tag = str(node.tag)
-        if _is_scalar(node):
+        if kind == "ScalarNode":
             return self._scalar(node, tag, path)  # type: ignore[arg-type]
-        if not _is_scalar(node):
-            self.source.collections.add(path)
-        if type(node).__name__ == "SequenceNode":
+        ident = id(node)
+        if ident in self.seen:
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise self._fail("MLS007", f"more than {MAX_ALIASES} alias uses", node, path)
+        self.seen.add(ident)
+        self.source.collections.add(path)
+        if kind == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if type(node).__name__ in ("MappingNode", "CommentedMapNode"):
+        if kind in ("MappingNode", "CommentedMapNode"):
             self._check_collection_tag(node, tag, "map", path)
             return self._mapping(node, path, depth)  # type: ignore[arg-type]
         raise self._fail("MLS003", "unsupported YAML node", node, path)
@@ -204,6 +208,8 @@ class _Builder:
 
     def _text(self, node: Node, path: Path) -> str:
         text = str(node.value)
+        if text.isascii():
+            return text
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:

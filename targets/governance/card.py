@@ -11,10 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from compiler.plan import GatePlan, Plan
 from compiler.units import format_duration
@@ -24,6 +21,9 @@ from targets.governance.codeowners import owner_id
 from targets.governance.escape import md_code, md_inline, md_text
 from targets.governance.mermaid import gate_rule, rollout_plan, training_dag
 from targets.governance.settings import GovernanceSettings
+
+if TYPE_CHECKING:
+    import jinja2
 
 # Hugging Face `library_name` for the frameworks it knows; others are left out rather than guessed.
 LIBRARY_NAME = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "pytorch",
@@ -233,6 +233,9 @@ def view(plan: Plan, settings: GovernanceSettings, audit_path: str) -> dict[str,
 
 @cache
 def _template() -> jinja2.Template:
+    import jinja2  # lazily: lint never renders a card, and jinja2 costs 15 ms of start-up
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                                         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     source = resources.files(__package__).joinpath("model_card.md.j2").read_text(encoding="utf-8")

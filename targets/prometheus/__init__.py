@@ -62,16 +62,16 @@ class PrometheusTarget(Target):
             never = self._never_fires(m)
             if never:
                 out.append(_warn("PRM004", path, f"monitor {m.name!r} can never fire: {never}"))
-        for env in plan.serving.environments:
-            try:
-                rules = build(plan, env, settings)
-            except PromQLError as exc:
-                out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
-                continue
-            if env is plan.serving.environments[0]:
-                for index, why in rules.skipped:
-                    out.append(_warn("PRM002", ("monitors", index), why,
-                                     "drift, quality, fairness and cost monitors still apply"))
+        # One environment is enough at lint time: environments differ only in label values, which are
+        # escaped the same way, and render still parses every expression of every environment.
+        try:
+            rules = build(plan, plan.serving.environments[0], settings)
+        except PromQLError as exc:
+            out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
+            return out
+        for index, why in rules.skipped:
+            out.append(_warn("PRM002", ("monitors", index), why,
+                             "drift, quality, fairness and cost monitors still apply"))
         return out
 
     @staticmethod
