@@ -90,10 +90,11 @@ def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int 
     """Render specs into OUT. Nothing is written when any spec has errors."""
     from compiler.deploy.lock import LockBusy
     from compiler.output import render_to
+    from compiler.rollout.state import StateError
 
     try:
         result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
-    except LockBusy as exc:
+    except (LockBusy, StateError) as exc:
         click.echo(f"mlspec: {exc}", err=True)
         sys.exit(2)
     diags = result.diagnostics

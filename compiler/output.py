@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,15 @@ class TreeChange:
 
 
 def planned_tree(result: RunResult, out: Path, *, full: bool) -> tuple[dict[str, bytes], list[str]]:
-    """The files to write (manifest included) and the orphans to remove under `out`."""
+    """The files to write (manifest included) and the orphans to remove under `out`.
+
+    A partial render (some specs) keeps the project-wide files already there: they are a function of
+    every spec, and rendering them from a few would drop the others' routes and owners.
+    """
     previous = load_manifest(out)
+    if not full and previous is not None:
+        result = dataclasses.replace(result, project_files={}, project_file_targets={},
+                                     project_file_resources={})
     manifest = build_manifest(result, previous, full=full)
     files = result.files()
     files[MANIFEST] = manifest.to_json().encode()
@@ -50,8 +58,13 @@ def compare(out: Path, files: dict[str, bytes], orphans: list[str]) -> TreeChang
 
 def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = False,
               registry: Registry | None = None, jobs: int | None = None) -> tuple[RunResult, TreeChange | None]:
-    """Render specs (default: the project's specs/) into `out`. Nothing is written when anything fails."""
-    result = run(paths, render=True, registry=registry, jobs=jobs)
+    """Render specs (default: the project's specs/) into `out`. Nothing is written when anything fails.
+
+    The rollout stages live in `out` are read from its rollout state (compiler.rollout.state).
+    """
+    from compiler.rollout.state import load_states
+
+    result = run(paths, render=True, registry=registry, jobs=jobs, rollout_state=load_states(out))
     if not result.ok:
         return result, None
     if check or not (out / ".git").is_dir():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from compiler.identity import identities
-from compiler.plan import Plan, build_plan
+from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
 from compiler.rules import run_rules
 from compiler.schema_errors import diagnostics_from_validation
@@ -35,6 +36,8 @@ class Context:
     targets: list[tuple[Target, Any]]  # (target, validated settings), sorted by name
     diagnostics: list[Diagnostic] = field(default_factory=list)
     project_doc: Document | None = None
+    # Per model name and environment: the live rollout stage read from the deployment repository.
+    rollout_state: Mapping[str, Mapping[str, ActiveStage]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -166,12 +169,29 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     result.diagnostics.extend(doc.source.place(d, at_key=_points_at_key(d)) for d in found)
     if has_errors(result.diagnostics):
         return result
-    plan = build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data)
+    plan = with_rollout_state(
+        build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data),
+        context.rollout_state)
     result.plan = plan
     for target, settings in context.targets:
         for diag in _guard(target, "check", lambda t=target, s=settings: list(t.check(plan, s))):
             result.diagnostics.append(diag if diag.line else doc.source.place(diag))
     return result
+
+
+def with_rollout_state(plan: Plan, state: Mapping[str, Mapping[str, ActiveStage]]) -> Plan:
+    """The plan with its rollout's live stage from `state`, when the entry is for this model version.
+
+    An entry for another version is ignored, so a new model version starts at the first stage without
+    anyone resetting the state, and a stale entry can never promote an unreviewed version.
+    """
+    rollout = plan.rollout
+    if rollout is None:
+        return plan
+    chosen = state.get(plan.name, {}).get(rollout.environment)
+    if chosen is None or chosen.version != plan.model.version:
+        return plan
+    return dataclasses.replace(plan, rollout=dataclasses.replace(rollout, active_stage=chosen.stage))
 
 
 def _points_at_key(diag: Diagnostic) -> bool:
@@ -250,11 +270,18 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
 
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
-        registry: Registry | None = None, jobs: int | None = None) -> RunResult:
-    """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/)."""
+        registry: Registry | None = None, jobs: int | None = None,
+        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None) -> RunResult:
+    """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/).
+
+    `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
+    rendered into (compiler.rollout.state); without it every rollout renders at its first stage.
+    """
     start = Path(paths[0]) if paths else Path.cwd()
     root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
     context = make_context(root, registry)
+    if rollout_state:
+        context.rollout_state = rollout_state
     spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
     missing = [p for p in spec_paths if not p.is_file()]
     extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]

@@ -264,6 +264,18 @@ class RolloutPlan:
     rollback_on: tuple[str, ...]
     manual_approval: bool
     min_requests: int
+    # The live stage recorded in the deployment repository (compiler.rollout.state), filled in by
+    # pipeline.run when rendering into one; None means the first stage. Deployment state, not spec: it
+    # is not part of the plan digest, so advancing one model never changes another model's output.
+    active_stage: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveStage:
+    """One environment's entry of the rollout state: the stage live for `version` of the model."""
+
+    version: str
+    stage: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from tools import require_crds
 
 from compiler.diagnostics import Diagnostic
 from compiler.pipeline import RunResult, run
+from compiler.plan import ActiveStage
 from compiler.validation import validate_tree
 from compiler.validation.common import UNKNOWN_KIND, check_object_meta
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
@@ -48,7 +49,8 @@ def _base_spec() -> dict[str, Any]:
     return data
 
 
-def _run(tmp_path: Path, spec: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> RunResult:
+def _run(tmp_path: Path, spec: Mapping[str, Any], settings: Mapping[str, Any] | None = None,
+         state: Mapping[str, Mapping[str, ActiveStage]] | None = None) -> RunResult:
     """Lint and render one spec variant in its own project with only the kserve target."""
     root = tmp_path / "project"
     (root / "specs").mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,7 @@ def _run(tmp_path: Path, spec: Mapping[str, Any], settings: Mapping[str, Any] | 
         project = {"apiVersion": "mlspec/v1", "kind": "Project", "targets": {"kserve": dict(settings)}}
         (root / "mlspec.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     (root / "specs" / "model.yaml").write_text(yaml.safe_dump(dict(spec), sort_keys=False))
-    return run([root / "specs"], root=root, render=True, registry=registry_of(TARGET), jobs=1)
+    return run([root / "specs"], root=root, render=True, registry=registry_of(TARGET), jobs=1, rollout_state=state)
 
 
 def _codes(result: RunResult) -> list[str]:
@@ -244,17 +246,22 @@ def test_istio_mirror_percentage(tmp_path: Path) -> None:
     assert vs["spec"]["gateways"] == ["kserve/kserve-ingress-gateway"]
 
 
-def test_active_stage_follows_settings_only_for_its_version(tmp_path: Path) -> None:
+def test_active_stage_follows_rollout_state_only_for_its_version(tmp_path: Path) -> None:
     env = "models/fraud-detector/kserve/production/kustomization.yaml"
+    isvc = "models/fraud-detector/kserve/production/stages/full/inferenceservice.yaml"
 
-    def active(where: str, version: str, stage: str) -> str:
-        settings = {"activeStage": {"fraud-detector": {"version": version, "stage": stage}}}
-        result = _run(tmp_path / where, _base_spec(), settings)
-        return str(yaml.safe_load(result.files()[env])["resources"][-1])
+    def active(where: str, version: str, stage: str, env_name: str = "production") -> tuple[str, bytes]:
+        state = {"fraud-detector": {env_name: ActiveStage(version=version, stage=stage)}}
+        files = _run(tmp_path / where, _base_spec(), state=state).files()
+        return str(yaml.safe_load(files[env])["resources"][-1]), files[isvc]
 
-    assert active("a", "12", "canary-25") == "stages/canary-25"
-    assert active("b", "11", "full") == "stages/shadow"  # stale: a new version starts over
-    assert active("c", "12", "rollback") == "stages/rollback"
+    first, reference = active("a", "12", "canary-25")
+    assert first == "stages/canary-25"
+    assert active("b", "11", "full")[0] == "stages/shadow"  # stale: a new version starts over
+    assert active("c", "12", "rollback")[0] == "stages/rollback"
+    assert active("d", "12", "full", "staging")[0] == "stages/shadow"  # staging has no stages
+    # The state is deployment state, not spec: it changes the selection, never the plan digest.
+    assert active("e", "12", "full")[1] == reference
 
 
 def test_gpu_and_protocol_for_huggingface() -> None:
@@ -399,10 +406,18 @@ def test_ksv010_standard_mode_hpa_metrics(tmp_path: Path) -> None:
 
 
 def test_ksv011_unknown_active_stage(tmp_path: Path) -> None:
-    settings = {"activeStage": {"fraud-detector": {"version": "12", "stage": "canary-7"}}}
-    diag = _only(_run(tmp_path, _base_spec(), settings), "KSV011")
+    state = {"fraud-detector": {"production": ActiveStage(version="12", stage="canary-7")}}
+    result = _run(tmp_path, _base_spec(), state=state)
+    diag = _only(result, "KSV011")
     assert diag.path == ("rollout",)
-    assert diag.is_error
+    assert not diag.is_error
+    env = yaml.safe_load(result.files()["models/fraud-detector/kserve/production/kustomization.yaml"])
+    assert env["resources"][-1] == "stages/shadow"
+
+
+def test_active_stage_setting_is_gone(tmp_path: Path) -> None:
+    settings = {"activeStage": {"fraud-detector": {"version": "12", "stage": "full"}}}
+    assert not _run(tmp_path, _base_spec(), settings).ok
 
 
 def test_ksv012_utilization_target(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from compiler.deploy.lock import repo_lock
 from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
 from compiler.output import planned_tree
 from compiler.pipeline import RunResult, run
+from compiler.plan import ActiveStage
+from compiler.rollout.state import state_files, states_from_files
 from compiler.targets import Registry
 from compiler.writer import MANIFEST, recover, write_tree
 
@@ -55,24 +57,50 @@ class CommitOutcome:
     pushed: str | None = None
 
 
+class StateChanged(Exception):
+    """A file the caller read before rendering changed before the commit (another run got there first)."""
+
+
 def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str | None = None,
            push: bool = False, remote: str = "origin", force: bool = False, message: str | None = None,
            root: Path | None = None, registry: Registry | None = None, lock_timeout: float = 60.0,
-           jobs: int | None = None) -> CommitOutcome:
-    """Render `paths` (default: the project's specs/) into `repo_dir` and commit the change."""
+           jobs: int | None = None, rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
+           extra_files: Mapping[str, bytes] | None = None, expect: Mapping[str, bytes | None] | None = None,
+           trailers: Sequence[str] = ()) -> CommitOutcome:
+    """Render `paths` (default: the project's specs/) into `repo_dir` and commit the change.
+
+    The live rollout stages come from the repository's rollout state (compiler.rollout.state) unless
+    `rollout_state` is given. `extra_files` (the rollout state and audit log) are committed with the
+    render; `expect` maps paths to the bytes the caller based its change on (None: absent), checked
+    under the lock, so two rollouts of one model cannot both win. `trailers` are added to the message.
+    """
     repo = git_ops.open_repo(repo_dir)
-    result = run(paths, root=root, render=True, registry=registry, jobs=jobs)
+    tree = Path(repo.working_tree_dir)
+    read = state_files(tree) if rollout_state is None else None
+    result = run(paths, root=root, render=True, registry=registry, jobs=jobs,
+                 rollout_state=rollout_state if read is None else states_from_files(read))
     if not result.ok:
         return CommitOutcome(result, "invalid")
-    tree = Path(repo.working_tree_dir)
     with repo_lock(Path(repo.git_dir) / LOCK_NAME, lock_timeout):
         if branch:
             git_ops.switch_branch(repo, branch)
         recover(tree)
+        if read is not None and state_files(tree) != read:
+            # A rollout moved a stage while we rendered: render again, or we would undo its commit.
+            read = state_files(tree)
+            result = run(paths, root=root, render=True, registry=registry, jobs=jobs,
+                         rollout_state=states_from_files(read))
+            if not result.ok:
+                return CommitOutcome(result, "invalid")
+        for rel, wanted in (expect or {}).items():
+            path = tree / rel
+            if (path.read_bytes() if path.is_file() else None) != wanted:
+                raise StateChanged(f"{rel} changed since it was read: another run committed first; run again")
         drift = hand_edits(repo, tree)
         if drift.items and not force:
             return CommitOutcome(result, "refused", drift)
         files, orphans = planned_tree(result, tree, full=not paths)
+        files.update(extra_files or {})
         touched = sorted(set(files) | set(orphans))
         head = git_ops.committed_blobs(repo, touched)
         change = head_change(files, orphans, head)
@@ -83,7 +111,7 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
             if not change.empty:
                 new = Manifest(**_manifest_fields(files[MANIFEST]))
                 old = Manifest(**_manifest_fields(head[MANIFEST])) if MANIFEST in head else Manifest()
-                outcome.message = commit_message(change, new, old, message)
+                outcome.message = commit_message(change, new, old, message, trailers)
                 made = git_ops.commit_paths(repo, touched, outcome.message)
                 if made is not None:
                     outcome.status, outcome.sha = "committed", made.sha
@@ -153,7 +181,8 @@ def changed_specs(change: HeadChange, new: Manifest, old: Manifest) -> tuple[lis
     return updated, removed
 
 
-def commit_message(change: HeadChange, new: Manifest, old: Manifest, subject: str | None = None) -> str:
+def commit_message(change: HeadChange, new: Manifest, old: Manifest, subject: str | None = None,
+                   extra_trailers: Sequence[str] = ()) -> str:
     updated, removed = changed_specs(change, new, old)
     names = [_clean(new.specs[rel].get("name", rel)) for rel in updated]
     if subject:
@@ -182,6 +211,7 @@ def commit_message(change: HeadChange, new: Manifest, old: Manifest, subject: st
             f"Data-Hash: {_clean(entry.get('data_hash', ''))}",
         ]
     trailers += [f"Removed-Spec: {_clean(rel)}" for rel in removed]
+    trailers += [_clean(t) for t in extra_trailers]
     if not trailers:
         trailers = [f"Compiler-Version: {__version__}"]
     return f"{head}\n\n" + "\n".join(body) + "\n\n" + "\n".join(trailers) + "\n"

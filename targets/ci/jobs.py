@@ -205,7 +205,7 @@ git -C deploy config user.email "mlspec-ci@users.noreply.github.com\""""
 
 COMMIT_STAGING = 'mlspec commit "$SPEC_PATH" --repo deploy --push'
 
-ADVANCE = 'mlspec rollout advance "$MODEL_NAME" --repo deploy --env "$ROLLOUT_ENV" --wait'
+ADVANCE = 'mlspec rollout advance "$MODEL_NAME" --repo deploy --env "$ROLLOUT_ENV" --wait --push'
 
 EDGE_EXPORT = """\
 set -eu

@@ -22,7 +22,7 @@ CODES: dict[str, str] = {
     "KSV008": "Canary traffic must be a whole percent: KServe's traffic fields are integers.",
     "KSV009": "The rollout has no previous model version: only the `full` stage is rendered, no rollback.",
     "KSV010": "Standard mode autoscales with an HPA on cpu or memory; concurrency/rps are not rendered.",
-    "KSV011": "targets.kserve.activeStage names a stage this model's rollout does not have.",
+    "KSV011": "The rollout state names a stage this model's rollout does not have: it restarts at the first stage.",
     "KSV012": "A cpu or memory scale target is a utilization percentage between 1 and 100.",
     "KSV013": "The runtime is not a KServe built-in but a built-in's name minus `kserve-`: probably a typo.",
 }
@@ -137,13 +137,20 @@ def _rollout(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
                    "no model.previous: shadow and canary stages need the version in production; "
                    "only `full` is rendered and there is no rollback form",
                    "set model.previous (omit it only for a first deployment)", Severity.WARNING)
-    active = settings.activeStage.get(plan.name)
-    if active is not None and active.version == plan.model.version:
-        names = [s.name for s in stages(plan)] + ([ROLLBACK] if has_previous(plan) else [])
-        if active.stage not in names:
-            yield _err("KSV011", ("rollout",),
-                       f"targets.kserve.activeStage.{plan.name}.stage is {active.stage!r}, "
-                       f"not one of {', '.join(names)}")
+    active = rollout.active_stage
+    names = rendered_stages(plan)
+    if active is not None and active not in names:
+        # A warning, not an error: refusing would block every commit of the deployment repository,
+        # and the first stage is the safe place for a rollout whose stage list changed under it.
+        yield _err("KSV011", ("rollout",),
+                   f"the deployment repository's rollout state says {plan.name} {plan.model.version} is at "
+                   f"stage {active!r}, which is not one of {', '.join(names)}; rendering the first stage",
+                   "run `mlspec rollout status` and advance again", Severity.WARNING)
+
+
+def rendered_stages(plan: Plan) -> list[str]:
+    """Names of the stage directories of the rollout environment, `rollback` last when there is one."""
+    return [s.name for s in stages(plan)] + ([ROLLBACK] if has_previous(plan) and plan.rollout else [])
 
 
 def stages(plan: Plan) -> list[StagePlan]:

@@ -16,7 +16,7 @@ from typing import Any
 from compiler.plan import EnvironmentPlan, Plan, StagePlan
 from compiler.targets import OutputFile
 from targets.kserve import manifests
-from targets.kserve.checks import ROLLBACK, has_previous, serves_live, stages
+from targets.kserve.checks import ROLLBACK, has_previous, rendered_stages, serves_live, stages
 from targets.kserve.runtimes import Serving, resolve
 from targets.kserve.settings import KServeSettings
 
@@ -58,7 +58,7 @@ def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, ser
                 files.append(_yaml(f"{stage_dir}/{filename}", doc))
                 listed.append(filename)
             files.append(_yaml(f"{stage_dir}/kustomization.yaml", manifests.kustomization(listed)))
-        resources.append(f"stages/{active_stage(plan, settings)}")
+        resources.append(f"stages/{active_stage(plan)}")
     else:
         isvc = _candidate_service(plan, env, settings, serving, stage=None)
         files.append(_yaml(f"{base}/inferenceservice.yaml", isvc))
@@ -67,13 +67,14 @@ def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, ser
     return files
 
 
-def active_stage(plan: Plan, settings: KServeSettings) -> str:
-    """The live stage: `targets.kserve.activeStage.<model>` while its version is this model version,
-    else the first stage, so a new model version always starts from the beginning of its rollout."""
-    rendered = [s.name for s in stages(plan)] + ([ROLLBACK] if has_previous(plan) else [])
-    chosen = settings.activeStage.get(plan.name)
-    if chosen is not None and chosen.version == plan.model.version and chosen.stage in rendered:
-        return chosen.stage
+def active_stage(plan: Plan) -> str:
+    """The live stage: the deployment repository's rollout state (`RolloutPlan.active_stage`, set only
+    for this model version) when this rollout has that stage, else the first stage, so a new model
+    version always starts from the beginning of its rollout (docs/rollout.md)."""
+    rendered = rendered_stages(plan)
+    chosen = plan.rollout.active_stage if plan.rollout is not None else None
+    if chosen is not None and chosen in rendered:
+        return chosen
     return rendered[0]
 
 

@@ -36,17 +36,6 @@ class Gateway(_Frozen):
         return value
 
 
-class ActiveStage(_Frozen):
-    """The rollout stage that is live for one model, written by `mlspec rollout advance`.
-
-    It applies only while `version` equals the spec's model.version: a new model version starts again
-    at the first stage without anyone resetting this entry.
-    """
-
-    version: str
-    stage: str
-
-
 class KServeSettings(_Frozen):
     version: str = Field("0.20", description="KServe version of the cluster, major.minor[.patch].")
     mode: Literal["Standard", "Knative"] = Field(
@@ -61,8 +50,6 @@ class KServeSettings(_Frozen):
         "http://payload-logger.kserve.svc.cluster.local",
         description="Sink for payload logging (CloudEvents over HTTP).")
     loggerMode: Literal["all", "request", "response"] = "all"
-    activeStage: dict[str, ActiveStage] = Field(
-        default_factory=dict, description="Per model name: the live rollout stage (see docs/kserve.md).")
 
     @field_validator("version")
     @classmethod

@@ -1,0 +1,146 @@
+"""`mlspec rollout advance` against a real Prometheus (Debian's /usr/bin/prometheus) on loopback.
+
+One Prometheus evaluates the rendered rule files of four variants of the fraud-detector spec (short
+stage holds, 10 s windows, `for: 2s`) and scrapes an exporter this module controls, in the KServe
+stack's metric names: `fd-healthy` serves fast, `fd-slow` breaks its p99 latency, `fd-failing` fails
+half its requests, `fd-idle` serves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+import yaml
+from click.testing import CliRunner
+from rollout_harness import Exporter, LocalPrometheus, Traffic, rollout_spec, wait_for
+from tools import REPO_ROOT, require_tool
+
+from compiler.cli import cli
+from compiler.deploy.commit import commit
+from compiler.rollout.engine import Options, advance
+from compiler.rollout.prometheus import query
+
+NAMESPACE = "risk-prod"
+KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
+HOLDS = {"fd-healthy": "3s", "fd-slow": "3s", "fd-failing": "1h", "fd-idle": "1s"}
+
+
+@dataclass
+class Live:
+    project: Path
+    repo: Path
+    url: str
+    exporter: Exporter
+
+    def options(self, model: str) -> Options:
+        return Options(model, self.repo, prometheus=self.url, specs=[self.project / "specs"], push=False)
+
+    def active(self, model: str) -> str:
+        data = yaml.safe_load((self.repo / KUSTOMIZATION.format(model)).read_text())
+        return str(data["resources"][-1])
+
+    def head(self) -> str:
+        return str(git.Repo(self.repo).head.commit.hexsha)
+
+    def last_record(self, model: str) -> dict[str, Any]:
+        lines = (self.repo / "audit" / f"{model}.jsonl").read_text().splitlines()
+        record: dict[str, Any] = json.loads(lines[-1])
+        return record
+
+    def firing(self, model: str) -> bool:
+        return bool(query(self.url, f'ALERTS{{alertstate="firing", model="{model}"}}'))
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    binary = require_tool("prometheus")
+    root = tmp_path_factory.mktemp("rollout-live")
+    project, repo = root / "project", root / "deploy"
+    (project / "specs").mkdir(parents=True)
+    (project / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
+    base = yaml.safe_load((REPO_ROOT / "specs" / "fraud-detector.yaml").read_text())
+    for name, hold in HOLDS.items():
+        spec = rollout_spec(base, name, hold)
+        (project / "specs" / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    git.Repo.init(repo)
+    with git.Repo(repo).config_writer() as config:
+        config.set_value("user", "name", "Rollout Test").set_value("user", "email", "rollout@example.com")
+    assert commit(repo, root=project).status == "committed"
+    rules = [repo / f"models/{name}/prometheus/production/rules.yaml" for name in HOLDS]
+    exporter = Exporter().start()
+    try:
+        exporter.set("fd-healthy", NAMESPACE, Traffic(ok=50, latency=0.02))
+        exporter.set("fd-slow", NAMESPACE, Traffic(ok=50, latency=0.4))
+        exporter.set("fd-failing", NAMESPACE, Traffic(ok=25, failed=25, latency=0.02))
+        with LocalPrometheus(binary, rules, [f"127.0.0.1:{exporter.port}"], root / "prometheus") as prom:
+            yield Live(project, repo, prom.url, exporter)
+    finally:
+        exporter.close()
+
+
+def test_healthy_metrics_advance_to_the_next_stage(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSPEC_ACTOR", "https://ci.example.com/run/1")
+    assert live.active("fd-healthy") == "stages/shadow"
+    result = advance(live.options("fd-healthy"), wait=True, timeout=40, interval=0.5)
+    assert result.code == 0, result.lines
+    assert live.active("fd-healthy") == "stages/canary-5"
+    record = live.last_record("fd-healthy")
+    assert (record["event"], record["where"]["stage"], record["actor"]) == ("promote", "canary-5",
+                                                                          "https://ci.example.com/run/1")
+    checks = {c["check"]: c for c in record["evidence"]["checks"]}
+    assert all(c["passed"] for c in checks.values())
+    assert checks["traffic"]["result"][0]["value"] >= 20
+    assert "request_predict_seconds_count" in checks["traffic"]["query"]
+    message = git.Repo(live.repo).head.commit.message
+    assert "Rollout-Stage: canary-5" in message
+    assert "Spec: specs/fd-healthy.yaml" in message
+    assert not live.firing("fd-healthy")
+
+
+def test_latency_violation_fires_refuses_and_commits_the_rollback(live: Live) -> None:
+    wait_for(lambda: live.firing("fd-slow"), timeout=40)
+    result = advance(live.options("fd-slow"))
+    assert result.code == 1, result.lines
+    assert live.active("fd-slow") == "stages/rollback"
+    record = live.last_record("fd-slow")
+    assert record["event"] == "rollback"
+    fired = {c["check"]: c for c in record["evidence"]["checks"]}["rollback"]
+    assert [r["labels"]["alertname"] for r in fired["result"]] == ["LatencyP99"]
+    rolled_back = live.head()
+    again = advance(live.options("fd-slow"))  # a rolled-back version never advances again
+    assert again.code == 1
+    assert live.head() == rolled_back
+
+
+def test_error_violation_while_waiting_rolls_back(live: Live) -> None:
+    # A one-hour hold: the gate can only end by the error alert firing during --wait.
+    result = advance(live.options("fd-failing"), wait=True, timeout=40, interval=0.5)
+    assert result.code == 1, result.lines
+    assert live.active("fd-failing") == "stages/rollback"
+    fired = {c["check"]: c for c in live.last_record("fd-failing")["evidence"]["checks"]}["rollback"]
+    assert {r["labels"]["alertname"] for r in fired["result"]} == {"ErrorRate"}
+
+
+def test_no_traffic_refuses_without_a_commit(live: Live) -> None:
+    wait_for(lambda: query(live.url, 'up{job="exporter"} == 1'), timeout=20)
+    before = live.head()
+    runner = CliRunner()
+    args = ["rollout", "advance", "fd-idle", "--repo", str(live.repo), "--prometheus", live.url,
+            "--specs", str(live.project / "specs"), "--no-push"]
+    outcome = runner.invoke(cli, args)
+    assert outcome.exit_code == 1, outcome.output
+    assert "traffic: FAIL" in outcome.output
+    assert "no traffic" in outcome.output
+    assert live.head() == before
+    assert live.active("fd-idle") == "stages/shadow"
+    status = runner.invoke(cli, ["rollout", "status", "fd-idle", "--repo", str(live.repo), "--prometheus", live.url,
+                                 "--specs", str(live.project / "specs"), "--format", "json"])
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert (data["stage"], data["next"], data["gate"]["passed"]) == ("shadow", "canary-5", False)
