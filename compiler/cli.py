@@ -72,7 +72,7 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
     """Check specs (default: the project's specs/) and report every problem at once."""
     from compiler.pipeline import run
 
-    result = run(list(paths) or None, jobs=jobs)
+    result = run(list(paths) or None, jobs=jobs, keep_plans=False)
     diags = result.diagnostics
     _report(diags, fmt)
     if fmt == "text" and not diags:

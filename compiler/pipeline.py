@@ -271,11 +271,12 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
         registry: Registry | None = None, jobs: int | None = None,
-        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None) -> RunResult:
+        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None, keep_plans: bool = True) -> RunResult:
     """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/).
 
     `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
     rendered into (compiler.rollout.state); without it every rollout renders at its first stage.
+    `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
     """
     start = Path(paths[0]) if paths else Path.cwd()
     root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
@@ -287,7 +288,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]
     spec_paths = [p for p in spec_paths if p.is_file()]
     work = [(_display(p), _rel(p, root), p) for p in spec_paths]
-    results = _run_all(work, context, render, jobs)
+    results = _run_all(work, context, render, jobs, keep_plans or render)
     run_result = RunResult(context, results, extra=[*extra, *_cross_spec_collisions(results)])
     if render and run_result.ok:
         _render_project(run_result)
@@ -309,12 +310,16 @@ def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecRes
 _WORKER_CONTEXT: Context | None = None
 
 
-def _worker(item: tuple[str, str, Path], render: bool) -> SpecResult:
+def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> SpecResult:
     assert _WORKER_CONTEXT is not None
-    return _one(item, _WORKER_CONTEXT, render)
+    result = _one(item, _WORKER_CONTEXT, render)
+    if not keep_plans:
+        result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
+    return result
 
 
-def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None) -> list[SpecResult]:
+def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
+             keep_plans: bool = True) -> list[SpecResult]:
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(work) < PARALLEL_THRESHOLD or has_errors(context.diagnostics):
         return [_one(item, context, render) for item in work]
@@ -325,7 +330,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         chunk = max(1, len(work) // (jobs * 4))
-        return pool.map(partial(_worker, render=render), work, chunksize=chunk)
+        return pool.map(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk)
 
 
 def _render_project(run_result: RunResult) -> None:

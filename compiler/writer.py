@@ -238,15 +238,15 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
             continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
         staged = staging / rel
         staged.parent.mkdir(parents=True, exist_ok=True)
-        with open(staged, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        staged.write_bytes(data)
         changed.append(rel)
     removals = sorted({r for r in remove if r not in files and (root / r).exists()})
     if not changed and not removals:
         shutil.rmtree(staging, ignore_errors=True)
         return
+    # One flush of everything staged before the commit point, instead of an fsync per file (23k files
+    # for 1,000 specs): after the journal exists, every staged byte must already be on disk.
+    os.sync()
     journal = state / _JOURNAL
     tmp = state / f"{_JOURNAL}.tmp"
     tmp.write_text(json.dumps({"staging": staging.relative_to(root).as_posix(), "write": changed,
