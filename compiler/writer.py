@@ -238,7 +238,8 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
             continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
         staged = staging / rel
         staged.parent.mkdir(parents=True, exist_ok=True)
-        staged.write_bytes(data)
+        with open(staged, "wb") as handle:
+            handle.write(data)
         changed.append(rel)
     removals = sorted({r for r in remove if r not in files and (root / r).exists()})
     if not changed and not removals:
