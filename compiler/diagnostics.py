@@ -97,6 +97,14 @@ class Diagnostic:
         return f"::{level} {','.join(props)}::{esc(body)}"
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice a typo most likely meant, for did-you-mean hints."""
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(set(diags), key=Diagnostic.sort_key)
 

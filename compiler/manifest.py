@@ -28,9 +28,6 @@ class Manifest:
     def to_json(self) -> str:
         return dump_json({"compiler": self.compiler, "specs": self.specs, "files": self.files})
 
-    def owned_by(self, spec_paths: set[str]) -> set[str]:
-        return {path for path, info in self.files.items() if info.get("spec") in spec_paths}
-
 
 def load_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST

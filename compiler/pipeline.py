@@ -166,7 +166,7 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
         result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
         return result
     found = run_rules(spec, context.project)
-    result.diagnostics.extend(doc.source.place(d, at_key=_points_at_key(d)) for d in found)
+    result.diagnostics.extend(doc.source.place(d) for d in found)
     if has_errors(result.diagnostics):
         return result
     plan = with_rollout_state(
@@ -192,11 +192,6 @@ def with_rollout_state(plan: Plan, state: Mapping[str, Mapping[str, ActiveStage]
     if chosen is None or chosen.version != plan.model.version:
         return plan
     return dataclasses.replace(plan, rollout=dataclasses.replace(rollout, active_stage=chosen.stage))
-
-
-def _points_at_key(diag: Diagnostic) -> bool:
-    # Findings about a whole entry (a duplicate key name, a section that must go) read best at the key.
-    return diag.code in ("MLS231", "MLS226")
 
 
 def _header_problems(doc: Document) -> list[Diagnostic]:

@@ -7,7 +7,6 @@ percentages as ratios) so no target parses `150ms` or `1%` again.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -388,10 +387,6 @@ def _jsonable(value: Any) -> Any:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def plan_to_data(plan: Plan) -> dict[str, Any]:
-    return dataclasses.asdict(plan)
 
 
 # --- building ---------------------------------------------------------------------------------

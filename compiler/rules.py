@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from compiler.diagnostics import Diagnostic, Path, Severity, dotted
+from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.metrics import gate_direction, gate_kind
 from compiler.project import Project
 from compiler.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
@@ -98,10 +98,8 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {found[0]!r}?" if found else None
+    found = closest(word, choices)
+    return f"did you mean {found!r}?" if found else None
 
 
 @rule

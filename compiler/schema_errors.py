@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from compiler.diagnostics import Diagnostic, Path
+from compiler.diagnostics import Diagnostic, Path, closest
 from compiler.yamlsource import Document
 
 _TYPE_ERRORS = {
@@ -123,11 +122,6 @@ def allowed_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _close(word: str, choices: list[str]) -> str | None:
-    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
 def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[Diagnostic]:
     out: dict[Path, Diagnostic] = {}
     for error in exc.errors(include_url=False):
@@ -144,7 +138,7 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
             parent = model_at(root, path[:-1], doc.data)
             choices = allowed_keys(parent) if parent else []
             message = f"unknown key {path[-1]!r}"
-            guess = _close(str(path[-1]), choices)
+            guess = closest(str(path[-1]), choices)
             if guess:
                 hint = f"did you mean {guess!r}?"
             elif choices:
@@ -169,7 +163,7 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
                         continue
                 shown = ctx.get("tag", value)
                 message = f"{shown!r} is not one of: {', '.join(choices)}"
-                guess = _close(str(shown), choices)
+                guess = closest(str(shown), choices)
                 hint = f"did you mean {guess!r}?" if guess else None
         elif kind in _TYPE_ERRORS:
             code = "MLS103"

@@ -3,6 +3,7 @@ is written on errors; `render --check` tells stale from current; deleted specs l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 
 from compiler.cli import cli
 from compiler.output import render_to
-from compiler.plan import Plan, plan_to_data
+from compiler.plan import Plan
 from compiler.targets import OutputFile, Registry, Target
 from compiler.writer import MANIFEST
 from golden import REPO, SPECS, registry_of
@@ -33,7 +34,7 @@ class PlanDumpTarget(Target):
     description = "test target"
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
-        yield OutputFile(f"models/{plan.name}/plandump/plan.json", "json", plan_to_data(plan), comment=None)
+        yield OutputFile(f"models/{plan.name}/plandump/plan.json", "json", dataclasses.asdict(plan), comment=None)
         yield OutputFile(f"models/{plan.name}/plandump/monitors.yaml", "yaml",
                          [{"name": m.name, "kind": m.kind} for m in plan.monitors])
 
