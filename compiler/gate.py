@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from compiler.diagnostics import Diagnostic, format_diagnostics, has_errors
+from compiler.gate_bound import baseline_bound
 from compiler.plan import GatePlan, Plan
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
@@ -57,15 +58,6 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def _bound(gate: GatePlan, baseline: float) -> tuple[float, str]:
-    """The bound a baseline rule sets, and how to read it."""
-    slack = abs(baseline) * gate.tolerance if gate.tolerance_relative else gate.tolerance
-    amount = f"{gate.tolerance * 100:g}%" if gate.tolerance_relative else _fmt(gate.tolerance)
-    if gate.direction == "lower":
-        return baseline + slack, f"<= baseline + {amount}"
-    return baseline - slack, f">= baseline - {amount}"
-
-
 def evaluate(gates: Sequence[GatePlan], candidate: Mapping[str, float],
              baseline: Mapping[str, float] | None) -> list[Check]:
     """One check per rule of each gate: min, max, and the baseline comparison."""
@@ -87,8 +79,8 @@ def evaluate(gates: Sequence[GatePlan], candidate: Mapping[str, float],
                                 "within the bound" if ok else "outside the bound"))
         if not gate.baseline:
             continue
-        amount = f"{gate.tolerance * 100:g}%" if gate.tolerance_relative else _fmt(gate.tolerance)
-        rule = f"{'<= baseline +' if gate.direction == 'lower' else '>= baseline -'} {amount}"
+        bound_of = baseline_bound(gate)
+        rule = bound_of.rule
         if value is None:
             checks.append(Check(gate.metric, rule, None, base, None, FAIL, "missing from the candidate metrics"))
         elif baseline is None:
@@ -98,8 +90,7 @@ def evaluate(gates: Sequence[GatePlan], candidate: Mapping[str, float],
             checks.append(Check(gate.metric, rule, value, None, None, SKIPPED,
                                 "no baseline: the production metrics do not have this metric"))
         else:
-            bound, rule = _bound(gate, base)
-            ok = value <= bound if gate.direction == "lower" else value >= bound
+            bound, ok = bound_of.of(base), bound_of.passes(value, base)
             checks.append(Check(gate.metric, rule, value, base, bound, PASS if ok else FAIL,
                                 "no worse than production within the tolerance" if ok
                                 else "worse than production beyond the tolerance"))

@@ -155,9 +155,10 @@ B = "inputs.parameter_values['pipelinechannel--baseline_auc']"
     (_gate(min=0.9, max=1), [f"{V} >= 0.9", f"{V} <= 1.0"]),
     (_gate(baseline=True), [f"{V} >= {B}"]),
     (_gate(baseline=True, tolerance=0.005), [f"{V} >= {B} - 0.005"]),
-    (_gate(baseline=True, tolerance=0.01, tolerance_relative=True), [f"{V} >= {B} * 0.99"]),
+    (_gate(baseline=True, tolerance=0.01, tolerance_relative=True), [f"{V} >= ({B} >= 0.0 ? {B} * 0.99 : {B} * 1.01)"]),
     (_gate(baseline=True, direction="lower", tolerance=2.0), [f"{V} <= {B} + 2.0"]),
-    (_gate(baseline=True, direction="lower", tolerance=0.1, tolerance_relative=True), [f"{V} <= {B} * 1.1"]),
+    (_gate(baseline=True, direction="lower", tolerance=0.1, tolerance_relative=True),
+     [f"{V} <= ({B} >= 0.0 ? {B} * 1.1 : {B} * 0.9)"]),
 ])
 def test_gate_conditions(gate: GatePlan, terms: list[str]) -> None:
     assert gates.gate_terms(gate, "evaluate") == terms

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from compiler.gate_bound import BaselineBound, baseline_bound
 from compiler.plan import GatePlan
 from targets.kubeflow import names
 
@@ -37,20 +38,25 @@ def gate_terms(gate: GatePlan, evaluation_step: str) -> list[str]:
     if gate.max is not None:
         terms.append(f"{value} <= {cel_number(gate.max)}")
     if gate.baseline:
-        base = _baseline(gate.metric)
-        higher = gate.direction != "lower"
-        op = ">=" if higher else "<="
-        if gate.tolerance == 0:
-            bound = base
-        elif gate.tolerance_relative:
-            # The candidate may fall behind by `tolerance` of the baseline's value (for positive metrics).
-            factor = 1 - gate.tolerance if higher else 1 + gate.tolerance
-            bound = f"{base} * {cel_number(factor)}"
-        else:
-            sign = "-" if higher else "+"
-            bound = f"{base} {sign} {cel_number(gate.tolerance)}"
-        terms.append(f"{value} {op} {bound}")
+        terms.append(f"{value} {baseline_term(baseline_bound(gate), _baseline(gate.metric))}")
     return terms
+
+
+def baseline_term(bound: BaselineBound, base: str) -> str:
+    """`<op> <bound>` in CEL, from the core's one definition of the bound (compiler/gate_bound.py), so the
+    pipeline blocks exactly the candidates `mlspec gate` fails. CEL has no abs() in the standard
+    library KFP's driver uses, so a sign-dependent factor is a conditional on the baseline's sign."""
+
+    def scaled(factor: float) -> str:
+        return base if factor == 1.0 else f"{base} * {cel_number(factor)}"
+
+    if bound.sign_dependent:
+        expr = f"({base} >= 0.0 ? {scaled(bound.factor_nonnegative)} : {scaled(bound.factor_negative)})"
+    else:
+        expr = scaled(bound.factor_nonnegative)
+    if bound.offset:
+        expr += f" - {cel_number(-bound.offset)}" if bound.offset < 0 else f" + {cel_number(bound.offset)}"
+    return f"{bound.op} {expr}"
 
 
 def condition(gates: tuple[GatePlan, ...], evaluation_step: str) -> str:
