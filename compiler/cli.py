@@ -1,6 +1,7 @@
 """The command line: click parses arguments and calls the library; nothing else lives here.
 
-Exit codes: 0 clean (warnings allowed), 1 findings or differences, 2 usage, 3 internal error.
+Exit codes: 0 clean (warnings allowed), 1 findings or differences, 2 usage, 3 internal error; the
+exceptions that end a command map to them in compiler/errors.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import click
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, format_diagnostics, has_errors
+from compiler.errors import INTERNAL, InternalError, MlspecError, exit_code
 
 FORMATS = click.Choice(["text", "json", "github"])
 
@@ -42,19 +44,27 @@ LAZY_COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = LAZY_COMMANDS if lazy_commands is None else lazy_commands
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAZY_COMMANDS:
+        if cmd_name in self.lazy_commands:
             import importlib
 
-            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            module, _, attr = self.lazy_commands[cmd_name].partition(":")
+            # These modules ship with mlspec: one that does not import (or lacks its command) is a bug
+            # in the installation, not an unknown command; "No such command" (exit 2) would hide it.
             try:
                 command = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError):
-                return None  # that feature is not part of this installation
-            return command if isinstance(command, click.Command) else None
+            except (ImportError, AttributeError) as exc:
+                raise InternalError(f"command {cmd_name!r} cannot be loaded from {module}: {exc}") from exc
+            if not isinstance(command, click.Command):
+                raise InternalError(f"command {cmd_name!r}: {self.lazy_commands[cmd_name]} is not a click command")
+            return command
         return super().get_command(ctx, cmd_name)
 
 
@@ -88,15 +98,13 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
 @click.option("--jobs", type=int, default=None)
 def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int | None) -> None:
     """Render specs into OUT. Nothing is written when any spec has errors."""
-    from compiler.deploy.lock import LockBusy
     from compiler.output import render_to
-    from compiler.rollout.state import StateError
 
     try:
         result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
-    except (LockBusy, StateError) as exc:
+    except MlspecError as exc:
         click.echo(f"mlspec: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_code(exc))
     diags = result.diagnostics
     _report(diags, fmt)
     if change is None:
@@ -177,14 +185,24 @@ def validate(directory: Path, crds: Path | None, fmt: str) -> None:
     sys.exit(1 if has_errors(diags) else 0)
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
+def main(argv: Sequence[str] | None = None, *, group: click.Group | None = None) -> Any:
+    """Run the CLI (`group`: another command group, for tests) and map exceptions to exit codes."""
     try:
-        return cli.main(args=list(argv) if argv is not None else None, prog_name="mlspec")
+        return (group or cli).main(args=list(argv) if argv is not None else None, prog_name="mlspec")
     except SystemExit:
         raise
+    except MlspecError as exc:
+        if exit_code(exc) == INTERNAL:
+            _internal(exc)
+        click.echo(f"mlspec: {exc}", err=True)
+        sys.exit(exit_code(exc))
     except Exception as exc:  # a bug in mlspec, not in the input: say so instead of a bare traceback
-        import traceback
+        _internal(exc)
 
-        traceback.print_exc()
-        click.echo(f"mlspec: internal error ({type(exc).__name__}); please report it", err=True)
-        sys.exit(3)
+
+def _internal(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(exc)
+    click.echo(f"mlspec: internal error ({type(exc).__name__}); please report it", err=True)
+    sys.exit(INTERNAL)

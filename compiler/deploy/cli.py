@@ -47,16 +47,14 @@ def _fail(message: str, code: int = 2) -> None:
 def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, push: bool, remote: str,
                    force: bool, message: str | None, lock_timeout: float) -> None:
     """Render specs into the deployment repository and commit what changed."""
-    from compiler.deploy.commit import StateChanged, commit
-    from compiler.deploy.lock import LockBusy
-    from compiler.deploy.repo import GitError
-    from compiler.rollout.state import StateError
+    from compiler.deploy.commit import commit
+    from compiler.errors import MlspecError, exit_code
 
     try:
         outcome = commit(repo_dir, list(paths) or None, branch=branch, push=push, remote=remote, force=force,
                          message=message, lock_timeout=lock_timeout)
-    except (GitError, LockBusy, StateError, StateChanged) as exc:
-        _fail(str(exc))
+    except MlspecError as exc:
+        _fail(str(exc), exit_code(exc))
         return
     _diagnostics(outcome.result.diagnostics)
     if outcome.status == "invalid":

@@ -23,6 +23,7 @@ from compiler import __version__
 from compiler.deploy import repo as git_ops
 from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, report
 from compiler.deploy.lock import repo_lock
+from compiler.errors import EnvironmentFault
 from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
 from compiler.output import planned_tree
 from compiler.pipeline import RunResult, run
@@ -57,7 +58,7 @@ class CommitOutcome:
     pushed: str | None = None
 
 
-class StateChanged(Exception):
+class StateChanged(EnvironmentFault):
     """A file the caller read before rendering changed before the commit (another run got there first)."""
 
 

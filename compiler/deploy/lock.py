@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from compiler.errors import EnvironmentFault
+
 POLL_SECONDS = 0.05
 
 
-class LockBusy(Exception):
+class LockBusy(EnvironmentFault):
     """Another run holds the lock and did not release it in time."""
 
 

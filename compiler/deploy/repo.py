@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import EnvironmentFault
+
 DEFAULT_NAME = "mlspec"
 DEFAULT_EMAIL = "mlspec@localhost"
 ZERO = "0" * 40
 
 
-class GitError(Exception):
+class GitError(EnvironmentFault):
     """A git operation failed; the message says which and why."""
 
 

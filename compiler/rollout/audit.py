@@ -13,13 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import UsageError
 from compiler.plan import Plan, canonical_json, sha256_text
 
 SCHEMA = "mlspec.dev/audit-record/v1"
 AUDIT_DIR = "audit"
 
 
-class AuditError(ValueError):
+class AuditError(UsageError, ValueError):
     """The existing audit log is not a valid chain; appending to it would hide that."""
 
 

@@ -43,19 +43,13 @@ def _options(model: str, repo_dir: Path, environment: str | None, prometheus: st
 
 def _guarded(call: Callable[[], Any]) -> Any:
     """Run `call`; known failures are exit 2 with one line, not a traceback."""
-    from compiler.deploy.commit import StateChanged
-    from compiler.deploy.lock import LockBusy
-    from compiler.deploy.repo import GitError
-    from compiler.rollout.audit import AuditError
-    from compiler.rollout.engine import RolloutError
-    from compiler.rollout.prometheus import PrometheusError
-    from compiler.rollout.state import StateError
+    from compiler.errors import MlspecError, exit_code
 
     try:
         return call()
-    except (RolloutError, GitError, LockBusy, StateError, StateChanged, PrometheusError, AuditError) as exc:
+    except MlspecError as exc:
         click.echo(f"mlspec rollout: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_code(exc))
 
 
 def _finish(result: Any) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler import __version__
+from compiler.errors import UsageError
 from compiler.plan import ActiveStage, Plan, StagePlan
 from compiler.rollout import audit, gate
 from compiler.rollout.prometheus import PrometheusError, query
@@ -26,7 +27,7 @@ ROLLBACK = "rollback"
 ADVANCED, GATE_FAILED, ERROR = 0, 1, 2
 
 
-class RolloutError(Exception):
+class RolloutError(UsageError):
     """The rollout cannot proceed for a reason that is not a gate verdict (exit 2)."""
 
 

@@ -13,10 +13,12 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.errors import EnvironmentFault
+
 DEFAULT_TIMEOUT = 10.0
 
 
-class PrometheusError(Exception):
+class PrometheusError(EnvironmentFault):
     """Prometheus could not be asked or did not answer a query; the message says which."""
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from compiler.errors import UsageError
 from compiler.plan import ActiveStage
 
 SCHEMA = "mlspec.dev/rollout-state/v1"
@@ -30,7 +31,7 @@ STATE_DIR = ".mlspec/rollout"
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-class StateError(ValueError):
+class StateError(UsageError, ValueError):
     """A rollout state file that cannot be read; the message names the file."""
 
 
