@@ -29,6 +29,10 @@ _CONDITION_PARAM = re.compile(r"parameter_values\[['\"]([^'\"]+)['\"]\]")
 Located = tuple[int, Diagnostic]  # (IR_DOC | PLATFORM_DOC, diagnostic)
 
 
+def _invalid(message: str, path: Path = ()) -> Diagnostic:
+    return Diagnostic(KFP_INVALID, message, path=path)
+
+
 def is_pipeline_ir(doc: object) -> bool:
     return isinstance(doc, Mapping) and "pipelineInfo" in doc and "root" in doc
 
@@ -37,9 +41,7 @@ def is_platform_spec(doc: object) -> bool:
     return isinstance(doc, Mapping) and set(doc) == {"platforms"}
 
 
-def validate_pipeline(
-    ir: object, platform: object | None = None, *, text: str | None = None
-) -> list[Located]:
+def validate_pipeline(ir: object, platform: object | None = None, *, text: str | None = None) -> list[Located]:
     """All problems of one pipeline and its optional platform document.
 
     `text` is the file as written, given to the SDK loader last; without it the documents are re-dumped.
@@ -59,7 +61,7 @@ def validate_pipeline(
             )
         ]
     if not isinstance(ir, Mapping):
-        return [(IR_DOC, Diagnostic(KFP_INVALID, "a pipeline must be a mapping"))]
+        return [(IR_DOC, _invalid("a pipeline must be a mapping"))]
     out: list[Located] = []
 
     def parse(doc: object, message: Any, where: Path, doc_index: int = IR_DOC) -> bool:
@@ -69,13 +71,13 @@ def validate_pipeline(
         except (json_format.ParseError, TypeError, ValueError, AttributeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             path = (*where, *_parse_error_path(first))
-            out.append((doc_index, Diagnostic(KFP_INVALID, f"{message.DESCRIPTOR.name}: {first}", path=path)))
+            out.append((doc_index, _invalid(f"{message.DESCRIPTOR.name}: {first}", path)))
             return False
 
     parse(ir, pipeline_spec_pb2.PipelineSpec(), ())
     if ir.get("schemaVersion") != SCHEMA_VERSION:
         msg = f"schemaVersion must be {SCHEMA_VERSION!r}, got {ir.get('schemaVersion')!r}"
-        out.append((IR_DOC, Diagnostic(KFP_INVALID, msg, path=("schemaVersion",))))
+        out.append((IR_DOC, _invalid(msg, ("schemaVersion",))))
     deployment = ir.get("deploymentSpec")
     if deployment is not None:
         parse(deployment, pipeline_spec_pb2.PipelineDeploymentConfig(), ("deploymentSpec",))
@@ -104,7 +106,7 @@ def _check_platform(platform: object, ir: Mapping[str, Any], parse: Any) -> list
         parse(config, kubernetes_executor_config_pb2.KubernetesExecutorConfig(), where, PLATFORM_DOC)
         if label not in executors:
             msg = f"Kubernetes config for executor {label!r}, which deploymentSpec.executors does not define"
-            out.append((PLATFORM_DOC, Diagnostic(KFP_INVALID, msg, path=where)))
+            out.append((PLATFORM_DOC, _invalid(msg, where)))
     return out
 
 
@@ -130,7 +132,7 @@ def _load_with_sdk(ir: Mapping[str, Any], platform: object | None, text: str | N
     try:
         components.load_component_from_text(text)
     except Exception as exc:  # the SDK raises anything from KeyError to ValueError
-        return [(IR_DOC, Diagnostic(KFP_INVALID, f"kfp.components.load_component_from_text: {exc!r}"))]
+        return [(IR_DOC, _invalid(f"kfp.components.load_component_from_text: {exc!r}"))]
     return []
 
 
@@ -173,13 +175,9 @@ def _cross_references(ir: Mapping[str, Any]) -> list[Diagnostic]:
         label = comp.get("executorLabel")
         if label is not None and not _has(executors, label):
             msg = f"executor {label!r} is not defined in deploymentSpec.executors"
-            out.append(Diagnostic(KFP_INVALID, msg, path=("components", name, "executorLabel")))
+            out.append(_invalid(msg, ("components", name, "executorLabel")))
         if label is None and "dag" not in comp:
-            out.append(
-                Diagnostic(
-                    KFP_INVALID, "component has neither a dag nor an executorLabel", path=("components", name)
-                )
-            )
+            out.append(_invalid("component has neither a dag nor an executorLabel", ("components", name)))
     for owner_path, owner in _dags(ir):
         out += _check_dag(owner_path, owner, components)
     return out
@@ -195,22 +193,12 @@ def _check_dag(owner_path: Path, owner: Mapping[str, Any], components: Mapping[s
         at: Path = (*owner_path, "dag", "tasks", tname)
         ref = _map(task.get("componentRef")).get("name")
         if not _has(components, ref):
-            out.append(
-                Diagnostic(
-                    KFP_INVALID,
-                    f"componentRef {ref!r} is not defined in components",
-                    path=(*at, "componentRef", "name"),
-                )
-            )
+            out.append(_invalid(f"componentRef {ref!r} is not defined in components", (*at, "componentRef", "name")))
         deps = _list(task.get("dependentTasks"))
         for i, dep in enumerate(deps):
             if dep == tname or not _has(tasks, dep):
                 why = "the task itself" if dep == tname else "not a task of the same DAG"
-                out.append(
-                    Diagnostic(
-                        KFP_INVALID, f"dependentTasks entry {dep!r} is {why}", path=(*at, "dependentTasks", i)
-                    )
-                )
+                out.append(_invalid(f"dependentTasks entry {dep!r} is {why}", (*at, "dependentTasks", i)))
         comp = _map(components[ref]) if isinstance(ref, str) and ref in components else None
         out += _check_task_inputs(at, task, tname, tasks, deps, comp, owner_inputs, components)
     out += _check_dag_outputs(owner_path, dag, tasks)
@@ -239,13 +227,7 @@ def _check_task_inputs(
         for key, source in _items(given):
             where: Path = (*at, "inputs", kind, key)
             if comp is not None and key not in declared:
-                out.append(
-                    Diagnostic(
-                        KFP_INVALID,
-                        f"input {key!r} is not declared in the component's inputDefinitions.{kind}",
-                        path=where,
-                    )
-                )
+                out.append(_invalid(f"input {key!r} is not declared in the component's inputDefinitions.{kind}", where))
             source = _map(source)
             if producer_key in source:
                 out += _check_producer(
@@ -260,10 +242,9 @@ def _check_task_inputs(
                 )
             if owner_key in source and not _has(_map(owner_inputs.get(kind)), source[owner_key]):
                 out.append(
-                    Diagnostic(
-                        KFP_INVALID,
+                    _invalid(
                         f"{owner_key} {source[owner_key]!r} is not an input of the enclosing component",
-                        path=(*where, owner_key),
+                        (*where, owner_key),
                     )
                 )
         iterated = "parameterIterator" in task or "artifactIterator" in task
@@ -271,23 +252,16 @@ def _check_task_inputs(
             spec = _map(spec)
             required = not spec.get("isOptional") and "defaultValue" not in spec
             if required and key not in given and not iterated:
-                out.append(
-                    Diagnostic(
-                        KFP_INVALID,
-                        f"required input {kind[:-1]} {key!r} is not provided",
-                        path=(*at, "inputs", kind),
-                    )
-                )
+                out.append(_invalid(f"required input {kind[:-1]} {key!r} is not provided", (*at, "inputs", kind)))
     condition = _map(task.get("triggerPolicy")).get("condition")
     if isinstance(condition, str):
         params = _map(inputs.get("parameters"))
         for name in sorted(set(_CONDITION_PARAM.findall(condition))):
             if name not in params:
                 out.append(
-                    Diagnostic(
-                        KFP_INVALID,
+                    _invalid(
                         f"condition uses parameter {name!r}, which is not an input of the task",
-                        path=(*at, "triggerPolicy", "condition"),
+                        (*at, "triggerPolicy", "condition"),
                     )
                 )
     return out
@@ -305,49 +279,34 @@ def _check_producer(
 ) -> list[Diagnostic]:
     producer = ref.get("producerTask")
     if not _has(tasks, producer) or producer == tname:
-        return [
-            Diagnostic(
-                KFP_INVALID, f"producerTask {producer!r} is not a sibling task", path=(*where, "producerTask")
-            )
-        ]
+        return [_invalid(f"producerTask {producer!r} is not a sibling task", (*where, "producerTask"))]
     out: list[Diagnostic] = []
     if producer not in deps:
         # The backend orders tasks by dependentTasks only; a consumer could start before its producer.
-        out.append(
-            Diagnostic(
-                KFP_INVALID,
-                f"producerTask {producer!r} is missing from dependentTasks",
-                path=(*where, "producerTask"),
-            )
-        )
+        out.append(_invalid(f"producerTask {producer!r} is missing from dependentTasks", (*where, "producerTask")))
     pref = _map(_map(tasks[str(producer)]).get("componentRef")).get("name")
     if not isinstance(pref, str) or pref not in components:
         return out  # reported at the producer's own componentRef
     produced = _map(_map(components[pref].get("outputDefinitions")).get(kind))
     if not _has(produced, ref.get(output_key)):
         out.append(
-            Diagnostic(
-                KFP_INVALID,
-                f"{output_key} {ref.get(output_key)!r} is not an output of task {producer!r}",
-                path=(*where, output_key),
+            _invalid(
+                f"{output_key} {ref.get(output_key)!r} is not an output of task {producer!r}", (*where, output_key)
             )
         )
     return out
 
 
-def _check_dag_outputs(
-    owner_path: Path, dag: Mapping[str, Any], tasks: Mapping[str, Any]
-) -> list[Diagnostic]:
+def _check_dag_outputs(owner_path: Path, dag: Mapping[str, Any], tasks: Mapping[str, Any]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     outputs = _map(dag.get("outputs"))
     for key, spec in _items(_map(outputs.get("parameters"))):
         sub = _map(_map(spec).get("valueFromParameter")).get("producerSubtask")
         if sub is not None and not _has(tasks, sub):
             out.append(
-                Diagnostic(
-                    KFP_INVALID,
+                _invalid(
                     f"producerSubtask {sub!r} is not a task of this DAG",
-                    path=(*owner_path, "dag", "outputs", "parameters", key),
+                    (*owner_path, "dag", "outputs", "parameters", key),
                 )
             )
     for key, spec in _items(_map(outputs.get("artifacts"))):
@@ -355,19 +314,16 @@ def _check_dag_outputs(
             sub = _map(sel).get("producerSubtask")
             if not _has(tasks, sub):
                 out.append(
-                    Diagnostic(
-                        KFP_INVALID,
+                    _invalid(
                         f"producerSubtask {sub!r} is not a task of this DAG",
-                        path=(*owner_path, "dag", "outputs", "artifacts", key, "artifactSelectors", i),
+                        (*owner_path, "dag", "outputs", "artifacts", key, "artifactSelectors", i),
                     )
                 )
     return out
 
 
 def _check_cycles(owner_path: Path, tasks: Mapping[str, Any]) -> list[Diagnostic]:
-    graph = {
-        name: [d for d in _list(_map(t).get("dependentTasks")) if _has(tasks, d)] for name, t in tasks.items()
-    }
+    graph = {name: [d for d in _list(_map(t).get("dependentTasks")) if _has(tasks, d)] for name, t in tasks.items()}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(node: str) -> str | None:
@@ -383,10 +339,9 @@ def _check_cycles(owner_path: Path, tasks: Mapping[str, Any]) -> list[Diagnostic
     for name in sorted(graph, key=str):
         if name not in state and (found := visit(name)) is not None:
             return [
-                Diagnostic(
-                    KFP_INVALID,
+                _invalid(
                     f"dependentTasks form a cycle through {found!r}",
-                    path=(*owner_path, "dag", "tasks", found, "dependentTasks"),
+                    (*owner_path, "dag", "tasks", found, "dependentTasks"),
                 )
             ]
     return []
