@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -41,8 +41,6 @@ class Diagnostic:
     line: int = 0  # 1-based; 0 means "the file as a whole"
     col: int = 0
     hint: str | None = None
-    # Extra places that explain the problem (e.g. the first definition of a duplicate name).
-    related: tuple[str, ...] = field(default=())
 
     @property
     def is_error(self) -> bool:

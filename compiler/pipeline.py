@@ -35,7 +35,6 @@ class Context:
     project: Project
     targets: list[tuple[Target, Any]]  # (target, validated settings), sorted by name
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    project_doc: Document | None = None
     # Per model name and environment: the live rollout stage read from the deployment repository.
     rollout_state: Mapping[str, Mapping[str, ActiveStage]] = field(default_factory=dict)
 
@@ -103,7 +102,7 @@ def make_context(root: Path, registry: Registry | None = None) -> Context:
                 diagnostics.append(diag)
             continue
         targets.append((target, settings))
-    return Context(root, project, targets, diagnostics, doc)
+    return Context(root, project, targets, diagnostics)
 
 
 def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:

@@ -345,7 +345,9 @@ class Plan:
     monitors: tuple[MonitorPlan, ...]
     provenance: Provenance
     project: ProjectPlan
-    digest: str = ""  # sha256 of everything above; filled in by build_plan
+    # sha256 of the plan's inputs (spec data, project config, spec path, compiler version: plan_digest),
+    # not of the fields above; filled in by build_plan.
+    digest: str = ""
 
     def monitor(self, name: str) -> MonitorPlan:
         for monitor in self.monitors:

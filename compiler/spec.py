@@ -474,8 +474,6 @@ Monitor = Annotated[
     | Hallucination | Grounding | TokenCost,
     Field(discriminator="kind"),
 ]
-MONITOR_KINDS = ("data_drift", "prediction_drift", "concept_drift", "latency", "error_rate", "throughput",
-                 "fairness", "cost", "slo", "hallucination_rate", "grounding", "token_cost")
 
 
 class Spec(Strict):
