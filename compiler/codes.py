@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     # Project configuration (mlspec.yaml).
     "MLS401": "mlspec.yaml names a target that is not installed.",
     "MLS402": "mlspec.yaml: unknown `apiVersion` or `kind`.",
+    "MLS620": "mlspec.yaml: a target setting uses the old snake_case spelling; keys are camelCase (warning).",
     # Targets and internal.
     "MLS501": "A target failed to load (broken plugin).",
     "MLS502": "Two targets write the same output path.",

@@ -11,12 +11,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compiler.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.identity import identities
 from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
 from compiler.rules import run_rules
 from compiler.schema_errors import diagnostics_from_validation
+from compiler.settings_keys import deprecated_keys
 from compiler.spec import API_VERSION, Spec
 from compiler.targets import OutputFile, Registry, Target, discover
 from compiler.writer import safe_relpath, serialize
@@ -102,6 +103,13 @@ def make_context(root: Path, registry: Registry | None = None) -> Context:
                 diagnostics.append(diag)
             continue
         targets.append((target, settings))
+        for path, old, new in deprecated_keys(target.settings_model, project.target_settings(name),
+                                              ("targets", name)):
+            line, col = doc.source.locate(path, at_key=True) if doc else (0, 0)
+            diagnostics.append(Diagnostic(
+                "MLS620", f"{old!r} is the old spelling of {new!r}", severity=Severity.WARNING, path=path,
+                file=doc.file if doc else PROJECT_FILE, line=line, col=col,
+                hint=f"rename it to {new}: mlspec.yaml keys are camelCase, like Kubernetes'"))
     return Context(root, project, targets, diagnostics)
 
 

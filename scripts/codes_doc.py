@@ -18,6 +18,7 @@ _CORE_SECTIONS = (
     ("MLS3", "Warnings"),
     ("MLS4", "Project configuration (mlspec.yaml)"),
     ("MLS5", "Targets and internal errors"),
+    ("MLS62", "Settings spelling (mlspec.yaml)"),
 )
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compiler.settings_keys import CAMEL
+
 # Full 40-hex commit SHAs; a tag can be moved, a commit cannot (GUIDE §7).
 DEFAULT_ACTIONS: dict[str, str] = {
     "actions/checkout": "11bd71901bbe5b1630ceea73d27597364c9af683",  # v4.2.2
@@ -47,7 +49,8 @@ StageName = Literal[
 
 
 class CiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # camelCase keys in mlspec.yaml; the old snake_case names still load, with warning MLS620.
+    model_config = ConfigDict(extra="forbid", frozen=True, **CAMEL)
 
     provider: Literal["github", "gitlab", "both"] = Field(
         "github", description="Which CI systems to render for.")

@@ -18,7 +18,7 @@ CODES: dict[str, str] = {
     "GOV002": "No owner has the `owner` or `approver` role: CODEOWNERS lists every owner.",
     "GOV003": "An owner's GitHub handle or email cannot be written into CODEOWNERS safely.",
     "GOV004": "The spec path is not a plain CODEOWNERS pattern (spaces, glob or comment characters).",
-    "GOV005": "High risk: `targets.governance.log_retention_days` is below six months (Art. 12, 19, 26).",
+    "GOV005": "High risk: `targets.governance.logRetentionDays` is below six months (Art. 12, 19, 26).",
     "GOV006": "High risk: the model card lacks `trainingData` or `evaluationData` (Art. 11, Annex IV).",
 }
 
@@ -49,12 +49,12 @@ def check(plan: Plan, settings: GovernanceSettings) -> Iterator[Diagnostic]:
     if settings.include_specs and spec_pattern(plan, settings.spec_prefix) is None:
         yield Diagnostic("GOV004", f"spec path {plan.provenance.spec_path!r} cannot be a CODEOWNERS pattern",
                          hint="rename the spec file with letters, digits, '.', '_', '-' and '/' only, or set "
-                              "targets.governance.include_specs: false")
+                              "targets.governance.includeSpecs: false")
     if plan.risk == "high" and settings.log_retention_days < HIGH_RISK_MIN_RETENTION_DAYS:
-        yield Diagnostic("GOV005", f"log_retention_days is {settings.log_retention_days}; a high-risk system "
+        yield Diagnostic("GOV005", f"logRetentionDays is {settings.log_retention_days}; a high-risk system "
                          f"keeps its logs at least {HIGH_RISK_MIN_RETENTION_DAYS} days",
                          path=("metadata", "risk"),
-                         hint="raise targets.governance.log_retention_days in mlspec.yaml")
+                         hint="raise targets.governance.logRetentionDays in mlspec.yaml")
     if plan.risk == "high":
         missing = [key for key, value in (("trainingData", plan.model_card.training_data),
                                           ("evaluationData", plan.model_card.evaluation_data)) if not value]

@@ -81,7 +81,7 @@ def render(plans: Sequence[Plan], *, path: str, include_specs: bool, spec_prefix
     out = ["# Owners come from each spec's `owners` (roles owner and approver: GitHub handle, else email).",
            "# The last matching rule wins, so per-model rules follow the catch-all."]
     if defaults:
-        out += ["", "# Project default (targets.governance.default_owners in mlspec.yaml)",
+        out += ["", "# Project default (targets.governance.defaultOwners in mlspec.yaml)",
                 Rule("*", defaults).line()]
     for plan in sorted(plans, key=lambda p: p.name):  # the core sorts too; the file must not depend on it
         rules = rules_for(plan, include_specs=include_specs, spec_prefix=spec_prefix)

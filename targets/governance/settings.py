@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from compiler.settings_keys import CAMEL
 from targets.governance.codeowners import is_owner, is_pattern
 
 # Art. 12 with Art. 19 and 26(6): logs of a high-risk system are kept for at least six months.
@@ -25,7 +26,8 @@ def _prefix(value: str) -> str:
 
 
 class GovernanceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # camelCase keys in mlspec.yaml; the old snake_case names still load, with warning MLS620.
+    model_config = ConfigDict(extra="forbid", frozen=True, **CAMEL)
 
     codeowners_path: Literal["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"] = Field(
         "CODEOWNERS", description="Where CODEOWNERS goes. The root is read by both GitHub and GitLab.")
