@@ -273,12 +273,14 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
         registry: Registry | None = None, jobs: int | None = None,
-        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None, keep_plans: bool = True) -> RunResult:
+        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None, keep_plans: bool = True,
+        parallel_threshold: int = PARALLEL_THRESHOLD) -> RunResult:
     """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/).
 
     `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
     rendered into (compiler.rollout.state); without it every rollout renders at its first stage.
     `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
+    `parallel_threshold`: the fewest specs worth a process pool (tests lower it to run the pool path).
     """
     start = Path(paths[0]) if paths else Path.cwd()
     root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
@@ -290,7 +292,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]
     spec_paths = [p for p in spec_paths if p.is_file()]
     work = [(_display(p), _rel(p, root), p) for p in spec_paths]
-    results = _run_all(work, context, render, jobs, keep_plans or render)
+    results = _run_all(work, context, render, jobs, keep_plans or render, parallel_threshold)
     run_result = RunResult(context, results, extra=[*extra, *_cross_spec_collisions(results)])
     if render and run_result.ok:
         _render_project(run_result)
@@ -321,9 +323,9 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
-             keep_plans: bool = True) -> list[SpecResult]:
+             keep_plans: bool = True, parallel_threshold: int = PARALLEL_THRESHOLD) -> list[SpecResult]:
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    if jobs <= 1 or len(work) < PARALLEL_THRESHOLD or has_errors(context.diagnostics):
+    if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         return [_one(item, context, render) for item in work]
     import multiprocessing
     from functools import partial

@@ -1,0 +1,86 @@
+"""The fork-pool path of compiler.pipeline (taken above PARALLEL_THRESHOLD specs, so never by the small
+example set) gives byte-identical output and the same diagnostics as the serial path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from compiler.pipeline import RunResult, run
+from compiler.plan import Plan
+from compiler.targets import OutputFile, Target, discover
+from golden import REPO, SPECS
+
+CORPUS = REPO / "tests" / "invalid"
+
+
+class PidTarget(Target):
+    """Renders nothing; notes which process checked each plan, to prove the pool really ran."""
+
+    name = "pid-probe"
+    description = "records the checking process"
+    seen: Path
+
+    def check(self, plan: Plan, settings: Any) -> Iterable[Any]:
+        with self.seen.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return ()
+
+    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+        return ()
+
+
+def _registry(seen: Path) -> Any:
+    registry = discover()
+    probe = PidTarget()
+    probe.seen = seen
+    registry.add(probe)
+    return registry
+
+
+def _project(tmp_path: Path, copies: int) -> Path:
+    """A spec repository with `copies` renamed copies of every example (distinct models)."""
+    root = tmp_path / "repo"
+    (root / "specs").mkdir(parents=True)
+    (root / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
+    for spec in sorted(SPECS.glob("*.yaml")):
+        name = spec.stem
+        text = spec.read_text()
+        for i in range(copies):
+            new = f"{name}-{i}" if i else name
+            (root / "specs" / f"{new}.yaml").write_text(text.replace(f"name: {name}\n", f"name: {new}\n", 1))
+    return root
+
+
+def _files(result: RunResult) -> dict[str, bytes]:
+    return dict(sorted(result.files().items()))
+
+
+def test_the_pool_renders_byte_identical_output(tmp_path: Path) -> None:
+    root = _project(tmp_path, 3)
+    serial_seen, pool_seen = tmp_path / "serial.pids", tmp_path / "pool.pids"
+    serial = run([root / "specs"], root=root, render=True, registry=_registry(serial_seen), jobs=1)
+    pool = run([root / "specs"], root=root, render=True, registry=_registry(pool_seen), jobs=2,
+               parallel_threshold=2)
+    assert serial.ok, [d.to_text() for d in serial.diagnostics]
+    assert len(serial.specs) >= 15
+    assert str(os.getpid()) not in pool_seen.read_text().split(), "the pool path did not run"
+    assert set(serial_seen.read_text().split()) == {str(os.getpid())}
+    assert _files(pool) == _files(serial)
+    assert [d.to_text() for d in pool.diagnostics] == [d.to_text() for d in serial.diagnostics]
+
+
+def test_the_pool_reports_the_same_diagnostics(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    for path in sorted(CORPUS.glob("*.yaml")):
+        shutil.copy(path, cases / path.name)
+    seen = tmp_path / "pids"
+    serial = run([cases], root=tmp_path, registry=_registry(tmp_path / "s"), jobs=1, keep_plans=False)
+    pool = run([cases], root=tmp_path, registry=_registry(seen), jobs=2, keep_plans=False, parallel_threshold=2)
+    assert len(serial.diagnostics) > 50
+    assert str(os.getpid()) not in seen.read_text().split(), "the pool path did not run"
+    assert [d.to_json() for d in pool.diagnostics] == [d.to_json() for d in serial.diagnostics]
