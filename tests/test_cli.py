@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tools import unavailable
 
 from compiler import __version__
 from compiler.cli import cli, main
@@ -147,7 +148,7 @@ def test_python_dash_m_compiler_version() -> None:
 def test_the_console_script_runs_and_exits_1_on_findings() -> None:
     script = Path(sys.executable).parent / "mlspec"
     if not script.exists():
-        pytest.skip("console script not installed next to this interpreter")
+        unavailable("the mlspec console script is not installed next to this interpreter (pip install -e .)")
     done = subprocess.run([str(script), "lint", "tests/invalid/bad-commit.yaml"], capture_output=True, text=True,
                           check=False, cwd=REPO)
     assert done.returncode == 1
