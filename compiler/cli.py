@@ -15,7 +15,7 @@ import click
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, format_diagnostics, has_errors
 
-FORMATS = click.Choice(["text", "json", "github"])
+FORMATS = click.Choice(["text", "json", "github", "gitlab"])
 
 
 def _report(diags: Sequence[Diagnostic], fmt: str) -> None:
@@ -38,6 +38,7 @@ LAZY_COMMANDS = {
     "diff": "compiler.deploy.cli:diff_command",
     "drift": "compiler.deploy.cli:drift_command",
     "rollout": "compiler.rollout.cli:rollout_command",
+    "comment": "compiler.review_comment:comment_command",
 }
 
 
