@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tools import REPO_ROOT, require_tool, run_tool, unavailable
 
 from compiler.jsonschema_export import PROJECT_SCHEMA_FILE, SCHEMA_DIR, stale_schemas
@@ -95,7 +94,8 @@ def test_pre_commit_runs_the_hooks_on_a_spec_repository(tmp_path: Path) -> None:
     failed = run()
     assert failed.returncode == 1
     assert "specs/credit-limit.yaml:" in failed.stdout
-    assert "MLS104" in failed.stdout and "did you mean 'sklearn'?" in failed.stdout
+    assert "MLS104" in failed.stdout
+    assert "did you mean 'sklearn'?" in failed.stdout
     assert "mlspec schema --sync" in failed.stdout
 
 
