@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The real yaml-language-server, for the editor test (npm; pinned, rebuilt from the registry on a fresh clone).
 YAML_LS_VERSION := 1.25.0
-NODE_STAMP := .cache/node/.installed-$(YAML_LS_VERSION)
+# The real Mermaid, rendering the model card's diagrams in headless Chromium.
+MERMAID_VERSION := 11.17.2
+NODE_STAMP := .cache/node/.installed-$(YAML_LS_VERSION)-$(MERMAID_VERSION)
 
 .PHONY: demo test lint typecheck golden bench schema clean
 
@@ -18,8 +20,9 @@ $(STAMP): pyproject.toml
 $(NODE_STAMP):
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --no-save --prefix .cache/node yaml-language-server@$(YAML_LS_VERSION) \
+		mermaid@$(MERMAID_VERSION) \
 		&& touch $(NODE_STAMP); \
-	else echo "npm not found: the yaml-language-server test will skip (and fail in CI)"; fi
+	else echo "npm not found: the editor and diagram tests will skip (and fail in CI)"; fi
 
 demo: $(STAMP)
 	bash scripts/demo.sh

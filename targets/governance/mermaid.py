@@ -74,8 +74,8 @@ def _stage_label(stage: StagePlan) -> str:
 
 def rollout_plan(plan: Plan) -> list[str]:
     """Top-down, so it fits a narrow page (GitHub shows Markdown about 880 px wide): environments in
-    promotion order, the rollout's stages as one vertical chain with the stage as the only label, the
-    advance condition said once in the environment's title, and one rollback edge from the whole
+    promotion order, the rollout's stages as one vertical chain with the stage as the only node label,
+    the advance condition said once (on the first step), and one rollback edge from the whole
     environment instead of one from every stage."""
     ids = MermaidIds()
     rollout = plan.rollout
@@ -87,16 +87,19 @@ def rollout_plan(plan: Plan) -> list[str]:
         title = f"{env.name} (namespace {env.namespace})"
         first = last = env_id
         if rollout is not None and rollout.environment == env.name:
-            quiet = ", ".join(rollout.advance_when_quiet) or "no alerts firing"
-            lines.append(f"  subgraph {env_id}[{mermaid_label(f'{title}: advances while quiet: {quiet}')}]")
+            quiet = ", ".join(rollout.advance_when_quiet) or "no alert"
+            lines.append(f"  subgraph {env_id}[{mermaid_label(title)}]")
             stage_ids = [ids("stage", s.name) for s in rollout.stages]
             for stage, stage_id in zip(rollout.stages, stage_ids, strict=True):
                 lines.append(f"    {stage_id}[{mermaid_label(_stage_label(stage))}]")
             lines.append("  end")
-            edges.extend(f"  {before} --> {after}" for before, after in pairwise(stage_ids))
+            for index, (before, after) in enumerate(pairwise(stage_ids)):
+                label = f"|{mermaid_label(f'each step when quiet: {quiet}')}|" if index == 0 else ""
+                edges.append(f"  {before} -->{label} {after}")
             first, last = stage_ids[0], stage_ids[-1]
             rollback = ids("rollback", plan.name)
-            target = (f"roll back to v{plan.model.previous_version} ({plan.model.previous_uri})"
+            # The previous URI is in the card's rollback section; here it would widen the whole diagram.
+            target = (f"roll back to v{plan.model.previous_version}"
                       if plan.model.previous_version else "roll back: remove the new version")
             lines.append(f"  {rollback}[/{mermaid_label(target)}/]")
             trigger = ", ".join(rollout.rollback_on) or "manual"
