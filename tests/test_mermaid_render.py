@@ -13,11 +13,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from golden import render_examples
 from markdown_it import MarkdownIt
 from tools import REPO_ROOT, unavailable
 
 from compiler.plan import Plan
+from golden import render_examples
 from targets.governance import GovernanceTarget
 
 PAGE_WIDTH = 880
