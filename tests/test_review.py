@@ -117,8 +117,8 @@ def test_alert_rules_are_addressed_by_alert_name() -> None:
 
 
 def test_a_cut_never_hides_the_riskiest_model() -> None:
-    files_old = {f"models/{n}/kserve/x.yaml": f"kind: ConfigMap\napiVersion: v1\nmetadata: {{name: {n}}}\ndata: {{a: '1'}}\n"
-                 .encode() for n in ("a-low", "z-high")}
+    configmap = "kind: ConfigMap\napiVersion: v1\nmetadata: {{name: {}}}\ndata: {{a: '1'}}\n"
+    files_old = {f"models/{n}/kserve/x.yaml": configmap.format(n).encode() for n in ("a-low", "z-high")}
     files_new = {k: v.replace(b"'1'", b"'2'") for k, v in files_old.items()}
     diff = diff_trees(files_old, files_new)
     sides = {"a-low": SpecSide("minimal", "1", {}), "z-high": SpecSide("high", "1", {})}

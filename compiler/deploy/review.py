@@ -160,7 +160,7 @@ def _field(change: FieldChange) -> str:
         return f"{code(change.path)}: {code(str(change.old))} → {code(str(change.new))}"
     if change.op == "+":
         return f"+ {code(change.path)}"
-    return f"− {code(change.path)}"
+    return f"- {code(change.path)}"
 
 
 def _cell(text: str) -> str:
