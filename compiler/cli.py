@@ -17,7 +17,7 @@ from compiler import __version__
 from compiler.diagnostics import Diagnostic, format_diagnostics, has_errors
 from compiler.errors import INTERNAL, InternalError, MlspecError, exit_code
 
-FORMATS = click.Choice(["text", "json", "github"])
+FORMATS = click.Choice(["text", "json", "github", "gitlab"])
 
 
 def _report(diags: Sequence[Diagnostic], fmt: str) -> None:
@@ -40,6 +40,7 @@ LAZY_COMMANDS = {
     "diff": "compiler.deploy.cli:diff_command",
     "drift": "compiler.deploy.cli:drift_command",
     "rollout": "compiler.rollout.cli:rollout_command",
+    "comment": "compiler.review_comment:comment_command",
 }
 
 
@@ -138,15 +139,36 @@ def targets() -> None:
 
 @cli.command()
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write to a file.")
-def schema(output: Path | None) -> None:
-    """Print the JSON Schema (draft 2020-12) of the spec."""
-    from compiler.jsonschema_export import spec_schema_text
+@click.option("--project", is_flag=True, help="The schema of mlspec.yaml instead of the spec's.")
+@click.option("--sync", is_flag=True, help="Write both schemas into the spec repository's .mlspec/schemas/.")
+@click.option("--check", is_flag=True, help="Exit 1 when .mlspec/schemas/ is missing or outdated.")
+def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
+    """Print the JSON Schema (draft 2020-12) of the spec, or keep the repository's copies current."""
+    from compiler.jsonschema_export import project_schema_text, spec_schema_text, stale_schemas, sync_schemas
 
-    text = spec_schema_text()
+    if sync or check:
+        root = _spec_repository_root(Path.cwd())
+        if check:
+            stale = stale_schemas(root)
+            for path in stale:
+                click.echo(f"{path}: missing or outdated; run `mlspec schema --sync`", err=True)
+            sys.exit(1 if stale else 0)
+        for path in sync_schemas(root):
+            click.echo(f"wrote {path}", err=True)
+        return
+    text = project_schema_text() if project else spec_schema_text()
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text)
+
+
+def _spec_repository_root(start: Path) -> Path:
+    """The nearest ancestor holding mlspec.yaml or .git; the current directory when there is none."""
+    from compiler.project import PROJECT_FILE, find_root
+
+    root = find_root(start)
+    return root if (root / PROJECT_FILE).is_file() or (root / ".git").exists() else Path.cwd()
 
 
 @cli.command()
@@ -154,7 +176,8 @@ def schema(output: Path | None) -> None:
 @click.option("--team", default="my-team", show_default=True)
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("specs"), show_default=True)
 def init(name: str, team: str, directory: Path) -> None:
-    """Write a commented starter spec NAME.yaml that lints clean."""
+    """Write a commented starter spec NAME.yaml that lints clean, and the schemas editors read."""
+    from compiler.jsonschema_export import modeline, sync_schemas
     from compiler.starter import starter_spec
     from compiler.units import is_dns_label
 
@@ -165,7 +188,11 @@ def init(name: str, team: str, directory: Path) -> None:
     path = directory / f"{name}.yaml"
     if path.exists():
         raise click.UsageError(f"{path} exists; choose another name")
-    path.write_text(starter_spec(name, team))
+    root = _spec_repository_root(directory.resolve())
+    written = sync_schemas(root)
+    path.write_text(modeline(path.resolve(), root) + starter_spec(name, team))
+    for schema_path in written:
+        click.echo(f"wrote {schema_path}", err=True)
     click.echo(f"wrote {path}; next: mlspec lint {path}", err=True)
 
 

@@ -94,6 +94,23 @@ class Diagnostic:
             body += f"\nhint: {self.hint}"
         return f"::{level} {','.join(props)}::{esc(body)}"
 
+    def to_codequality(self) -> dict[str, object]:
+        """One issue of GitLab's Code Quality report (a subset of Code Climate's format), which GitLab
+        shows in the merge request widget and the diff."""
+        import hashlib
+
+        description = f"{self.code} {dotted(self.path)}: {self.message}"
+        if self.hint:
+            description += f" (hint: {self.hint})"
+        identity = "\0".join((self.file, self.code, dotted(self.path), self.message))
+        return {
+            "description": description,
+            "check_name": self.code,
+            "fingerprint": hashlib.sha256(identity.encode()).hexdigest(),
+            "severity": "major" if self.is_error else "minor",
+            "location": {"path": self.file, "lines": {"begin": max(self.line, 1)}},
+        }
+
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice a typo most likely meant, for did-you-mean hints."""
@@ -112,7 +129,12 @@ def has_errors(diags: Iterable[Diagnostic]) -> bool:
 
 
 def format_diagnostics(diags: Sequence[Diagnostic], fmt: str) -> str:
-    """Render diagnostics for `--format text|json|github`; text ends with a one-line summary."""
+    """Render diagnostics for `--format text|json|github|gitlab`; text ends with a one-line summary.
+
+    `gitlab` is a Code Quality report: save it as the job's `artifacts:reports:codequality`.
+    """
+    if fmt == "gitlab":
+        return json.dumps([d.to_codequality() for d in diags], indent=2, sort_keys=True)
     if fmt == "json":
         return json.dumps([d.to_json() for d in diags], indent=2, sort_keys=True)
     if fmt == "github":

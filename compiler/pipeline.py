@@ -170,7 +170,11 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
+        from compiler.partial import rules_on_valid_sections
+
         result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
+        # All problems in one run: the rules still judge every section that is valid.
+        result.diagnostics.extend(doc.source.place(d) for d in rules_on_valid_sections(doc.data, exc, context.project))
         return result
     found = run_rules(spec, context.project)
     result.diagnostics.extend(doc.source.place(d) for d in found)

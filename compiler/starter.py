@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+# The `yaml-language-server` modeline is prepended by `mlspec init`, relative to where the file goes.
 _TEMPLATE = """\
-# yaml-language-server: $schema=../docs/mlspec-v1.schema.json
 # A starter spec: replace every example value, then run `mlspec lint`.
 apiVersion: mlspec/v1
 kind: Model

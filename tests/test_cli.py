@@ -129,6 +129,9 @@ def test_schema_prints_the_committed_schema(runner: CliRunner, tmp_path: Path) -
     assert result.stdout == committed, "docs/mlspec-v1.schema.json is stale: run `make schema`"
     assert runner.invoke(cli, ["schema", "-o", str(tmp_path / "s.json")]).exit_code == 0
     assert (tmp_path / "s.json").read_text() == committed
+    project = runner.invoke(cli, ["schema", "--project"])
+    assert project.exit_code == 0
+    assert project.stdout == (REPO / "docs" / "mlspec-project-v1.schema.json").read_text(), "run `make schema`"
 
 
 def test_targets_lists_the_five_built_ins(runner: CliRunner) -> None:

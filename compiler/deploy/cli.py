@@ -88,8 +88,9 @@ def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, 
               help="Context lines of the unified diff.")
 @click.option("--ignore", multiple=True, metavar="GLOB",
               help="Ignore field paths matching GLOB (`*` matches anything); repeatable.")
+@click.option("--provenance", is_flag=True, help="Markdown: show provenance digests, hidden by default.")
 def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None, fmt: str, unified: bool,
-                 context: int, ignore: tuple[str, ...]) -> None:
+                 context: int, ignore: tuple[str, ...], provenance: bool) -> None:
     """Show what the current specs change, per resource: against a directory or a git ref."""
     from compiler.deploy.diff import diff_trees
     from compiler.deploy.repo import GitError
@@ -108,7 +109,13 @@ def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None
     if not trees.result.ok:
         _fail("cannot diff: the specs have errors", 2)
     result = diff_trees(trees.old, trees.new, unified=unified, context=context, ignore=ignore)
-    click.echo(render(result, fmt, trees.label), nl=False)
+    if fmt == "markdown":
+        from compiler.deploy.review import to_markdown
+
+        text = to_markdown(result, trees.old_specs, trees.new_specs, trees.live, trees.label, provenance=provenance)
+    else:
+        text = render(result, fmt, trees.label)
+    click.echo(text, nl=False)
     sys.exit(1 if result.different else 0)
 
 

@@ -62,7 +62,7 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _block(text: str, lang: str) -> str:
+def block(text: str, lang: str) -> str:
     longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text}\n{fence}"
@@ -79,7 +79,7 @@ def _md_section(entry: ResourceDiff) -> str:
         else:
             parts.append(f"- removed {code(change.path)}: {code(str(change.old))}")
     if entry.unified:
-        parts += ["", "<details><summary>unified diff</summary>", "", _block(entry.unified, "diff"), "",
+        parts += ["", "<details><summary>unified diff</summary>", "", block(entry.unified, "diff"), "",
                   "</details>"]
     return "\n".join(parts) + "\n"
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.deploy.review import SpecSide, spec_sides
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.manifest import load_manifest
 from compiler.output import planned_tree
@@ -23,6 +24,11 @@ class Trees:
     result: RunResult  # the current render
     notes: list[Diagnostic] = field(default_factory=list)  # problems of the base side, as warnings
     label: str = ""
+    # For the review comment: each side's specs per model (the base side only for --base), and the
+    # live stage per model and environment (only when comparing with a deployment repository).
+    old_specs: dict[str, SpecSide] = field(default_factory=dict)
+    new_specs: dict[str, SpecSide] = field(default_factory=dict)
+    live: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _read_dir(root: Path) -> dict[str, bytes]:
@@ -40,9 +46,11 @@ def against_dir(directory: Path, paths: Sequence[Path] | None = None, *, root: P
     """What `mlspec render --out DIRECTORY` (or `commit`) would change there, file by file."""
     from compiler.rollout.state import load_states
 
-    result = run(paths, root=root, render=True, registry=registry, rollout_state=load_states(directory))
+    states = load_states(directory)
+    result = run(paths, root=root, render=True, registry=registry, rollout_state=states)
     if not result.ok:
         return Trees({}, {}, result, label=str(directory))
+    live = {model: {env: active.stage for env, active in envs.items()} for model, envs in states.items()}
     files, orphans = planned_tree(result, directory, full=not paths)
     new = {k: v for k, v in files.items() if k != MANIFEST}
     if load_manifest(directory) is None:
@@ -51,7 +59,8 @@ def against_dir(directory: Path, paths: Sequence[Path] | None = None, *, root: P
             old = {rel: (directory / rel).read_bytes() for rel in new if (directory / rel).is_file()}
     else:
         old = {rel: (directory / rel).read_bytes() for rel in sorted({*new, *orphans}) if (directory / rel).is_file()}
-    return Trees(old, new, result, label=str(directory))
+    return Trees(old, new, result, label=str(directory), new_specs=spec_sides(result, result.context.root),
+                 live=live)
 
 
 def against_ref(ref: str, paths: Sequence[Path] | None = None, *, root: Path | None = None,
@@ -85,7 +94,9 @@ def against_ref(ref: str, paths: Sequence[Path] | None = None, *, root: Path | N
         if paths and not base_paths:
             return Trees({}, result.files(), result, label=ref)  # every named spec is new since `ref`
         base = run(base_paths, root=base_root, render=True, registry=registry)
+        old_specs = spec_sides(base, base_root)
     notes = [Diagnostic(d.code, f"at {ref}: {d.message}", Severity.WARNING, d.path, d.file, d.line, d.col,
                         "the base render is incomplete, so the diff may show more than the change")
              for d in base.diagnostics if d.is_error]
-    return Trees(base.files(), result.files(), result, notes, label=ref)
+    return Trees(base.files(), result.files(), result, notes, label=ref, old_specs=old_specs,
+                 new_specs=spec_sides(result, project))

@@ -73,45 +73,47 @@ def _stage_label(stage: StagePlan) -> str:
 
 
 def rollout_plan(plan: Plan) -> list[str]:
+    """Top-down, so it fits a narrow page (GitHub shows Markdown about 880 px wide): environments in
+    promotion order, the rollout's stages as one vertical chain with the stage as the only node label,
+    the advance condition said once (on the first step), and one rollback edge from the whole
+    environment instead of one from every stage."""
     ids = MermaidIds()
     rollout = plan.rollout
-    lines = ["flowchart LR"]
+    lines = ["flowchart TD"]
     edges: list[str] = []
     previous: str | None = None
     for env in plan.serving.environments:
         env_id = ids("env", env.name)
-        label = mermaid_label(f"{env.name} (namespace {env.namespace})")
-        entry: str
+        title = f"{env.name} (namespace {env.namespace})"
+        first = last = env_id
         if rollout is not None and rollout.environment == env.name:
-            lines.append(f"  subgraph {env_id}[{label}]")
+            quiet = ", ".join(rollout.advance_when_quiet) or "no alert"
+            lines.append(f"  subgraph {env_id}[{mermaid_label(title)}]")
             stage_ids = [ids("stage", s.name) for s in rollout.stages]
             for stage, stage_id in zip(rollout.stages, stage_ids, strict=True):
                 lines.append(f"    {stage_id}[{mermaid_label(_stage_label(stage))}]")
             lines.append("  end")
-            quiet = ", ".join(rollout.advance_when_quiet) or "no alerts"
-            for before, after in pairwise(stage_ids):
-                edges.append(f"  {before} -->|{mermaid_label(f'quiet: {quiet}')}| {after}")
-            entry = stage_ids[0]
+            for index, (before, after) in enumerate(pairwise(stage_ids)):
+                label = f"|{mermaid_label(f'each step when quiet: {quiet}')}|" if index == 0 else ""
+                edges.append(f"  {before} -->{label} {after}")
+            first, last = stage_ids[0], stage_ids[-1]
             rollback = ids("rollback", plan.name)
-            target = (f"roll back to v{plan.model.previous_version} ({plan.model.previous_uri})"
+            # The previous URI is in the card's rollback section; here it would widen the whole diagram.
+            target = (f"roll back to v{plan.model.previous_version}"
                       if plan.model.previous_version else "roll back: remove the new version")
             lines.append(f"  {rollback}[/{mermaid_label(target)}/]")
             trigger = ", ".join(rollout.rollback_on) or "manual"
-            edges.extend(f"  {sid} -.->|{mermaid_label(f'fires: {trigger}')}| {rollback}" for sid in stage_ids[:-1])
+            edges.append(f"  {env_id} -.->|{mermaid_label(f'fires: {trigger}')}| {rollback}")
         else:
-            lines.append(f"  {env_id}[{label}]")
-            entry = env_id
-        if previous is not None:
-            if env.approval_required:
-                approval = ids("approval", env.name)
-                lines.append(f"  {approval}{{{mermaid_label(f'human approval for {env.name}')}}}")
-                edges.append(f"  {previous} --> {approval}")
-                edges.append(f"  {approval} -->|{mermaid_label('approved')}| {entry}")
-            else:
-                edges.append(f"  {previous} --> {entry}")
-        elif env.approval_required:
+            lines.append(f"  {env_id}[{mermaid_label(title)}]")
+        entry = first
+        if env.approval_required:
             approval = ids("approval", env.name)
             lines.append(f"  {approval}{{{mermaid_label(f'human approval for {env.name}')}}}")
+            if previous is not None:
+                edges.append(f"  {previous} --> {approval}")
             edges.append(f"  {approval} -->|{mermaid_label('approved')}| {entry}")
-        previous = env_id if entry == env_id else (ids("stage", rollout.stages[-1].name) if rollout else env_id)
+        elif previous is not None:
+            edges.append(f"  {previous} --> {entry}")
+        previous = last
     return lines + edges
