@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +77,28 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
     with git.Repo(repo).config_writer() as config:
         config.set_value("user", "name", "Rollout Test").set_value("user", "email", "rollout@example.com")
     assert commit(repo, root=project).status == "committed"
+    monkeypatch.setattr(engine, "rules", lambda url: loaded_rules(repo))
     return made
+
+
+def loaded_rules(repo: Path, **override: Any) -> list[dict[str, Any]]:
+    """The rules API's answer for a Prometheus that loaded every rendered rule file and just evaluated it."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as Prometheus writes
+    groups = []
+    for path in sorted(repo.glob("models/*/prometheus/*/rules.yaml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            rules = [{"type": "alerting", "name": r["alert"], "labels": r.get("labels", {}), "health": "ok",
+                      "state": "inactive", "duration": 2, "lastEvaluation": now, **override}
+                     for r in group["rules"] if "alert" in r]
+            groups.append({"name": group["name"], "file": str(path), "interval": 1, "lastEvaluation": now,
+                           "rules": rules})
+    return groups
 
 
 def answers(firing: tuple[str, ...] = (), requests: float | None = 500.0) -> Callable[[str, str], list[Sample]]:
     """A stand-in for Prometheus: `firing` monitors have a firing alert; `requests` None is no series."""
 
-    def ask(url: str, expr: str) -> list[Sample]:
+    def ask(url: str, expr: str, at: float | None = None) -> list[Sample]:
         if expr.startswith("ALERTS"):
             return [Sample({"alertname": m.title(), "monitor": m}, 1.0) for m in firing if f'"{m}' in expr
                     or f"|{m}" in expr]
@@ -242,10 +258,59 @@ def test_cli_exit_codes(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_prometheus_error_is_reported_not_swallowed(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(url: str, expr: str) -> list[Sample]:
+    def broken(url: str, expr: str, at: float | None = None) -> list[Sample]:
         raise PrometheusError("boom")
 
     monkeypatch.setattr(engine, "query", broken)
     with pytest.raises(PrometheusError):
         advance(setup.options())
     assert advance(setup.options(), wait=True, timeout=0.2, interval=0.1).code == 2
+
+
+def _stale(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for group in groups:
+        group["lastEvaluation"] = "2020-01-01T00:00:00.000000001Z"
+    return groups
+
+
+def _other_version(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for group in groups:
+        for rule in group["rules"]:
+            rule["labels"] = {**rule["labels"], "model_version": "11"}
+    return groups
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda g: [], "no alerting rule loaded for error-rate, latency-p99"),
+    (_stale, "not evaluated recently: mlspec.alpha.production ("),
+    (lambda g: [{**g[0], "lastEvaluation": "0001-01-01T00:00:00Z"}, *g[1:]], "never evaluated"),
+    (_other_version, "loaded rules are for model version 11, not 12"),
+    (lambda g: [{**x, "rules": [{**r, "health": "err", "lastError": "vector cannot contain metrics with the same "
+                                 "labelset"} for r in x["rules"]]} for x in g], "health err: vector cannot contain"),
+    (lambda g: [{**x, "rules": [{**r, "state": "pending"} for r in x["rules"]]} for x in g], "pending (violating"),
+])
+def test_gate_refuses_when_the_rules_cannot_be_trusted(setup: Setup, monkeypatch: pytest.MonkeyPatch,
+                                                       change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+                                                       reason: str) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    monkeypatch.setattr(engine, "rules", lambda url: change(loaded_rules(setup.repo)))
+    head = setup.head()
+    result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)  # past the 1 s hold
+    assert result.code == 1, result.lines
+    assert result.verdict is not None
+    assert "rules" in [c.name for c in result.verdict.failed]
+    assert reason in result.lines[-1]
+    assert setup.head() == head
+
+
+def test_gate_refuses_without_request_history(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prometheus answers now, but had no series `for:` seconds ago (fresh or lost storage).
+    now_only = answers()
+    monkeypatch.setattr(engine, "query", lambda url, expr, at=None: [] if at is not None else now_only(url, expr))
+    result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)
+    assert result.code == 1, result.lines
+    assert result.verdict is not None
+    assert [c.name for c in result.verdict.failed] == ["history"]
+    history = result.verdict.check("history")
+    assert history is not None
+    assert "@ now-2s" in (history.query or "")

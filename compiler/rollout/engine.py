@@ -18,7 +18,7 @@ from typing import Any
 from compiler import __version__
 from compiler.plan import ActiveStage, Plan, StagePlan
 from compiler.rollout import audit, gate
-from compiler.rollout.prometheus import PrometheusError, query
+from compiler.rollout.prometheus import PrometheusError, query, rules
 from compiler.rollout.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
 
 ROLLBACK = "rollback"
@@ -126,11 +126,20 @@ def _last_change(repo: Any, path: str) -> str | None:
     return timestamp(parse_timestamp(text)) if text else None
 
 
-def _query(opts: Options) -> gate.Query:
-    url = opts.prometheus
-    if not url:
+def _url(opts: Options) -> str:
+    if not opts.prometheus:
         raise RolloutError("the gate needs Prometheus: pass --prometheus URL or set MLSPEC_PROMETHEUS_URL")
+    return opts.prometheus
+
+
+def _query(opts: Options) -> gate.Query:
+    url = _url(opts)
     return lambda expr: query(url, expr)
+
+
+def _source(opts: Options) -> gate.Source:
+    url = _url(opts)
+    return gate.Source(lambda expr: query(url, expr), lambda expr, at: query(url, expr, at=at), lambda: rules(url))
 
 
 def status(opts: Options) -> dict[str, Any]:
@@ -146,7 +155,7 @@ def status(opts: Options) -> dict[str, Any]:
         "stages": [s.name for s in pos.stages],
     }
     if opts.prometheus and stage is not None and following is not None:
-        verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _query(opts))
+        verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _source(opts))
         out["gate"] = verdict.to_data()
     return out
 
@@ -166,7 +175,7 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
     if stage is None or following is None:
         return Result(ADVANCED, [f"{opts.model} {pos.current.version} is at {pos.current.stage} in "
                                  f"{pos.environment}: the rollout is complete"])
-    ask = _query(opts)
+    ask = _source(opts)
     if timeout is None:
         timeout = (stage.duration_seconds or 0) + 1800.0
     deadline = clock() + max(timeout, 0.0)
