@@ -88,9 +88,9 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
 @click.option("--jobs", type=int, default=None)
 def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int | None) -> None:
     """Render specs into OUT. Nothing is written when any spec has errors."""
-    from compiler.deploy.lock import LockBusy
+    from compiler.ledger.state import StateError
+    from compiler.lock import LockBusy
     from compiler.output import render_to
-    from compiler.rollout.state import StateError
 
     try:
         result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)

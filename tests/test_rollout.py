@@ -22,11 +22,12 @@ from tools import REPO_ROOT
 
 from compiler.cli import cli
 from compiler.deploy.commit import StateChanged, commit
+from compiler.ledger import audit
+from compiler.ledger.state import read_state, state_path
 from compiler.manifest import load_manifest
-from compiler.rollout import audit, engine
+from compiler.rollout import engine
 from compiler.rollout.engine import Options, advance, rollback, status
 from compiler.rollout.prometheus import PrometheusError, Sample
-from compiler.rollout.state import read_state, state_path
 
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
 BASE = yaml.safe_load((REPO_ROOT / "specs" / "fraud-detector.yaml").read_text())
@@ -314,3 +315,11 @@ def test_gate_refuses_without_request_history(setup: Setup, monkeypatch: pytest.
     history = result.verdict.check("history")
     assert history is not None
     assert "@ now-2s" in (history.query or "")
+
+
+def test_the_rollout_layout_comes_from_the_targets_that_declare_it(setup: Setup) -> None:
+    # The engine knows no target's layout: with the serving target disabled nothing declares the stages.
+    (setup.project / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n"
+                                               "targets:\n  kserve: {enabled: false}\n")
+    with pytest.raises(engine.RolloutError, match="no enabled target renders the rollout stages of alpha"):
+        status(setup.options())

@@ -48,9 +48,9 @@ def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, 
                    force: bool, message: str | None, lock_timeout: float) -> None:
     """Render specs into the deployment repository and commit what changed."""
     from compiler.deploy.commit import StateChanged, commit
-    from compiler.deploy.lock import LockBusy
     from compiler.deploy.repo import GitError
-    from compiler.rollout.state import StateError
+    from compiler.ledger.state import StateError
+    from compiler.lock import LockBusy
 
     try:
         outcome = commit(repo_dir, list(paths) or None, branch=branch, push=push, remote=remote, force=force,

@@ -22,12 +22,12 @@ from typing import Any
 from compiler import __version__
 from compiler.deploy import repo as git_ops
 from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, report
-from compiler.deploy.lock import repo_lock
+from compiler.ledger.state import state_files, states_from_files
+from compiler.lock import repo_lock
 from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
 from compiler.output import planned_tree
 from compiler.pipeline import RunResult, run
 from compiler.plan import ActiveStage
-from compiler.rollout.state import state_files, states_from_files
 from compiler.targets import Registry
 from compiler.writer import MANIFEST, recover, write_tree
 
@@ -69,7 +69,7 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
            trailers: Sequence[str] = ()) -> CommitOutcome:
     """Render `paths` (default: the project's specs/) into `repo_dir` and commit the change.
 
-    The live rollout stages come from the repository's rollout state (compiler.rollout.state) unless
+    The live rollout stages come from the repository's rollout state (compiler.ledger.state) unless
     `rollout_state` is given. `extra_files` (the rollout state and audit log) are committed with the
     render; `expect` maps paths to the bytes the caller based its change on (None: absent), checked
     under the lock, so two rollouts of one model cannot both win. `trailers` are added to the message.

@@ -44,12 +44,12 @@ def _options(model: str, repo_dir: Path, environment: str | None, prometheus: st
 def _guarded(call: Callable[[], Any]) -> Any:
     """Run `call`; known failures are exit 2 with one line, not a traceback."""
     from compiler.deploy.commit import StateChanged
-    from compiler.deploy.lock import LockBusy
     from compiler.deploy.repo import GitError
-    from compiler.rollout.audit import AuditError
+    from compiler.ledger.audit import AuditError
+    from compiler.ledger.state import StateError
+    from compiler.lock import LockBusy
     from compiler.rollout.engine import RolloutError
     from compiler.rollout.prometheus import PrometheusError
-    from compiler.rollout.state import StateError
 
     try:
         return call()

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from compiler import __version__
+from compiler.ledger import audit
+from compiler.ledger.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
 from compiler.plan import ActiveStage, Plan, StagePlan
-from compiler.rollout import audit, gate
+from compiler.rollout import gate
 from compiler.rollout.prometheus import PrometheusError, query, rules
-from compiler.rollout.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
+from compiler.targets import RolloutOutput, Target
 
 ROLLBACK = "rollback"
 # Exit codes of `advance` (the CI job's contract): advanced, gate failed (rolled back if configured), error.
@@ -55,6 +57,8 @@ class Position:
     restarted: bool  # the state is for another version (or absent)
     stages: list[StagePlan]
     tree: Path
+    layout: RolloutOutput  # what the serving target rendered for this rollout
+    seed: str | None  # the audit seed file a target declared, relative to the tree
 
     @property
     def stage(self) -> StagePlan | None:
@@ -84,7 +88,6 @@ class Result:
 def locate(opts: Options) -> Position:
     from compiler.deploy import repo as git_ops
     from compiler.pipeline import run, with_rollout_state
-    from targets.kserve.checks import has_previous
 
     result = run(opts.specs, render=False)
     found = [s for s in result.specs if s.plan is not None and s.plan.name == opts.model]
@@ -100,21 +103,42 @@ def locate(opts: Options) -> Position:
     environment = opts.environment or plan.rollout.environment
     if environment != plan.rollout.environment:
         raise RolloutError(f"{opts.model} rolls out in {plan.rollout.environment!r}, not {environment!r}")
+    layout, seed = _declared(result.context.targets, plan, environment)
     repo = git_ops.open_repo(opts.repo)
     tree = Path(repo.working_tree_dir)
     state, raw = read_state(tree, opts.model)
-    stages = list(plan.rollout.stages) if has_previous(plan) else [s for s in plan.rollout.stages if s.kind == "full"]
+    stages = [s for s in plan.rollout.stages if s.name in layout.stages]
+    if not stages:
+        raise RolloutError(f"no rollout stage of {opts.model} is rendered in {environment}")
     entry = state.environments.get(environment)
     first = stages[0].name
-    valid = [s.name for s in stages] + ([ROLLBACK] if has_previous(plan) else [])
+    valid = [s.name for s in stages] + ([ROLLBACK] if layout.rollback else [])
     if entry is not None and entry.version == plan.model.version and entry.stage in valid:
         current, restarted = entry, False
     else:
-        since = _last_change(repo, f"models/{plan.name}/kserve/{environment}") or timestamp(now())
+        since = _last_change(repo, layout.directory) or timestamp(now())
         current = EnvState(plan.model.version, first, since, entry.history if entry else [])
         restarted = True
     plan = with_rollout_state(plan, {plan.name: {environment: ActiveStage(current.version, current.stage)}})
-    return Position(plan, Path(spec.file), environment, state, raw, current, restarted, stages, tree)
+    return Position(plan, Path(spec.file), environment, state, raw, current, restarted, stages, tree, layout, seed)
+
+
+def _declared(targets: list[tuple[Target, Any]], plan: Plan, environment: str) -> tuple[RolloutOutput, str | None]:
+    """The rollout output and audit seed the enabled targets declare (compiler.targets.Locations)."""
+    rollouts: list[tuple[str, RolloutOutput]] = []
+    seeds: list[str] = []
+    for target, settings in targets:
+        found = target.locations(plan, settings, environment)
+        if found.rollout is not None:
+            rollouts.append((target.name, found.rollout))
+        if found.audit_seed is not None:
+            seeds.append(found.audit_seed)
+    if not rollouts:
+        raise RolloutError(f"no enabled target renders the rollout stages of {plan.name} in {environment}")
+    if len(rollouts) > 1:
+        raise RolloutError(f"targets {', '.join(n for n, _ in rollouts)} all render the rollout of {plan.name}; "
+                           "disable all but one in mlspec.yaml")
+    return rollouts[0][1], (seeds[0] if seeds else None)
 
 
 def _last_change(repo: Any, path: str) -> str | None:
@@ -215,9 +239,7 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
 
 
 def _can_roll_back(pos: Position) -> bool:
-    from targets.kserve.checks import has_previous
-
-    return has_previous(pos.plan)
+    return pos.layout.rollback
 
 
 def rollback(opts: Options, reason: str) -> Result:
@@ -262,7 +284,7 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
         "reason": reason,
         "evidence": evidence,
     }
-    record, log_bytes = audit.append(log_raw, log_rel, body, audit.seed_digest(pos.tree, plan))
+    record, log_bytes = audit.append(log_raw, log_rel, body, audit.seed_digest(pos.tree, pos.seed))
     rel = state_path(plan.name)
     verb = "roll back" if event == "rollback" else "advance"
     subject = f"rollout: {verb} {plan.name} {plan.model.version} in {env}: {pos.current.stage} -> {to}"
