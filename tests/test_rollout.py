@@ -211,7 +211,7 @@ def test_tampered_audit_log_stops_the_rollout(setup: Setup, monkeypatch: pytest.
     first, second = log.read_text().splitlines()
     log.write_text(first.replace('"tester"', '"someone else"') + "\n" + second + "\n")
     setup.write("alpha", **{"model.version": "13"})  # a new version may roll back again
-    with pytest.raises(audit.AuditError):
+    with pytest.raises(engine.RolloutError, match=r"audit/alpha\.jsonl: uncommitted change"):
         rollback(setup.options(), "second")
     log.write_text(log.read_text() + log.read_text())  # a replayed record breaks seq and prev
     with pytest.raises(audit.AuditError):
@@ -323,3 +323,116 @@ def test_the_rollout_layout_comes_from_the_targets_that_declare_it(setup: Setup)
                                                "targets:\n  kserve: {enabled: false}\n")
     with pytest.raises(engine.RolloutError, match="no enabled target renders the rollout stages of alpha"):
         status(setup.options())
+
+
+def _drift(setup: Setup) -> list[tuple[str, str]]:
+    from compiler.deploy.cli import drift_command
+
+    out = CliRunner().invoke(drift_command, ["--repo", str(setup.repo), "--format", "json",
+                                             str(setup.spec("alpha")), str(setup.spec("beta"))])
+    data = json.loads(out.output[out.output.index("{"):])
+    return [(d["path"], d["detail"]) for d in data["drift"] if d["kind"] == "ledger"]
+
+
+def _git_commit(setup: Setup, *paths: str) -> None:
+    repo = git.Repo(setup.repo)
+    repo.git.add("-A", "--", *paths)
+    repo.git.commit("-m", "by hand")
+
+
+def _forged_state(setup: Setup, stage: str = "full") -> None:
+    rel = state_path("alpha")
+    (setup.repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (setup.repo / rel).write_text(json.dumps({"schema": "mlspec.dev/rollout-state/v1", "model": "alpha",
+                                              "environments": {"production": {
+                                                  "version": "12", "stage": stage,
+                                                  "since": "2026-01-01T00:00:00.000Z", "history": []}}}))
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_hand_written_state_is_refused_by_commit_rollout_and_reported_by_drift(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch, committed: bool) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    _forged_state(setup)
+    if committed:
+        _git_commit(setup, state_path("alpha"))
+    head = setup.head()
+    outcome = CliRunner().invoke(cli, ["commit", "--repo", str(setup.repo), str(setup.project / "specs")])
+    assert outcome.exit_code == 1, outcome.output
+    assert "ledger" in outcome.output
+    assert "--force does not override" in outcome.output
+    assert setup.active() == "stages/shadow"  # never rendered at the forged stage
+    assert setup.head() == head
+    found = _drift(setup)
+    if committed:
+        assert (state_path("alpha"), "production is at full (version 12) but no audit record moved it there") in found
+    else:
+        assert [p for p, d in found if d.startswith("uncommitted change (not in HEAD)")] == [state_path("alpha")]
+    with pytest.raises(engine.RolloutError, match="disagree with git history"):
+        advance(setup.options())
+    assert not (setup.repo / "audit" / "alpha.jsonl").exists()
+
+
+def _two_transitions(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(engine, "query", answers())
+    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+    assert rollback(setup.options(), "first").code == 0
+    assert _drift(setup) == []  # what mlspec wrote is consistent
+    setup.write("alpha", **{"model.version": "13"})  # a new version may advance again
+    return setup.repo / "audit" / "alpha.jsonl"
+
+
+def test_uncommitted_edit_of_the_last_record_is_not_swept_into_the_next_commit(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    first, second = log.read_text().splitlines()
+    edited = json.loads(second)
+    edited["reason"] = "approved by the CTO"
+    log.write_text(first + "\n" + json.dumps(edited, sort_keys=True, separators=(",", ":")) + "\n")
+    head = setup.head()
+    with pytest.raises(engine.RolloutError, match=r"audit/alpha\.jsonl: uncommitted change"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert setup.head() == head
+    assert ("audit/alpha.jsonl", "record 2 was not written by a rollout commit (no commit carries its Audit-Record "
+                                 "trailer)") not in _drift(setup)  # the working tree edit is the finding
+    _git_commit(setup, "audit/alpha.jsonl")  # committed by hand, the trailer still disagrees
+    found = _drift(setup)
+    assert any("record 2 is not the one rollout commit" in d for _, d in found), found
+
+
+def test_dropped_last_record_is_not_reused(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    log.write_text(log.read_text().splitlines()[0] + "\n")
+    _git_commit(setup, "audit/alpha.jsonl")
+    head = setup.head()
+    with pytest.raises(engine.RolloutError, match=r"record 2 of rollout commit \w+ \(production: -> rollback\) is "
+                                                  "missing from the log"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert setup.head() == head
+    assert [r["seq"] for r in setup.records()] == [1]
+
+
+def test_deleted_log_does_not_restart_the_chain(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    log.unlink()
+    _git_commit(setup, "audit/alpha.jsonl")
+    with pytest.raises(engine.RolloutError, match="record 1 of rollout commit"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert not log.exists()
+    assert len(_drift(setup)) >= 2
+    result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
+                                      str(setup.project / "specs"), "--prometheus", "http://p:9090", "--no-push"])
+    assert result.exit_code == 2
+    assert "disagree with git history" in result.output
+
+
+def test_record_appended_by_hand_is_reported(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    records = setup.records()
+    body = {k: v for k, v in records[-1].items() if k not in ("schema", "seq", "prev", "seed")}
+    body["where"] = {**body["where"], "stage": "full"}
+    _, data = audit.append(log.read_bytes(), "log", body, records[-1]["seed"])  # a well-chained forgery
+    log.write_bytes(data)
+    _git_commit(setup, "audit/alpha.jsonl")
+    assert ("audit/alpha.jsonl", "record 3 was not written by a rollout commit (no commit carries its "
+                                 "Audit-Record trailer)") in _drift(setup)

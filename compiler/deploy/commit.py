@@ -21,7 +21,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.deploy import repo as git_ops
-from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, report
+from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, ledger_drift, report
 from compiler.ledger.state import state_files, states_from_files
 from compiler.lock import repo_lock
 from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
@@ -96,6 +96,11 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
             path = tree / rel
             if (path.read_bytes() if path.is_file() else None) != wanted:
                 raise StateChanged(f"{rel} changed since it was read: another run committed first; run again")
+        if rollout_state is None:
+            # The stages we render come from the rollout state: never from one git history does not vouch for.
+            forged = ledger_drift(tree)
+            if forged:
+                return CommitOutcome(result, "refused", report(forged))
         drift = hand_edits(repo, tree)
         if drift.items and not force:
             return CommitOutcome(result, "refused", drift)

@@ -86,6 +86,7 @@ class Result:
 
 
 def locate(opts: Options) -> Position:
+    from compiler.deploy import history
     from compiler.deploy import repo as git_ops
     from compiler.pipeline import run, with_rollout_state
 
@@ -106,6 +107,11 @@ def locate(opts: Options) -> Position:
     layout, seed = _declared(result.context.targets, plan, environment)
     repo = git_ops.open_repo(opts.repo)
     tree = Path(repo.working_tree_dir)
+    forged = history.problems(repo, [opts.model])
+    if forged:
+        raise RolloutError(f"the rollout records of {opts.model} disagree with git history; nothing was changed:\n"
+                           + "\n".join(f"  {p.text()}" for p in forged)
+                           + "\nrestore them from HEAD, or revert the commit that changed them by hand")
     state, raw = read_state(tree, opts.model)
     stages = [s for s in plan.rollout.stages if s.name in layout.stages]
     if not stages:
