@@ -436,3 +436,57 @@ def test_record_appended_by_hand_is_reported(setup: Setup, monkeypatch: pytest.M
     _git_commit(setup, "audit/alpha.jsonl")
     assert ("audit/alpha.jsonl", "record 3 was not written by a rollout commit (no commit carries its "
                                  "Audit-Record trailer)") in _drift(setup)
+
+
+def test_manual_rollback_that_loses_a_race_to_an_advance_retries(setup: Setup,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    real_locate = engine.locate
+    raced: list[str] = []
+
+    def racing(opts: Options) -> engine.Position:
+        pos = real_locate(opts)
+        if not raced:  # an advance lands between the rollback's read and its commit
+            raced.append(pos.current.stage)
+            assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+        return pos
+
+    monkeypatch.setattr(engine, "locate", racing)
+    result = rollback(setup.options(), "pager")
+    assert result.code == 0, result.lines
+    assert "read the state again and retried" in result.lines[0]
+    assert raced == ["shadow"]
+    assert setup.active() == "stages/rollback"
+    promote, back = setup.records()
+    assert (promote["event"], back["event"], back["where"]["previous_stage"]) == ("promote", "rollback", "canary-5")
+    assert _drift(setup) == []
+
+
+def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(engine, "query", answers())
+    remote = tmp_path / "remote.git"
+    git.Repo.init(remote, bare=True)
+    repo = git.Repo(setup.repo)
+    branch = repo.active_branch.name
+    repo.create_remote("origin", str(remote))
+    repo.git.push("-u", "origin", branch)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: deployments are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
+                                      str(setup.project / "specs"), "--prometheus", "http://p:9090", "--wait",
+                                      "--interval", "0.2", "--timeout", "20"])  # the branch tracks: it pushes
+    assert result.exit_code == 2, result.output
+    head = setup.head()
+    assert git.Repo(remote).heads[branch].commit.hexsha != head  # the remote never got it
+    assert "deployments are frozen" in result.output
+    assert f"committed {head[:12]} locally" in result.output
+    command = f"git -C {setup.repo} push origin HEAD:refs/heads/{branch}"
+    assert command in result.output
+    hook.unlink()  # the remote accepts again: the printed command publishes the commit
+    subprocess.run(command.split(), check=True, capture_output=True)
+    assert git.Repo(remote).heads[branch].commit.hexsha == head
+    assert setup.active() == "stages/canary-5"

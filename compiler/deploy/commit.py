@@ -124,8 +124,26 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
             git_ops.restore(tree, saved)
             raise
         if push:
-            outcome.pushed = git_ops.push(repo, remote, branch)
+            try:
+                outcome.pushed = git_ops.push(repo, remote, branch)
+            except git_ops.GitError as exc:
+                raise PushFailed(_unpublished(repo, tree, outcome, remote, branch, exc)) from exc
     return outcome
+
+
+class PushFailed(git_ops.GitError):
+    """The commit exists locally but did not reach the remote; the message says how to publish it."""
+
+
+def _unpublished(repo: Any, tree: Path, outcome: CommitOutcome, remote: str, branch: str | None,
+                 exc: Exception) -> str:
+    head = git_ops.head_sha(repo) or "?"
+    target = branch or git_ops.current_branch(repo) or "<branch>"
+    made = (f"committed {head[:12]} locally" if outcome.status == "committed"
+            else f"nothing new to commit; HEAD {head[:12]} is")
+    return (f"{exc}\n{made} in {tree}, but it is not on {remote}: the deployment does not change until it is "
+            f"pushed. Publish it with `git -C {tree} push {remote} HEAD:refs/heads/{target}` once the remote "
+            "accepts it (if the remote moved, pull --rebase first)")
 
 
 def hand_edits(repo: Any, tree: Path) -> DriftReport:

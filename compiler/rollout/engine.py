@@ -24,6 +24,8 @@ from compiler.rollout.prometheus import PrometheusError, query, rules
 from compiler.targets import RolloutOutput, Target
 
 ROLLBACK = "rollback"
+# A manual rollback re-reads and re-commits this many times when other runs keep moving the stage.
+ROLLBACK_ATTEMPTS = 5
 # Exit codes of `advance` (the CI job's contract): advanced, gate failed (rolled back if configured), error.
 ADVANCED, GATE_FAILED, ERROR = 0, 1, 2
 
@@ -248,20 +250,39 @@ def _can_roll_back(pos: Position) -> bool:
     return pos.layout.rollback
 
 
-def rollback(opts: Options, reason: str) -> Result:
-    """Commit the rollback form (the previous version takes all traffic) in one step, recording why."""
-    pos = locate(opts)
-    if not _can_roll_back(pos):
-        raise RolloutError(f"{opts.model} has no model.previous, so there is no rollback form to select")
-    if pos.current.stage == ROLLBACK:
-        return Result(ADVANCED, [f"{opts.model} {pos.current.version} is already rolled back in {pos.environment}"])
-    evidence: dict[str, Any] = {"manual": True}
-    if opts.prometheus:
+def rollback(opts: Options, reason: str, attempts: int = ROLLBACK_ATTEMPTS) -> Result:
+    """Commit the rollback form (the previous version takes all traffic) in one step, recording why.
+
+    A rollback must not lose to a concurrent advance: when another run moves the stage between our read
+    and our commit (StateChanged), read the state again, re-validate and commit again.
+    """
+    from compiler.deploy.commit import StateChanged
+
+    notes: list[str] = []
+    for attempt in range(1, max(attempts, 1) + 1):
+        pos = locate(opts)
+        if not _can_roll_back(pos):
+            raise RolloutError(f"{opts.model} has no model.previous, so there is no rollback form to select")
+        if pos.current.stage == ROLLBACK:
+            return Result(ADVANCED, [*notes, f"{opts.model} {pos.current.version} is already rolled back in "
+                                              f"{pos.environment}"])
+        evidence: dict[str, Any] = {"manual": True}
+        if opts.prometheus:
+            try:
+                evidence["firing"] = gate.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
+            except PrometheusError as exc:  # evidence only: a rollback must never wait for monitoring
+                evidence["firing"] = {"error": str(exc)}
         try:
-            evidence["firing"] = gate.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
-        except PrometheusError as exc:  # evidence only: a rollback must never wait for monitoring
-            evidence["firing"] = {"error": str(exc)}
-    return _transition(pos, opts, ROLLBACK, "rollback", reason, evidence)
+            made = _transition(pos, opts, ROLLBACK, "rollback", reason, evidence)
+        except StateChanged:
+            if attempt >= attempts:
+                raise
+            notes.append(f"another run moved {opts.model} past {pos.current.stage} first; read the state again "
+                         f"and retried (attempt {attempt + 1} of {attempts})")
+            continue
+        made.lines[:0] = notes
+        return made
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, evidence: dict[str, Any]) -> Result:
