@@ -60,9 +60,9 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
               registry: Registry | None = None, jobs: int | None = None) -> tuple[RunResult, TreeChange | None]:
     """Render specs (default: the project's specs/) into `out`. Nothing is written when anything fails.
 
-    The rollout stages live in `out` are read from its rollout state (compiler.rollout.state).
+    The rollout stages live in `out` are read from its rollout state (compiler.ledger.state).
     """
-    from compiler.rollout.state import load_states
+    from compiler.ledger.state import load_states
 
     result = run(paths, render=True, registry=registry, jobs=jobs, rollout_state=load_states(out))
     if not result.ok:
@@ -70,7 +70,7 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
     if check or not (out / ".git").is_dir():
         return result, _write(result, out, full=not paths, check=check)
     # In a deployment repository, `mlspec commit` may be running: share its lock.
-    from compiler.deploy.lock import repo_lock
+    from compiler.lock import repo_lock
 
     with repo_lock(out / ".git" / "mlspec.lock"):
         return result, _write(result, out, full=not paths, check=check)

@@ -282,7 +282,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     """Lint (and with `render=True`, render in memory) the specs under `paths` (default: specs/).
 
     `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
-    rendered into (compiler.rollout.state); without it every rollout renders at its first stage.
+    rendered into (compiler.ledger.state); without it every rollout renders at its first stage.
     `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
     `parallel_threshold`: the fewest specs worth a process pool (tests lower it to run the pool path).
     """

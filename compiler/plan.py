@@ -263,7 +263,7 @@ class RolloutPlan:
     rollback_on: tuple[str, ...]
     manual_approval: bool
     min_requests: int
-    # The live stage recorded in the deployment repository (compiler.rollout.state), filled in by
+    # The live stage recorded in the deployment repository (compiler.ledger.state), filled in by
     # pipeline.run when rendering into one; None means the first stage. Deployment state, not spec: it
     # is not part of the plan digest, so advancing one model never changes another model's output.
     active_stage: str | None = None

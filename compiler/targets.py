@@ -37,6 +37,23 @@ class OutputFile:
     sources: tuple[str, ...] = field(default=())  # spec paths; empty means the plan being rendered
 
 
+@dataclass(frozen=True, slots=True)
+class RolloutOutput:
+    """How a target renders one model's rollout in one environment: what the rollout engine needs to know."""
+
+    directory: str  # the environment's directory; its git history dates a stage the rollout state never saw
+    stages: tuple[str, ...]  # the rendered stage names, in rollout order
+    rollback: bool  # a `rollback` form (the previous version takes all traffic) is rendered
+
+
+@dataclass(frozen=True, slots=True)
+class Locations:
+    """Output a target declares so the core can find it without knowing the target's layout."""
+
+    rollout: RolloutOutput | None = None
+    audit_seed: str | None = None  # a JSON file whose `seed_digest` the audit log chains to
+
+
 class Target:
     """Base class for targets; subclass and register under the `mlspec.targets` entry-point group."""
 
@@ -56,6 +73,10 @@ class Target:
     def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
         """Files that depend on all models at once. Called with the plans sorted by name."""
         return ()
+
+    def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
+        """Where this target's output for `plan` lives, for the core parts that read it back (rollout)."""
+        return Locations()
 
 
 @dataclass(slots=True)

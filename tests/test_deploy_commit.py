@@ -20,7 +20,7 @@ from test_deploy_support import (
 import compiler.writer
 from compiler.deploy import repo as git_ops
 from compiler.deploy.commit import commit
-from compiler.deploy.lock import LockBusy, repo_lock
+from compiler.lock import LockBusy, repo_lock
 from compiler.writer import MANIFEST
 
 

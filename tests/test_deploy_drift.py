@@ -55,7 +55,7 @@ def test_every_drift_class_per_file_and_resource(setup: tuple[Path, Path]) -> No
     result = CliRunner().invoke(drift_command, ["--repo", str(deploy), "--format", "json"])
     assert result.exit_code == 1
     data = json.loads(result.output[result.output.index("{"):])
-    assert data["summary"] == {"missing": 1, "modified": 1, "orphaned": 1, "outdated": 2}
+    assert data["summary"] == {"missing": 1, "modified": 1, "orphaned": 1, "outdated": 2, "ledger": 0}
     text = CliRunner().invoke(drift_command, ["--repo", str(deploy)]).output
     assert "risk-ml-prod, other-model, ConfigMap (v1)" in text
 

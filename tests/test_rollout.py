@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from tools import REPO_ROOT
 
 from compiler.cli import cli
 from compiler.deploy.commit import StateChanged, commit
+from compiler.ledger import audit
+from compiler.ledger.state import read_state, state_path
 from compiler.manifest import load_manifest
-from compiler.rollout import audit, engine
+from compiler.rollout import engine
 from compiler.rollout.engine import Options, advance, rollback, status
 from compiler.rollout.prometheus import PrometheusError, Sample
-from compiler.rollout.state import read_state, state_path
 
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
 BASE = yaml.safe_load((REPO_ROOT / "specs" / "fraud-detector.yaml").read_text())
@@ -76,13 +78,28 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
     with git.Repo(repo).config_writer() as config:
         config.set_value("user", "name", "Rollout Test").set_value("user", "email", "rollout@example.com")
     assert commit(repo, root=project).status == "committed"
+    monkeypatch.setattr(engine, "rules", lambda url: loaded_rules(repo))
     return made
+
+
+def loaded_rules(repo: Path, **override: Any) -> list[dict[str, Any]]:
+    """The rules API's answer for a Prometheus that loaded every rendered rule file and just evaluated it."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as Prometheus writes
+    groups = []
+    for path in sorted(repo.glob("models/*/prometheus/*/rules.yaml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            rules = [{"type": "alerting", "name": r["alert"], "labels": r.get("labels", {}), "health": "ok",
+                      "state": "inactive", "duration": 2, "lastEvaluation": now, **override}
+                     for r in group["rules"] if "alert" in r]
+            groups.append({"name": group["name"], "file": str(path), "interval": 1, "lastEvaluation": now,
+                           "rules": rules})
+    return groups
 
 
 def answers(firing: tuple[str, ...] = (), requests: float | None = 500.0) -> Callable[[str, str], list[Sample]]:
     """A stand-in for Prometheus: `firing` monitors have a firing alert; `requests` None is no series."""
 
-    def ask(url: str, expr: str) -> list[Sample]:
+    def ask(url: str, expr: str, at: float | None = None) -> list[Sample]:
         if expr.startswith("ALERTS"):
             return [Sample({"alertname": m.title(), "monitor": m}, 1.0) for m in firing if f'"{m}' in expr
                     or f"|{m}" in expr]
@@ -194,7 +211,7 @@ def test_tampered_audit_log_stops_the_rollout(setup: Setup, monkeypatch: pytest.
     first, second = log.read_text().splitlines()
     log.write_text(first.replace('"tester"', '"someone else"') + "\n" + second + "\n")
     setup.write("alpha", **{"model.version": "13"})  # a new version may roll back again
-    with pytest.raises(audit.AuditError):
+    with pytest.raises(engine.RolloutError, match=r"audit/alpha\.jsonl: uncommitted change"):
         rollback(setup.options(), "second")
     log.write_text(log.read_text() + log.read_text())  # a replayed record breaks seq and prev
     with pytest.raises(audit.AuditError):
@@ -242,10 +259,234 @@ def test_cli_exit_codes(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_prometheus_error_is_reported_not_swallowed(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(url: str, expr: str) -> list[Sample]:
+    def broken(url: str, expr: str, at: float | None = None) -> list[Sample]:
         raise PrometheusError("boom")
 
     monkeypatch.setattr(engine, "query", broken)
     with pytest.raises(PrometheusError):
         advance(setup.options())
     assert advance(setup.options(), wait=True, timeout=0.2, interval=0.1).code == 2
+
+
+def _stale(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for group in groups:
+        group["lastEvaluation"] = "2020-01-01T00:00:00.000000001Z"
+    return groups
+
+
+def _other_version(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for group in groups:
+        for rule in group["rules"]:
+            rule["labels"] = {**rule["labels"], "model_version": "11"}
+    return groups
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda g: [], "no alerting rule loaded for error-rate, latency-p99"),
+    (_stale, "not evaluated recently: mlspec.alpha.production ("),
+    (lambda g: [{**g[0], "lastEvaluation": "0001-01-01T00:00:00Z"}, *g[1:]], "never evaluated"),
+    (_other_version, "loaded rules are for model version 11, not 12"),
+    (lambda g: [{**x, "rules": [{**r, "health": "err", "lastError": "vector cannot contain metrics with the same "
+                                 "labelset"} for r in x["rules"]]} for x in g], "health err: vector cannot contain"),
+    (lambda g: [{**x, "rules": [{**r, "state": "pending"} for r in x["rules"]]} for x in g], "pending (violating"),
+])
+def test_gate_refuses_when_the_rules_cannot_be_trusted(setup: Setup, monkeypatch: pytest.MonkeyPatch,
+                                                       change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+                                                       reason: str) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    monkeypatch.setattr(engine, "rules", lambda url: change(loaded_rules(setup.repo)))
+    head = setup.head()
+    result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)  # past the 1 s hold
+    assert result.code == 1, result.lines
+    assert result.verdict is not None
+    assert "rules" in [c.name for c in result.verdict.failed]
+    assert reason in result.lines[-1]
+    assert setup.head() == head
+
+
+def test_gate_refuses_without_request_history(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prometheus answers now, but had no series `for:` seconds ago (fresh or lost storage).
+    now_only = answers()
+    monkeypatch.setattr(engine, "query", lambda url, expr, at=None: [] if at is not None else now_only(url, expr))
+    result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)
+    assert result.code == 1, result.lines
+    assert result.verdict is not None
+    assert [c.name for c in result.verdict.failed] == ["history"]
+    history = result.verdict.check("history")
+    assert history is not None
+    assert "@ now-2s" in (history.query or "")
+
+
+def test_the_rollout_layout_comes_from_the_targets_that_declare_it(setup: Setup) -> None:
+    # The engine knows no target's layout: with the serving target disabled nothing declares the stages.
+    (setup.project / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n"
+                                               "targets:\n  kserve: {enabled: false}\n")
+    with pytest.raises(engine.RolloutError, match="no enabled target renders the rollout stages of alpha"):
+        status(setup.options())
+
+
+def _drift(setup: Setup) -> list[tuple[str, str]]:
+    from compiler.deploy.cli import drift_command
+
+    out = CliRunner().invoke(drift_command, ["--repo", str(setup.repo), "--format", "json",
+                                             str(setup.spec("alpha")), str(setup.spec("beta"))])
+    data = json.loads(out.output[out.output.index("{"):])
+    return [(d["path"], d["detail"]) for d in data["drift"] if d["kind"] == "ledger"]
+
+
+def _git_commit(setup: Setup, *paths: str) -> None:
+    repo = git.Repo(setup.repo)
+    repo.git.add("-A", "--", *paths)
+    repo.git.commit("-m", "by hand")
+
+
+def _forged_state(setup: Setup, stage: str = "full") -> None:
+    rel = state_path("alpha")
+    (setup.repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (setup.repo / rel).write_text(json.dumps({"schema": "mlspec.dev/rollout-state/v1", "model": "alpha",
+                                              "environments": {"production": {
+                                                  "version": "12", "stage": stage,
+                                                  "since": "2026-01-01T00:00:00.000Z", "history": []}}}))
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_hand_written_state_is_refused_by_commit_rollout_and_reported_by_drift(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch, committed: bool) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    _forged_state(setup)
+    if committed:
+        _git_commit(setup, state_path("alpha"))
+    head = setup.head()
+    outcome = CliRunner().invoke(cli, ["commit", "--repo", str(setup.repo), str(setup.project / "specs")])
+    assert outcome.exit_code == 1, outcome.output
+    assert "ledger" in outcome.output
+    assert "--force does not override" in outcome.output
+    assert setup.active() == "stages/shadow"  # never rendered at the forged stage
+    assert setup.head() == head
+    found = _drift(setup)
+    if committed:
+        assert (state_path("alpha"), "production is at full (version 12) but no audit record moved it there") in found
+    else:
+        assert [p for p, d in found if d.startswith("uncommitted change (not in HEAD)")] == [state_path("alpha")]
+    with pytest.raises(engine.RolloutError, match="disagree with git history"):
+        advance(setup.options())
+    assert not (setup.repo / "audit" / "alpha.jsonl").exists()
+
+
+def _two_transitions(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(engine, "query", answers())
+    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+    assert rollback(setup.options(), "first").code == 0
+    assert _drift(setup) == []  # what mlspec wrote is consistent
+    setup.write("alpha", **{"model.version": "13"})  # a new version may advance again
+    return setup.repo / "audit" / "alpha.jsonl"
+
+
+def test_uncommitted_edit_of_the_last_record_is_not_swept_into_the_next_commit(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    first, second = log.read_text().splitlines()
+    edited = json.loads(second)
+    edited["reason"] = "approved by the CTO"
+    log.write_text(first + "\n" + json.dumps(edited, sort_keys=True, separators=(",", ":")) + "\n")
+    head = setup.head()
+    with pytest.raises(engine.RolloutError, match=r"audit/alpha\.jsonl: uncommitted change"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert setup.head() == head
+    assert ("audit/alpha.jsonl", "record 2 was not written by a rollout commit (no commit carries its Audit-Record "
+                                 "trailer)") not in _drift(setup)  # the working tree edit is the finding
+    _git_commit(setup, "audit/alpha.jsonl")  # committed by hand, the trailer still disagrees
+    found = _drift(setup)
+    assert any("record 2 is not the one rollout commit" in d for _, d in found), found
+
+
+def test_dropped_last_record_is_not_reused(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    log.write_text(log.read_text().splitlines()[0] + "\n")
+    _git_commit(setup, "audit/alpha.jsonl")
+    head = setup.head()
+    with pytest.raises(engine.RolloutError, match=r"record 2 of rollout commit \w+ \(production: -> rollback\) is "
+                                                  "missing from the log"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert setup.head() == head
+    assert [r["seq"] for r in setup.records()] == [1]
+
+
+def test_deleted_log_does_not_restart_the_chain(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    log.unlink()
+    _git_commit(setup, "audit/alpha.jsonl")
+    with pytest.raises(engine.RolloutError, match="record 1 of rollout commit"):
+        advance(setup.options(), wait=True, timeout=5, interval=0.1)
+    assert not log.exists()
+    assert len(_drift(setup)) >= 2
+    result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
+                                      str(setup.project / "specs"), "--prometheus", "http://p:9090", "--no-push"])
+    assert result.exit_code == 2
+    assert "disagree with git history" in result.output
+
+
+def test_record_appended_by_hand_is_reported(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _two_transitions(setup, monkeypatch)
+    records = setup.records()
+    body = {k: v for k, v in records[-1].items() if k not in ("schema", "seq", "prev", "seed")}
+    body["where"] = {**body["where"], "stage": "full"}
+    _, data = audit.append(log.read_bytes(), "log", body, records[-1]["seed"])  # a well-chained forgery
+    log.write_bytes(data)
+    _git_commit(setup, "audit/alpha.jsonl")
+    assert ("audit/alpha.jsonl", "record 3 was not written by a rollout commit (no commit carries its "
+                                 "Audit-Record trailer)") in _drift(setup)
+
+
+def test_manual_rollback_that_loses_a_race_to_an_advance_retries(setup: Setup,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "query", answers())
+    real_locate = engine.locate
+    raced: list[str] = []
+
+    def racing(opts: Options) -> engine.Position:
+        pos = real_locate(opts)
+        if not raced:  # an advance lands between the rollback's read and its commit
+            raced.append(pos.current.stage)
+            assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+        return pos
+
+    monkeypatch.setattr(engine, "locate", racing)
+    result = rollback(setup.options(), "pager")
+    assert result.code == 0, result.lines
+    assert "read the state again and retried" in result.lines[0]
+    assert raced == ["shadow"]
+    assert setup.active() == "stages/rollback"
+    promote, back = setup.records()
+    assert (promote["event"], back["event"], back["where"]["previous_stage"]) == ("promote", "rollback", "canary-5")
+    assert _drift(setup) == []
+
+
+def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(engine, "query", answers())
+    remote = tmp_path / "remote.git"
+    git.Repo.init(remote, bare=True)
+    repo = git.Repo(setup.repo)
+    branch = repo.active_branch.name
+    repo.create_remote("origin", str(remote))
+    repo.git.push("-u", "origin", branch)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: deployments are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
+                                      str(setup.project / "specs"), "--prometheus", "http://p:9090", "--wait",
+                                      "--interval", "0.2", "--timeout", "20"])  # the branch tracks: it pushes
+    assert result.exit_code == 2, result.output
+    head = setup.head()
+    assert git.Repo(remote).heads[branch].commit.hexsha != head  # the remote never got it
+    assert "deployments are frozen" in result.output
+    assert f"committed {head[:12]} locally" in result.output
+    command = f"git -C {setup.repo} push origin HEAD:refs/heads/{branch}"
+    assert command in result.output
+    hook.unlink()  # the remote accepts again: the printed command publishes the commit
+    subprocess.run(command.split(), check=True, capture_output=True)
+    assert git.Repo(remote).heads[branch].commit.hexsha == head
+    assert setup.active() == "stages/canary-5"

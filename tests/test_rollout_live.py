@@ -29,6 +29,8 @@ from compiler.rollout.prometheus import query
 NAMESPACE = "risk-prod"
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
 HOLDS = {"fd-healthy": "3s", "fd-slow": "3s", "fd-failing": "1h", "fd-idle": "1s"}
+# Models only the gate's fail-open tests use, each judged by a Prometheus of its own.
+SOLO = {"fd-norules": ("2s", "2s"), "fd-fresh": ("2s", "30s")}  # name: (hold, for:)
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Live:
     repo: Path
     url: str
     exporter: Exporter
+    binary: str
+    root: Path
 
     def options(self, model: str) -> Options:
         return Options(model, self.repo, prometheus=self.url, specs=[self.project / "specs"], push=False)
@@ -68,6 +72,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     for name, hold in HOLDS.items():
         spec = rollout_spec(base, name, hold)
         (project / "specs" / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    for name, (hold, for_) in SOLO.items():
+        spec = rollout_spec(base, name, hold, for_=for_)
+        (project / "specs" / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     git.Repo.init(repo)
     with git.Repo(repo).config_writer() as config:
         config.set_value("user", "name", "Rollout Test").set_value("user", "email", "rollout@example.com")
@@ -79,7 +86,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         exporter.set("fd-slow", NAMESPACE, Traffic(ok=50, latency=0.4))
         exporter.set("fd-failing", NAMESPACE, Traffic(ok=25, failed=25, latency=0.02))
         with LocalPrometheus(binary, rules, [f"127.0.0.1:{exporter.port}"], root / "prometheus") as prom:
-            yield Live(project, repo, prom.url, exporter)
+            yield Live(project, repo, prom.url, exporter, binary, root)
     finally:
         exporter.close()
 
@@ -144,3 +151,40 @@ def test_no_traffic_refuses_without_a_commit(live: Live) -> None:
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
     assert (data["stage"], data["next"], data["gate"]["passed"]) == ("shadow", "canary-5", False)
+
+
+def _gate_lines(live: Live, model: str, url: str) -> tuple[int, str]:
+    before = live.head()
+    result = advance(Options(model, live.repo, prometheus=url, specs=[live.project / "specs"], push=False))
+    assert live.head() == before, "a refused gate must not commit"
+    assert live.active(model) == "stages/shadow"
+    return result.code, "\n".join(result.lines)
+
+
+def test_rules_not_loaded_refuses(live: Live) -> None:
+    # Healthy traffic, but this Prometheus has no rule files: no alert can ever fire, so silence is no proof.
+    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4))  # violating, unseen
+    with LocalPrometheus(live.binary, [], [f"127.0.0.1:{live.exporter.port}"], live.root / "prom-norules") as prom:
+        wait_for(lambda: query(prom.url, 'sum(rate(request_predict_seconds_count{model_name="fd-norules"}[2s])) '
+                                         "* 2 >= 20"), timeout=30)
+        code, text = _gate_lines(live, "fd-norules", prom.url)
+    assert code == 1, text
+    assert "rules: FAIL (no alerting rule loaded for error-rate, latency-p99" in text
+    assert "traffic: ok" in text  # the old gate's checks all passed: it would have promoted
+
+
+def test_fresh_storage_refuses_while_the_model_violates(live: Live) -> None:
+    # A Prometheus with an empty TSDB (as after losing its storage) and the rules loaded: the slow model's
+    # latency alert needs 10 s of window and 30 s of `for:` before it can fire, so "not firing" is no proof.
+    live.exporter.set("fd-fresh", NAMESPACE, Traffic(ok=50, latency=0.4))
+    rules = [live.repo / "models/fd-fresh/prometheus/production/rules.yaml"]
+    with LocalPrometheus(live.binary, rules, [f"127.0.0.1:{live.exporter.port}"], live.root / "prom-fresh") as prom:
+        wait_for(lambda: query(prom.url, 'sum(rate(request_predict_seconds_count{model_name="fd-fresh"}[2s])) '
+                                         "* 2 >= 20"), timeout=30)
+        wait_for(lambda: query(prom.url, 'ALERTS{model="fd-fresh", alertstate="pending"}'), timeout=30)
+        code, text = _gate_lines(live, "fd-fresh", prom.url)
+    assert code == 1, text
+    assert "history: FAIL (Prometheus has no request series from far enough back" in text
+    assert "pending (violating, inside for:): LatencyP99[latency-p99]" in text
+    for fooled in ("rollback: ok", "quiet: ok", "traffic: ok"):  # what fooled the old gate
+        assert fooled in text

@@ -59,6 +59,10 @@ def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, 
     _diagnostics(outcome.result.diagnostics)
     if outcome.status == "invalid":
         _fail("nothing written: fix the errors above", 1)
+    if outcome.status == "refused" and outcome.drift.of("ledger"):
+        click.echo(outcome.drift.to_text(), err=True)
+        _fail(f"refusing to render from rollout records git history does not vouch for in {repo_dir} (--force does "
+              "not override this); restore them from HEAD or revert the commit that changed them", 1)
     if outcome.status == "refused":
         click.echo(outcome.drift.to_text(), err=True)
         _fail(f"refusing to overwrite {len(outcome.drift.modified)} hand-edited file(s) in {repo_dir}; "

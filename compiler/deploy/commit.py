@@ -21,14 +21,14 @@ from typing import Any
 
 from compiler import __version__
 from compiler.deploy import repo as git_ops
-from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, report
-from compiler.deploy.lock import repo_lock
+from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, ledger_drift, report
 from compiler.errors import EnvironmentFault
+from compiler.ledger.state import state_files, states_from_files
+from compiler.lock import repo_lock
 from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
 from compiler.output import planned_tree
 from compiler.pipeline import RunResult, run
 from compiler.plan import ActiveStage
-from compiler.rollout.state import state_files, states_from_files
 from compiler.targets import Registry
 from compiler.writer import MANIFEST, recover, write_tree
 
@@ -70,7 +70,7 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
            trailers: Sequence[str] = ()) -> CommitOutcome:
     """Render `paths` (default: the project's specs/) into `repo_dir` and commit the change.
 
-    The live rollout stages come from the repository's rollout state (compiler.rollout.state) unless
+    The live rollout stages come from the repository's rollout state (compiler.ledger.state) unless
     `rollout_state` is given. `extra_files` (the rollout state and audit log) are committed with the
     render; `expect` maps paths to the bytes the caller based its change on (None: absent), checked
     under the lock, so two rollouts of one model cannot both win. `trailers` are added to the message.
@@ -97,6 +97,11 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
             path = tree / rel
             if (path.read_bytes() if path.is_file() else None) != wanted:
                 raise StateChanged(f"{rel} changed since it was read: another run committed first; run again")
+        if rollout_state is None:
+            # The stages we render come from the rollout state: never from one git history does not vouch for.
+            forged = ledger_drift(tree)
+            if forged:
+                return CommitOutcome(result, "refused", report(forged))
         drift = hand_edits(repo, tree)
         if drift.items and not force:
             return CommitOutcome(result, "refused", drift)
@@ -120,8 +125,26 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
             git_ops.restore(tree, saved)
             raise
         if push:
-            outcome.pushed = git_ops.push(repo, remote, branch)
+            try:
+                outcome.pushed = git_ops.push(repo, remote, branch)
+            except git_ops.GitError as exc:
+                raise PushFailed(_unpublished(repo, tree, outcome, remote, branch, exc)) from exc
     return outcome
+
+
+class PushFailed(git_ops.GitError):
+    """The commit exists locally but did not reach the remote; the message says how to publish it."""
+
+
+def _unpublished(repo: Any, tree: Path, outcome: CommitOutcome, remote: str, branch: str | None,
+                 exc: Exception) -> str:
+    head = git_ops.head_sha(repo) or "?"
+    target = branch or git_ops.current_branch(repo) or "<branch>"
+    made = (f"committed {head[:12]} locally" if outcome.status == "committed"
+            else f"nothing new to commit; HEAD {head[:12]} is")
+    return (f"{exc}\n{made} in {tree}, but it is not on {remote}: the deployment does not change until it is "
+            f"pushed. Publish it with `git -C {tree} push {remote} HEAD:refs/heads/{target}` once the remote "
+            "accepts it (if the remote moved, pull --rebase first)")
 
 
 def hand_edits(repo: Any, tree: Path) -> DriftReport:

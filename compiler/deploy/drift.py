@@ -6,7 +6,9 @@
   for `mlspec commit`, in the committed HEAD;
 - missing: a managed file is gone;
 - orphaned: a file under a directory mlspec manages that the manifest does not list, or a manifest
-  entry whose spec no longer exists.
+  entry whose spec no longer exists;
+- ledger: the rollout state or audit log disagrees with itself, with HEAD or with the rollout commits'
+  trailers (compiler.ledger.verify): hand-written, edited, truncated or deleted rollout records.
 
 Only plan digests are compared for specs, never rendered text or timestamps, so a formatting-only
 edit of a spec is not drift.
@@ -27,7 +29,7 @@ from compiler.manifest import Manifest
 from compiler.pipeline import RunResult
 from compiler.writer import STATE_DIR
 
-KINDS = ("outdated", "modified", "missing", "orphaned")
+KINDS = ("outdated", "modified", "missing", "orphaned", "ledger")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,4 +200,15 @@ def find_drift(tree: Path, paths: Sequence[Path] | None = None, *, root: Path | 
         return None, []
     result = run(paths, root=root, render=False, registry=registry)
     found = [*file_drift(tree, manifest), *spec_drift(manifest, result, result.context.root, full=not paths)]
+    if (tree / ".git").exists():
+        found += ledger_drift(tree)
     return report(found), result.diagnostics
+
+
+def ledger_drift(tree: Path) -> list[Drift]:
+    """Rollout records that git history does not vouch for (compiler.ledger.verify)."""
+    from compiler.deploy import history
+    from compiler.deploy import repo as git_ops
+
+    return [Drift("ledger", p.path, detail=p.detail, where="history")
+            for p in history.problems(git_ops.open_repo(tree))]

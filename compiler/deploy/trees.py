@@ -44,7 +44,7 @@ def _read_dir(root: Path) -> dict[str, bytes]:
 def against_dir(directory: Path, paths: Sequence[Path] | None = None, *, root: Path | None = None,
                 registry: Registry | None = None) -> Trees:
     """What `mlspec render --out DIRECTORY` (or `commit`) would change there, file by file."""
-    from compiler.rollout.state import load_states
+    from compiler.ledger.state import load_states
 
     states = load_states(directory)
     result = run(paths, root=root, render=True, registry=registry, rollout_state=states)

@@ -17,12 +17,16 @@ from typing import Any
 
 from compiler import __version__
 from compiler.errors import UsageError
+from compiler.ledger import audit
+from compiler.ledger.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
 from compiler.plan import ActiveStage, Plan, StagePlan
-from compiler.rollout import audit, gate
-from compiler.rollout.prometheus import PrometheusError, query
-from compiler.rollout.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
+from compiler.rollout import gate
+from compiler.rollout.prometheus import PrometheusError, query, rules
+from compiler.targets import RolloutOutput, Target
 
 ROLLBACK = "rollback"
+# A manual rollback re-reads and re-commits this many times when other runs keep moving the stage.
+ROLLBACK_ATTEMPTS = 5
 # Exit codes of `advance` (the CI job's contract): advanced, gate failed (rolled back if configured), error.
 ADVANCED, GATE_FAILED, ERROR = 0, 1, 2
 
@@ -56,6 +60,8 @@ class Position:
     restarted: bool  # the state is for another version (or absent)
     stages: list[StagePlan]
     tree: Path
+    layout: RolloutOutput  # what the serving target rendered for this rollout
+    seed: str | None  # the audit seed file a target declared, relative to the tree
 
     @property
     def stage(self) -> StagePlan | None:
@@ -83,9 +89,9 @@ class Result:
 
 
 def locate(opts: Options) -> Position:
+    from compiler.deploy import history
     from compiler.deploy import repo as git_ops
     from compiler.pipeline import run, with_rollout_state
-    from targets.kserve.checks import has_previous
 
     result = run(opts.specs, render=False)
     found = [s for s in result.specs if s.plan is not None and s.plan.name == opts.model]
@@ -101,21 +107,47 @@ def locate(opts: Options) -> Position:
     environment = opts.environment or plan.rollout.environment
     if environment != plan.rollout.environment:
         raise RolloutError(f"{opts.model} rolls out in {plan.rollout.environment!r}, not {environment!r}")
+    layout, seed = _declared(result.context.targets, plan, environment)
     repo = git_ops.open_repo(opts.repo)
     tree = Path(repo.working_tree_dir)
+    forged = history.problems(repo, [opts.model])
+    if forged:
+        raise RolloutError(f"the rollout records of {opts.model} disagree with git history; nothing was changed:\n"
+                           + "\n".join(f"  {p.text()}" for p in forged)
+                           + "\nrestore them from HEAD, or revert the commit that changed them by hand")
     state, raw = read_state(tree, opts.model)
-    stages = list(plan.rollout.stages) if has_previous(plan) else [s for s in plan.rollout.stages if s.kind == "full"]
+    stages = [s for s in plan.rollout.stages if s.name in layout.stages]
+    if not stages:
+        raise RolloutError(f"no rollout stage of {opts.model} is rendered in {environment}")
     entry = state.environments.get(environment)
     first = stages[0].name
-    valid = [s.name for s in stages] + ([ROLLBACK] if has_previous(plan) else [])
+    valid = [s.name for s in stages] + ([ROLLBACK] if layout.rollback else [])
     if entry is not None and entry.version == plan.model.version and entry.stage in valid:
         current, restarted = entry, False
     else:
-        since = _last_change(repo, f"models/{plan.name}/kserve/{environment}") or timestamp(now())
+        since = _last_change(repo, layout.directory) or timestamp(now())
         current = EnvState(plan.model.version, first, since, entry.history if entry else [])
         restarted = True
     plan = with_rollout_state(plan, {plan.name: {environment: ActiveStage(current.version, current.stage)}})
-    return Position(plan, Path(spec.file), environment, state, raw, current, restarted, stages, tree)
+    return Position(plan, Path(spec.file), environment, state, raw, current, restarted, stages, tree, layout, seed)
+
+
+def _declared(targets: list[tuple[Target, Any]], plan: Plan, environment: str) -> tuple[RolloutOutput, str | None]:
+    """The rollout output and audit seed the enabled targets declare (compiler.targets.Locations)."""
+    rollouts: list[tuple[str, RolloutOutput]] = []
+    seeds: list[str] = []
+    for target, settings in targets:
+        found = target.locations(plan, settings, environment)
+        if found.rollout is not None:
+            rollouts.append((target.name, found.rollout))
+        if found.audit_seed is not None:
+            seeds.append(found.audit_seed)
+    if not rollouts:
+        raise RolloutError(f"no enabled target renders the rollout stages of {plan.name} in {environment}")
+    if len(rollouts) > 1:
+        raise RolloutError(f"targets {', '.join(n for n, _ in rollouts)} all render the rollout of {plan.name}; "
+                           "disable all but one in mlspec.yaml")
+    return rollouts[0][1], (seeds[0] if seeds else None)
 
 
 def _last_change(repo: Any, path: str) -> str | None:
@@ -127,11 +159,20 @@ def _last_change(repo: Any, path: str) -> str | None:
     return timestamp(parse_timestamp(text)) if text else None
 
 
-def _query(opts: Options) -> gate.Query:
-    url = opts.prometheus
-    if not url:
+def _url(opts: Options) -> str:
+    if not opts.prometheus:
         raise RolloutError("the gate needs Prometheus: pass --prometheus URL or set MLSPEC_PROMETHEUS_URL")
+    return opts.prometheus
+
+
+def _query(opts: Options) -> gate.Query:
+    url = _url(opts)
     return lambda expr: query(url, expr)
+
+
+def _source(opts: Options) -> gate.Source:
+    url = _url(opts)
+    return gate.Source(lambda expr: query(url, expr), lambda expr, at: query(url, expr, at=at), lambda: rules(url))
 
 
 def status(opts: Options) -> dict[str, Any]:
@@ -147,7 +188,7 @@ def status(opts: Options) -> dict[str, Any]:
         "stages": [s.name for s in pos.stages],
     }
     if opts.prometheus and stage is not None and following is not None:
-        verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _query(opts))
+        verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _source(opts))
         out["gate"] = verdict.to_data()
     return out
 
@@ -167,7 +208,7 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
     if stage is None or following is None:
         return Result(ADVANCED, [f"{opts.model} {pos.current.version} is at {pos.current.stage} in "
                                  f"{pos.environment}: the rollout is complete"])
-    ask = _query(opts)
+    ask = _source(opts)
     if timeout is None:
         timeout = (stage.duration_seconds or 0) + 1800.0
     deadline = clock() + max(timeout, 0.0)
@@ -207,25 +248,42 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
 
 
 def _can_roll_back(pos: Position) -> bool:
-    from targets.kserve.checks import has_previous
-
-    return has_previous(pos.plan)
+    return pos.layout.rollback
 
 
-def rollback(opts: Options, reason: str) -> Result:
-    """Commit the rollback form (the previous version takes all traffic) in one step, recording why."""
-    pos = locate(opts)
-    if not _can_roll_back(pos):
-        raise RolloutError(f"{opts.model} has no model.previous, so there is no rollback form to select")
-    if pos.current.stage == ROLLBACK:
-        return Result(ADVANCED, [f"{opts.model} {pos.current.version} is already rolled back in {pos.environment}"])
-    evidence: dict[str, Any] = {"manual": True}
-    if opts.prometheus:
+def rollback(opts: Options, reason: str, attempts: int = ROLLBACK_ATTEMPTS) -> Result:
+    """Commit the rollback form (the previous version takes all traffic) in one step, recording why.
+
+    A rollback must not lose to a concurrent advance: when another run moves the stage between our read
+    and our commit (StateChanged), read the state again, re-validate and commit again.
+    """
+    from compiler.deploy.commit import StateChanged
+
+    notes: list[str] = []
+    for attempt in range(1, max(attempts, 1) + 1):
+        pos = locate(opts)
+        if not _can_roll_back(pos):
+            raise RolloutError(f"{opts.model} has no model.previous, so there is no rollback form to select")
+        if pos.current.stage == ROLLBACK:
+            return Result(ADVANCED, [*notes, f"{opts.model} {pos.current.version} is already rolled back in "
+                                              f"{pos.environment}"])
+        evidence: dict[str, Any] = {"manual": True}
+        if opts.prometheus:
+            try:
+                evidence["firing"] = gate.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
+            except PrometheusError as exc:  # evidence only: a rollback must never wait for monitoring
+                evidence["firing"] = {"error": str(exc)}
         try:
-            evidence["firing"] = gate.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
-        except PrometheusError as exc:  # evidence only: a rollback must never wait for monitoring
-            evidence["firing"] = {"error": str(exc)}
-    return _transition(pos, opts, ROLLBACK, "rollback", reason, evidence)
+            made = _transition(pos, opts, ROLLBACK, "rollback", reason, evidence)
+        except StateChanged:
+            if attempt >= attempts:
+                raise
+            notes.append(f"another run moved {opts.model} past {pos.current.stage} first; read the state again "
+                         f"and retried (attempt {attempt + 1} of {attempts})")
+            continue
+        made.lines[:0] = notes
+        return made
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, evidence: dict[str, Any]) -> Result:
@@ -254,7 +312,7 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
         "reason": reason,
         "evidence": evidence,
     }
-    record, log_bytes = audit.append(log_raw, log_rel, body, audit.seed_digest(pos.tree, plan))
+    record, log_bytes = audit.append(log_raw, log_rel, body, audit.seed_digest(pos.tree, pos.seed))
     rel = state_path(plan.name)
     verb = "roll back" if event == "rollback" else "advance"
     subject = f"rollout: {verb} {plan.name} {plan.model.version} in {env}: {pos.current.stage} -> {to}"

@@ -1,6 +1,5 @@
-"""A minimal Prometheus HTTP API client: instant queries over urllib, nothing else.
-
-The gate needs two instant queries per check; a client library would be a dependency for ~40 lines.
+"""A minimal Prometheus HTTP API client over urllib: instant queries (now or at a past instant) and the
+rules API, nothing else. A client library would be a dependency for ~60 lines.
 """
 
 from __future__ import annotations
@@ -39,18 +38,37 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def query(base_url: str, expr: str, timeout: float = DEFAULT_TIMEOUT) -> list[Sample]:
-    """The instant vector `expr` evaluates to now. A scalar answer becomes one unlabelled sample."""
-    url = check_url(base_url) + "/api/v1/query"
-    body = urllib.parse.urlencode({"query": expr}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+def query(base_url: str, expr: str, timeout: float = DEFAULT_TIMEOUT, at: float | None = None) -> list[Sample]:
+    """The instant vector `expr` evaluates to now (or at unix time `at`). A scalar becomes one sample."""
+    params = {"query": expr} | ({"time": f"{at:.3f}"} if at is not None else {})
+    data = _call(base_url, "/api/v1/query", params, expr, timeout)
+    return _samples(data, check_url(base_url) + "/api/v1/query")
+
+
+def rules(base_url: str, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
+    """The alerting rule groups Prometheus has loaded (`/api/v1/rules?type=alert`), as it reports them."""
+    data = _call(base_url, "/api/v1/rules", {"type": "alert"}, "the rules API", timeout, method="GET")
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise PrometheusError(f"{check_url(base_url)}/api/v1/rules: answer has no rule groups")
+    return groups
+
+
+def _call(base_url: str, path: str, params: dict[str, str], what: str, timeout: float, method: str = "POST") -> Any:
+    """Send `params` to an API endpoint (the query API takes POST, the rules API only GET); its `data`."""
+    url = check_url(base_url) + path
+    encoded = urllib.parse.urlencode(params)
+    if method == "GET":
+        request = urllib.request.Request(f"{url}?{encoded}", method="GET", headers={"Accept": "application/json"})
+    else:
+        request = urllib.request.Request(url, data=encoded.encode(), method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # check_url allowed only http(s)
             raw = response.read()
     except urllib.error.HTTPError as exc:
         detail = _error_text(exc.read())
-        raise PrometheusError(f"{url}: HTTP {exc.code}{': ' + detail if detail else ''} for {expr}") from exc
+        raise PrometheusError(f"{url}: HTTP {exc.code}{': ' + detail if detail else ''} for {what}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PrometheusError(f"cannot reach Prometheus at {base_url}: {reason}") from exc
@@ -59,8 +77,8 @@ def query(base_url: str, expr: str, timeout: float = DEFAULT_TIMEOUT) -> list[Sa
     except ValueError as exc:
         raise PrometheusError(f"{url}: answer is not JSON") from exc
     if not isinstance(data, dict) or data.get("status") != "success":
-        raise PrometheusError(f"{url}: query failed: {_error_text(raw) or 'no status'}: {expr}")
-    return _samples(data.get("data"), url)
+        raise PrometheusError(f"{url}: query failed: {_error_text(raw) or 'no status'}: {what}")
+    return data.get("data")
 
 
 def _error_text(raw: bytes) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.targets import Locations, OutputFile, Target
 from targets.governance import audit, card, checks, codeowners
 from targets.governance.settings import GovernanceSettings, project_settings
 
@@ -44,6 +44,9 @@ class GovernanceTarget(Target):
             OutputFile(card_path(plan), "text", card.render(plan, config, seed_path), comment=None),
             OutputFile(seed_path, "json", audit.seed(plan, config, card_path(plan)), comment=None),
         ]
+
+    def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
+        return Locations(audit_seed=audit_path(plan))
 
     def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
         config = project_settings(settings)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from compiler.diagnostics import Diagnostic
 from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.targets import Locations, OutputFile, RolloutOutput, Target
 from targets.kserve import checks, layout
 from targets.kserve.settings import KServeSettings
 
@@ -25,3 +25,9 @@ class KServeTarget(Target):
 
     def render(self, plan: Plan, settings: KServeSettings) -> Iterable[OutputFile]:
         return layout.render(plan, settings)
+
+    def locations(self, plan: Plan, settings: KServeSettings, environment: str) -> Locations:
+        if not checks.serves_live(plan) or plan.rollout is None or plan.rollout.environment != environment:
+            return Locations()
+        return Locations(rollout=RolloutOutput(layout.environment_dir(plan, environment),
+                                               tuple(s.name for s in checks.stages(plan)), checks.has_previous(plan)))

@@ -24,6 +24,10 @@ TARGET = "kserve"
 CONTAINER_NAME = "kserve-container"
 
 
+def environment_dir(plan: Plan, environment: str) -> str:
+    return f"models/{plan.name}/{TARGET}/{environment}"
+
+
 def _yaml(path: str, *docs: dict[str, Any]) -> OutputFile:
     return OutputFile(path=path, format="yaml", content=list(docs))
 
@@ -41,7 +45,7 @@ def render(plan: Plan, settings: KServeSettings) -> list[OutputFile]:
 
 
 def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving) -> list[OutputFile]:
-    base = f"models/{plan.name}/{TARGET}/{env.name}"
+    base = environment_dir(plan, env.name)
     files = [_yaml(f"{base}/serviceaccount.yaml", manifests.service_account(plan, env, settings))]
     resources = ["serviceaccount.yaml"]
     if plan.serving.stream is not None:

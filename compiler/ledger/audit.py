@@ -1,8 +1,9 @@
 """The audit log: `audit/<model>.jsonl` in the deployment repository, one record per rollout commit.
 
 Records follow `mlspec.dev/audit-record/v1` (docs/governance.md) and are hash-chained: `prev` is the
-sha256 of the previous record's canonical JSON, or, for the first record under a new audit seed (the
-governance target's `audit-seed.json`), that seed's digest. The log is only ever appended to, in the
+sha256 of the previous record's canonical JSON, or, for the first record under a new audit seed (a file
+a target declares through `Target.locations`: the governance target's `audit-seed.json`), its digest.
+The log is only ever appended to, in the
 same commit that changes the stage, so git history and the log cannot disagree.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import UsageError
-from compiler.plan import Plan, canonical_json, sha256_text
+from compiler.plan import canonical_json, sha256_text
 
 SCHEMA = "mlspec.dev/audit-record/v1"
 AUDIT_DIR = "audit"
@@ -32,9 +33,12 @@ def record_digest(record: dict[str, Any]) -> str:
     return "sha256:" + sha256_text(canonical_json(record))
 
 
-def seed_digest(tree: Path, plan: Plan) -> str | None:
-    """The seed the deployment runs under, when the governance target rendered one into the tree."""
-    path = tree / "models" / plan.name / "governance" / "audit-seed.json"
+def seed_digest(tree: Path, rel: str | None) -> str | None:
+    """The seed the deployment runs under: `seed_digest` of the seed file a target declared (the
+    governance target's audit-seed.json), when it is in the tree."""
+    if rel is None:
+        return None
+    path = tree / rel
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
