@@ -89,12 +89,12 @@ def test_exceptions_map_to_exit_codes_in_one_place(exc: Exception, code: int, tm
 def test_the_commands_known_failures_are_in_the_hierarchy() -> None:
     """What the commands used to list exception by exception now derives from one base."""
     from compiler.deploy.commit import StateChanged
-    from compiler.lock import LockBusy
     from compiler.deploy.repo import GitError
     from compiler.ledger.audit import AuditError
+    from compiler.ledger.state import StateError
+    from compiler.lock import LockBusy
     from compiler.rollout.engine import RolloutError
     from compiler.rollout.prometheus import PrometheusError
-    from compiler.ledger.state import StateError
 
     environment = [LockBusy, GitError, StateChanged, PrometheusError]
     usage = [RolloutError, StateError, AuditError]
