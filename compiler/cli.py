@@ -1,7 +1,8 @@
 """The command line: click parses arguments and calls the library; nothing else lives here.
 
-Exit codes: 0 clean (warnings allowed), 1 findings or differences, 2 usage, 3 internal error; the
-exceptions that end a command map to them in compiler/errors.py.
+Exit codes: 0 clean (warnings allowed), 1 findings or differences, 2 usage or the environment (disk full,
+read-only or unreadable paths), 3 internal error; the exceptions that end a command map to them in
+compiler/errors.py.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ def _report(diags: Sequence[Diagnostic], fmt: str) -> None:
 def _exit_for(diags: Sequence[Diagnostic]) -> int:
     if any(d.code == "MLS504" for d in diags):
         return 3
+    if any(d.code in ENVIRONMENT_CODES for d in diags):
+        return 2  # the machine, not the spec: a file or directory this user cannot read
     return 1 if has_errors(diags) else 0
+
+
+# Diagnostics that report the environment rather than the input (compiler.codes).
+ENVIRONMENT_CODES = frozenset({"MLS014"})
 
 
 # Commands that live with their feature, imported only when used: start-up time is a budget
@@ -67,6 +74,20 @@ class LazyGroup(click.Group):
                 raise InternalError(f"command {cmd_name!r}: {self.lazy_commands[cmd_name]} is not a click command")
             return command
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Where exit codes are decided for every verb: a machine that refuses (disk full, read-only,
+        # permission denied) is the user's environment, exit 2 with one line, never a traceback.
+        from compiler.errors import EnvironmentFault
+
+        try:
+            return super().invoke(ctx)
+        except EnvironmentFault as exc:
+            fault = exc
+        except OSError as exc:
+            fault = EnvironmentFault.of("access", exc)
+        click.echo(f"mlspec: error: {fault}", err=True)
+        sys.exit(fault.exit_code)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,6 +166,7 @@ def targets() -> None:
 def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
     """Print the JSON Schema (draft 2020-12) of the spec, or keep the repository's copies current."""
     from compiler.jsonschema_export import project_schema_text, spec_schema_text, stale_schemas, sync_schemas
+    from compiler.writer import write_file
 
     if sync or check:
         root = _spec_repository_root(Path.cwd())
@@ -160,7 +182,7 @@ def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        write_file(output, text.encode())
 
 
 def _spec_repository_root(start: Path) -> Path:
@@ -184,13 +206,19 @@ def init(name: str, team: str, directory: Path) -> None:
     for value, what in ((name, "NAME"), (team, "--team")):
         if not is_dns_label(value):
             raise click.UsageError(f"{what} {value!r} must be a DNS-1123 label (lowercase letters, digits, '-')")
-    directory.mkdir(parents=True, exist_ok=True)
+    from compiler.errors import EnvironmentFault
+    from compiler.writer import write_file
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFault("create directory", directory, exc) from exc
     path = directory / f"{name}.yaml"
     if path.exists():
         raise click.UsageError(f"{path} exists; choose another name")
     root = _spec_repository_root(directory.resolve())
     written = sync_schemas(root)
-    path.write_text(modeline(path.resolve(), root) + starter_spec(name, team))
+    write_file(path, (modeline(path.resolve(), root) + starter_spec(name, team)).encode())
     for schema_path in written:
         click.echo(f"wrote {schema_path}", err=True)
     click.echo(f"wrote {path}; next: mlspec lint {path}", err=True)

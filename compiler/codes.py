@@ -8,7 +8,7 @@ from __future__ import annotations
 
 CODES: dict[str, str] = {
     # Loading: the file as YAML.
-    "MLS001": "The file cannot be read or is larger than the size limit (1 MiB).",
+    "MLS001": "The file does not exist or is larger than the size limit (1 MiB).",
     "MLS002": "The file is not UTF-8 text.",
     "MLS003": "YAML syntax error.",
     "MLS004": "A tab character is used for indentation; YAML indents with spaces.",
@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "MLS011": "Unknown `apiVersion`.",
     "MLS012": "Unknown `kind`.",
     "MLS013": "YAML merge keys (`<<`) are not supported.",
+    "MLS014": "The file or directory cannot be read (permission denied, I/O error): the environment, exit 2.",
     # Schema: shape and values.
     "MLS101": "Unknown key (with a did-you-mean hint).",
     "MLS102": "A required key is missing.",

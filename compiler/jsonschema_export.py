@@ -69,10 +69,16 @@ def stale_schemas(root: Path) -> list[Path]:
 
 def sync_schemas(root: Path) -> list[Path]:
     """Write the schema copies that are stale; returns what was written."""
+    from compiler.errors import EnvironmentFault
+    from compiler.writer import write_file
+
     written = []
     for path in stale_schemas(root):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(SCHEMAS[path.name](), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentFault("create directory", path.parent, exc) from exc
+        write_file(path, SCHEMAS[path.name]().encode())
         written.append(path)
     return written
 

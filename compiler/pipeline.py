@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
+from compiler.errors import EnvironmentFault
 from compiler.identity import identities
 from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
@@ -21,7 +22,7 @@ from compiler.settings_keys import deprecated_keys
 from compiler.spec import API_VERSION, Spec
 from compiler.targets import OutputFile, Registry, Target, discover
 from compiler.writer import safe_relpath, serialize
-from compiler.yamlsource import Document, load_document
+from compiler.yamlsource import Document, load_document, read_source
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 # Below this many specs a process pool costs more than it saves.
@@ -132,7 +133,7 @@ def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
+            for dirpath, dirnames, filenames in os.walk(path, onerror=_unreadable_dir):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in filenames:
                     if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
@@ -140,6 +141,11 @@ def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
         else:
             found.add(path)
     return sorted(found, key=lambda p: p.resolve().as_posix())
+
+
+def _unreadable_dir(error: OSError) -> None:
+    # os.walk skips what it cannot list: a lint would pass having checked nothing.
+    raise EnvironmentFault("read directory", error.filename or "", error) from error
 
 
 def _display(path: Path) -> str:
@@ -305,10 +311,9 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
 
 def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:
     file, rel, path = item
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return SpecResult(file, rel, diagnostics=[Diagnostic("MLS001", f"cannot read: {exc.strerror}", file=file)])
+    raw, unreadable = read_source(path, file)
+    if raw is None:
+        return SpecResult(file, rel, diagnostics=[unreadable] if unreadable else [])
     result = check_spec(raw, file, rel, context)
     if render:
         render_spec(result, context)

@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from compiler.diagnostics import Diagnostic
 from compiler.schema_errors import diagnostics_from_validation
 from compiler.spec import Autoscaling, Name, Replicas, Resources, Severity, Strict
-from compiler.yamlsource import Document, load_document
+from compiler.yamlsource import Document, load_document, read_source
 
 PROJECT_FILE = "mlspec.yaml"
 
@@ -84,7 +84,10 @@ def load_project(root: FsPath) -> tuple[Project, Document | None, list[Diagnosti
         shown = os.path.relpath(path)
     except ValueError:
         shown = path.as_posix()
-    doc, problems = load_document(path.read_bytes(), shown)
+    raw, unreadable = read_source(path, shown)
+    if raw is None:
+        return Project(), None, [unreadable] if unreadable else []
+    doc, problems = load_document(raw, shown)
     if doc is None:
         return Project(), None, problems
     header = [

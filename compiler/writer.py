@@ -6,12 +6,15 @@ quote every string a YAML 1.1 *or* 1.2 reader would take for something else (`no
 `1e3`, `2026-11-25`, ...).
 
 Writing: everything is rendered in memory first; nothing touches disk when any error was found. The
-tree is then staged next to the output and swapped in file by file under a journal, so a crash
-mid-swap is finished (rolled forward) by the next run instead of leaving half a tree.
+tree is then staged beside each destination and swapped in file by file under a journal: a crash
+mid-swap is finished (rolled forward) by the next run, and a write the machine refuses (full disk,
+read-only directory) is undone, so no run leaves half a tree.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -25,6 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from compiler import __version__
+from compiler.errors import EnvironmentFault
 from compiler.targets import OutputFile
 
 STATE_DIR = ".mlspec"
@@ -160,23 +164,196 @@ def safe_relpath(path: str) -> str | None:
 
 
 # --- atomic tree writing -----------------------------------------------------------------------
+#
+# Every byte is written before the point of no return, next to where it belongs: a temporary file in
+# the destination's own directory, and a hard link (or copy) of the file it replaces. A read-only,
+# full or cross-device directory therefore fails while nothing visible has changed; what remains after
+# the commit point is renames within one directory, and every one of them can be undone from the
+# backups. The journal's file name is its state, so moving between states is a rename (no free space
+# needed):
+#
+#   journal.staging.json   staging: recovery deletes the temporaries, the tree was never touched
+#   journal.json           committed: recovery rolls forward; if the machine refuses, rolls back
+#   journal.rollback.json  rolling back: recovery restores every touched path from its backup
+#   journal.done.json      complete: recovery only deletes the backups
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+_JOURNALS = {name: f"journal.{name}.json" for name in ("staging", "rollback", "done")}
+
+
+class FileSystem:
+    """The file operations of the tree writer, injected so tests can make the machine fail for real at an
+    exact moment (make a directory immutable right after the commit point, fill a disk, kill the run)."""
+
+    def write(self, path: Path, data: bytes) -> None:
+        with open(path, "xb") as handle:
+            handle.write(data)
+
+    def link(self, src: Path, dst: Path) -> None:
+        """`dst` becomes a second name of `src`; a copy where the filesystem has no hard links."""
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS):
+                raise
+            self.write(dst, src.read_bytes())
+
+    def replace(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+
+    def unlink(self, path: Path) -> None:
+        path.unlink()
+
+    def mkdir(self, path: Path) -> None:
+        path.mkdir()
+
+    def rmdir(self, path: Path) -> None:
+        path.rmdir()
+
+    def sync(self) -> None:
+        # One flush of everything staged instead of an fsync per file (23k files for 1,000 specs):
+        # after the commit point every staged byte must already be on disk.
+        os.sync()
+
+    def sync_dir(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+_FS = FileSystem()
+
+
+def _read_journal(path: Path) -> dict[str, Any]:
+    plan = json.loads(path.read_text())
+    if not isinstance(plan, dict):
+        raise ValueError("journal is not an object")
+    return plan
+
+
+def _exists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def _same(dest: Path, backup: Path) -> bool:
+    """True when `dest` still holds what `backup` saved (it was never replaced)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        if os.path.samefile(dest, backup):
+            return True
+        return dest.is_file() and not dest.is_symlink() and dest.read_bytes() == backup.read_bytes()
+    except OSError:
+        return False
 
 
-def _apply_journal(root: Path, journal: Path) -> None:
-    """Finish a swap: the staging dir is complete once the journal exists, so rolling forward is safe."""
-    plan = json.loads(journal.read_text())
+def _roll_forward(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
+    for entry in plan["entries"]:
+        dest = root / entry["path"]
+        if entry["tmp"] is not None:
+            tmp = root / entry["tmp"]
+            if _exists(tmp):  # gone: an interrupted run already moved it
+                try:
+                    fs.replace(tmp, dest)
+                except OSError as exc:
+                    raise EnvironmentFault("write", dest, exc) from exc
+        elif _exists(dest) and entry["backup"] is not None and _exists(root / entry["backup"]):
+            try:
+                fs.unlink(dest)
+            except OSError as exc:
+                raise EnvironmentFault("remove", dest, exc) from exc
+
+
+def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: bool) -> None:
+    """Put every path back as it was. `touched` is False while staging: no destination was changed yet.
+
+    Every entry is tried even after one fails, so a single refusing directory cannot keep the others
+    half-written; the first failure is raised at the end and the journal stays for the next run.
+    """
+    first: EnvironmentFault | None = None
+    for entry in reversed(plan["entries"]):
+        dest = root / entry["path"]
+        tmp = root / entry["tmp"] if entry["tmp"] is not None else None
+        backup = root / entry["backup"] if entry["backup"] is not None else None
+        try:
+            if backup is not None and _exists(backup):
+                if not touched or (_exists(dest) and _same(dest, backup)):
+                    fs.unlink(backup)
+                else:
+                    fs.replace(backup, dest)
+            elif touched and backup is None and tmp is not None and not _exists(tmp) and _exists(dest):
+                fs.unlink(dest)  # the file did not exist before this write moved it in
+            if tmp is not None and _exists(tmp):
+                fs.unlink(tmp)
+        except OSError as exc:
+            first = first or EnvironmentFault("restore", dest, exc)
+    _remove_dirs(root, plan, fs)
+    if first is not None:
+        raise first
+
+
+def _remove_dirs(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
+    for rel in sorted(plan.get("dirs", []), key=lambda d: (-d.count("/"), d)):
+        with contextlib.suppress(OSError):  # not empty (the user put something there) or gone: keep it
+            fs.rmdir(root / rel)
+
+
+def _finish(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
+    """After the last rename: drop the backups and the directories removals emptied."""
+    for entry in plan["entries"]:
+        if entry["backup"] is not None and _exists(root / entry["backup"]):
+            try:
+                fs.unlink(root / entry["backup"])
+            except OSError as exc:
+                raise EnvironmentFault("clean up", root / entry["backup"], exc) from exc
+    for entry in plan["entries"]:
+        if entry["tmp"] is None:
+            _prune_empty_dirs(root, (root / entry["path"]).parent, fs)
+
+
+def _prune_empty_dirs(root: Path, directory: Path, fs: FileSystem = _FS) -> None:
+    root = root.resolve()
+    while directory.resolve() != root and directory.is_dir() and not any(directory.iterdir()):
+        try:
+            fs.rmdir(directory)
+        except OSError:
+            return  # an empty directory left behind is harmless
+        directory = directory.parent
+
+
+def _apply_journal(root: Path, journal: Path, fs: FileSystem = _FS) -> None:
+    """Finish a committed write: roll forward, or roll back completely if the machine refuses."""
+    plan = _read_journal(journal)
+    if "staging" in plan:  # written by mlspec before 0.x journals: a staging dir under .mlspec
+        _apply_legacy_journal(root, journal, plan)
+        return
+    try:
+        _roll_forward(root, plan, fs)
+    except EnvironmentFault:
+        rollback = journal.with_name(_JOURNALS["rollback"])
+        _step(fs.replace, journal, rollback)
+        _roll_back(root, plan, fs, touched=True)
+        _step(fs.unlink, rollback)
+        raise
+    done = journal.with_name(_JOURNALS["done"])
+    _step(fs.replace, journal, done)
+    _finish(root, plan, fs)
+    _step(fs.unlink, done)
+
+
+def _step(operation: Any, path: Path, *more: Path) -> None:
+    """A journal operation; the machine refusing it is an environment fault naming the journal."""
+    try:
+        operation(path, *more)
+    except OSError as exc:
+        raise EnvironmentFault("update the write journal", path, exc) from exc
+
+
+def _apply_legacy_journal(root: Path, journal: Path, plan: Mapping[str, Any]) -> None:
     staging = root / plan["staging"]
     for rel in plan["write"]:
         src = staging / rel
-        if src.exists():  # already moved by an interrupted run otherwise
+        if src.exists():
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
@@ -189,53 +366,152 @@ def _apply_journal(root: Path, journal: Path) -> None:
     journal.unlink()
 
 
-def _prune_empty_dirs(root: Path, directory: Path) -> None:
-    root = root.resolve()
-    while directory.resolve() != root and directory.is_dir() and not any(directory.iterdir()):
-        directory.rmdir()
-        directory = directory.parent
+def recover(root: Path, fs: FileSystem | None = None) -> bool:
+    """Complete an interrupted write, if any. Returns True when there was one.
 
-
-def recover(root: Path) -> bool:
-    """Complete an interrupted write, if any. Returns True when there was one."""
-    journal = root / STATE_DIR / _JOURNAL
-    if journal.is_file():
-        _apply_journal(root, journal)
-        return True
-    for stale in (root / STATE_DIR).glob("staging-*") if (root / STATE_DIR).is_dir() else ():
-        shutil.rmtree(stale, ignore_errors=True)  # staging without a journal never started swapping
-    return False
-
-
-def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = ()) -> None:
-    """Write `files` (relative path -> bytes) under `root` and delete `remove`, all or nothing."""
-    root.mkdir(parents=True, exist_ok=True)
-    recover(root)
+    Raises EnvironmentFault when the machine still refuses (the journal stays for the next run).
+    """
+    fs = fs or _FS
     state = root / STATE_DIR
-    state.mkdir(exist_ok=True)
-    staging = state / f"staging-{os.getpid()}-{threading.get_ident()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    changed = []
+    if not state.is_dir():
+        return False
+    found = False
+    try:
+        for stale in state.glob("staging-*"):  # an older mlspec's staging dir without a journal
+            shutil.rmtree(stale, ignore_errors=True)
+        for kind in ("staging", "rollback", "done"):
+            path = state / _JOURNALS[kind]
+            if not path.is_file():
+                continue
+            found = True
+            plan = _read_journal(path)
+            if kind == "done":
+                _finish(root, plan, fs)
+            else:
+                _roll_back(root, plan, fs, touched=kind == "rollback")
+            fs.unlink(path)
+        journal = state / _JOURNAL
+        if journal.is_file():
+            found = True
+            _apply_journal(root, journal, fs)
+    except OSError as exc:
+        raise EnvironmentFault("recover an interrupted write in", exc.filename or root, exc) from exc
+    return found
+
+
+def _missing_dirs(root: Path, directory: Path, known: set[Path]) -> list[Path]:
+    """Directories between `root` and `directory` that do not exist yet, outermost first.
+
+    `known` holds directories already looked at (existing or to be created): 23k files share a few
+    hundred directories.
+    """
+    missing: list[Path] = []
+    while directory != root and directory not in known:
+        known.add(directory)
+        if directory.is_dir():
+            break
+        missing.append(directory)
+        directory = directory.parent
+    return missing[::-1]
+
+
+def write_file(path: Path, data: bytes, fs: FileSystem | None = None) -> None:
+    """Replace one file atomically: a full disk or a refused directory leaves the old file (or none)."""
+    fs = fs or _FS
+    tmp = path.with_name(f".{path.name}.mlspec-new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        fs.write(tmp, data)
+        fs.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            fs.unlink(tmp)
+        raise EnvironmentFault("write", path, exc) from exc
+
+
+def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (), *,
+               fs: FileSystem | None = None) -> None:
+    """Write `files` (relative path -> bytes) under `root` and delete `remove`, all or nothing.
+
+    Raises EnvironmentFault (naming the path and the errno) when the machine refuses; every path is
+    then exactly as it was.
+    """
+    fs = fs or _FS
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFault("create directory", root, exc) from exc
+    recover(root, fs)
+    state = root / STATE_DIR
+    changed: list[str] = []
     for rel, data in sorted(files.items()):
         dest = root / rel
-        if dest.is_file() and dest.read_bytes() == data:
-            continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
-        staged = staging / rel
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        with open(staged, "wb") as handle:
-            handle.write(data)
+        try:
+            if dest.is_file() and dest.read_bytes() == data:
+                continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
+        except OSError as exc:
+            raise EnvironmentFault("read", dest, exc) from exc
+        if dest.is_dir() and not dest.is_symlink():
+            raise EnvironmentFault("write", dest, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
         changed.append(rel)
-    removals = sorted({r for r in remove if r not in files and (root / r).exists()})
+    removals = sorted({r for r in remove if r not in files and _exists(root / r)})
     if not changed and not removals:
-        shutil.rmtree(staging, ignore_errors=True)
         return
-    # One flush of everything staged before the commit point, instead of an fsync per file (23k files
-    # for 1,000 specs): after the journal exists, every staged byte must already be on disk.
-    os.sync()
-    journal = state / _JOURNAL
-    tmp = state / f"{_JOURNAL}.tmp"
-    tmp.write_text(json.dumps({"staging": staging.relative_to(root).as_posix(), "write": changed,
-                               "remove": removals}))
-    os.replace(tmp, journal)  # the commit point: from here on the write always completes
-    _fsync_dir(state)
-    _apply_journal(root, journal)
+    try:
+        if not state.is_dir():
+            fs.mkdir(state)
+    except OSError as exc:
+        raise EnvironmentFault("create directory", state, exc) from exc
+    token = f"{os.getpid()}-{threading.get_ident()}"
+    entries: list[dict[str, Any]] = []
+    dirs: list[Path] = []
+    known: set[Path] = set()
+    for index, rel in enumerate([*changed, *removals]):
+        dest = root / rel
+        dirs.extend(_missing_dirs(root, dest.parent, known))
+        entries.append({
+            "path": rel,
+            "tmp": (PurePosixPath(rel).parent / f".mlspec-new-{token}-{index}").as_posix() if rel in files
+            else None,
+            "backup": (PurePosixPath(rel).parent / f".mlspec-old-{token}-{index}").as_posix()
+            if _exists(dest) else None,
+        })
+    plan = {"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}
+    staging = state / _JOURNALS["staging"]
+    try:
+        fs.write(staging, json.dumps(plan).encode())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            fs.unlink(staging)
+        raise EnvironmentFault("write", staging, exc) from exc
+    try:
+        for directory in dirs:
+            try:
+                fs.mkdir(directory)
+            except OSError as exc:
+                raise EnvironmentFault("create directory", directory, exc) from exc
+        for entry in entries:
+            dest = root / entry["path"]
+            try:
+                if entry["tmp"] is not None:
+                    fs.write(root / entry["tmp"], files[entry["path"]])
+                if entry["backup"] is not None:
+                    fs.link(dest, root / entry["backup"])
+            except OSError as exc:
+                raise EnvironmentFault("write", dest, exc) from exc
+        try:
+            fs.sync()
+        except OSError as exc:
+            raise EnvironmentFault("write", root, exc) from exc
+        journal = state / _JOURNAL
+        try:
+            fs.replace(staging, journal)  # the commit point: from here on the write completes or is undone
+        except OSError as exc:
+            raise EnvironmentFault("write", journal, exc) from exc
+    except Exception:  # a kill (or Ctrl-C) runs no cleanup here: the next run's recover() does it
+        if staging.is_file():
+            _roll_back(root, plan, fs, touched=False)
+            fs.unlink(staging)
+        raise
+    with contextlib.suppress(OSError):  # the rename is done; syncing its name is best effort on odd filesystems
+        fs.sync_dir(state)
+    _apply_journal(root, journal, fs)

@@ -15,8 +15,10 @@ error we re-compose with ruamel.yaml's pure-Python parser before reporting anyth
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -244,9 +246,38 @@ class _Builder:
         raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path, "specs are data: remove the tag")
 
 
+def _too_large(size: int, file: str) -> Diagnostic:
+    return _diag("MLS001", f"file is {size} bytes; the limit is {MAX_BYTES}", file, 1, 1,
+                 hint="a spec describes one model in a few hundred lines; split or trim the file")
+
+
+def read_source(path: os.PathLike[str] | str, file: str) -> tuple[bytes | None, Diagnostic | None]:
+    """The bytes of a spec file, read without ever holding more than the size limit in memory.
+
+    The size is checked before reading (a 500 MB file used to be read whole, then refused), and the
+    read itself is bounded, since a file can grow between the two or be a pipe with no size at all.
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_BYTES:
+                return None, _too_large(size, file)
+            raw = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return None, _diag("MLS001", "no such file", file, 1, 1)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "")
+        reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+        return None, _diag("MLS014", f"cannot read the file: {reason}", file, 1, 1,
+                           hint="check that the file exists and that this user may read it")
+    if len(raw) > MAX_BYTES:
+        return None, _too_large(len(raw), file)
+    return raw, None
+
+
 def _decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     if len(raw) > MAX_BYTES:
-        return None, [_diag("MLS001", f"file is {len(raw)} bytes; the limit is {MAX_BYTES}", file, 0, 0)]
+        return None, [_too_large(len(raw), file)]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -254,8 +285,11 @@ def _decode(raw: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         return None, [_diag("MLS002", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", file, line, col,
                             hint="save the file as UTF-8")]
-    if "\x00" in text:
-        return None, [_diag("MLS002", "file contains NUL bytes", file, 0, 0, hint="save the file as UTF-8 text")]
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return None, [_diag("MLS002", "file contains NUL bytes", file, line, col, hint="save the file as UTF-8 text")]
     return text, []
 
 
@@ -307,13 +341,69 @@ def _syntax_diag(exc: Exception, file: str, text: str) -> Diagnostic:
     return _diag("MLS003", message, file, line, col)
 
 
+def _too_deep(events: Iterator[Any], file: str) -> Diagnostic | None:
+    """MLS008 at the first collection nested deeper than MAX_DEPTH, scanning parser events.
+
+    Both composers recurse once per nesting level: a 2 KB `[[[...]]]` exhausts Python's stack (after
+    seconds in the pure-Python one). The parsers themselves are not recursive, so counting their
+    events finds the culprit in linear time, with its position, before any composer runs.
+    """
+    depth = 0
+    for event in events:
+        kind = type(event).__name__
+        if kind in ("SequenceStartEvent", "MappingStartEvent"):
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                return _diag("MLS008", f"document nests deeper than {MAX_DEPTH} levels", file,
+                             mark.line + 1, mark.column + 1, hint="flatten the structure")
+            depth += 1
+        elif kind in ("SequenceEndEvent", "MappingEndEvent"):
+            depth -= 1
+    return None
+
+
+def _beyond_libyaml_limit(exc: yaml.YAMLError, text: str, file: str) -> Diagnostic | None:
+    """MLS008 for a document libyaml refused for nesting deeper than its own limit (1,000 levels).
+
+    Handing it to the pure-Python parser would cost seconds; libyaml's events for the text before
+    the point it gave up reach our limit in microseconds and give the exact position.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None or "nesting depth" not in str(getattr(exc, "problem", "")):
+        return None
+    try:
+        deep = _too_deep(yaml.parse(text[: mark.index], Loader=_Resolver), file)
+    except (yaml.YAMLError, RecursionError):
+        deep = None
+    return deep or _diag("MLS008", f"document nests deeper than {MAX_DEPTH} levels", file, mark.line + 1,
+                         mark.column + 1, hint="flatten the structure")
+
+
+def _parse_ruamel(text: str) -> Iterator[Any]:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt", pure=True).parse(text)  # type: ignore[no-any-return]
+
+
 def _compose(text: str, file: str) -> tuple[list[Node] | None, Diagnostic | None]:
+    # The common case costs nothing extra: libyaml composes, and a document nested deeper than the
+    # limit but within the stack is refused by the builder, with its position. Only the failures
+    # (stack exhausted, or a document libyaml rejects) scan events first.
     try:
         return _compose_libyaml(text), None
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        deep = _beyond_libyaml_limit(exc, text, file)
+        if deep is not None:
+            return None, deep
+    except RecursionError:
         pass
     try:
+        deep = _too_deep(_parse_ruamel(text), file)
+        if deep is not None:
+            return None, deep
         return _compose_ruamel(text), None
+    except RecursionError:
+        return None, _diag("MLS008", "document nests too deeply", file, 1, 1, hint="flatten the structure")
     except Exception as exc:  # ruamel raises many unrelated classes for bad input
         return None, _syntax_diag(exc, file, text)
 
@@ -343,7 +433,7 @@ def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnost
     except SpecSyntaxError as exc:
         return None, [*builder.problems, exc.diag]
     except RecursionError:
-        return None, [_diag("MLS008", "document nests too deeply", file, 1, 1)]
+        return None, [_diag("MLS008", "document nests too deeply", file, 1, 1, hint="flatten the structure")]
     if not isinstance(data, dict):
         line, col = source.locate(())
         return None, [_diag("MLS010", "the top level must be a mapping", file, line, col,

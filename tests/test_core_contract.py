@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from ruamel.yaml import YAML
 from compiler.pipeline import run
 from compiler.plan import Plan
 from compiler.targets import OutputFile, Registry, Target
-from compiler.writer import dump_yaml, recover, safe_relpath, write_tree
+from compiler.writer import dump_yaml, safe_relpath
 from golden import REPO, registry_of
 
 FRAUD = REPO / "specs" / "fraud-detector.yaml"
@@ -113,41 +112,4 @@ def test_plan_digest_ignores_formatting_and_comments(tmp_path: Path) -> None:
     assert original.provenance.source_sha256 != changed.provenance.source_sha256
 
 
-def test_write_tree_is_all_or_nothing_and_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "out"
-    write_tree(out, {"a/one.yaml": b"1\n", "b/two.yaml": b"2\n"})
-    real_replace = os.replace
-    calls = {"n": 0}
-
-    def crash_after_first(src: Any, dst: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:  # journal commit, first file, then crash
-            raise OSError("disk gone")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", crash_after_first)
-    with pytest.raises(OSError, match="disk gone"):
-        write_tree(out, {"a/one.yaml": b"one\n", "b/two.yaml": b"two\n", "c/three.yaml": b"3\n"}, ["b/two.yaml"])
-    monkeypatch.setattr(os, "replace", real_replace)
-    assert recover(out)  # the journal was committed: the next run finishes the write
-    assert (out / "a/one.yaml").read_bytes() == b"one\n"
-    assert (out / "b/two.yaml").read_bytes() == b"two\n"
-    assert (out / "c/three.yaml").read_bytes() == b"3\n"
-    assert not list((out / ".mlspec").iterdir())
-
-
-def test_write_tree_crash_before_the_journal_leaves_the_old_tree(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    out = tmp_path / "out"
-    write_tree(out, {"a.yaml": b"old\n"})
-
-    def no_journal(src: Any, dst: Any) -> None:
-        raise OSError("crash before commit point")
-
-    monkeypatch.setattr(os, "replace", no_journal)
-    with pytest.raises(OSError, match="crash before commit point"):
-        write_tree(out, {"a.yaml": b"new\n", "b.yaml": b"b\n"})
-    monkeypatch.undo()
-    assert not recover(out)
-    assert (out / "a.yaml").read_bytes() == b"old\n"
-    assert not (out / "b.yaml").exists()
+# The atomic tree writer under crashes and real faults: tests/test_writer_faults.py.
