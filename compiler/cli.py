@@ -125,7 +125,7 @@ def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int 
     try:
         result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
     except MlspecError as exc:
-        click.echo(f"mlspec: {exc}", err=True)
+        click.echo(f"mlspec: error: {exc}", err=True)
         sys.exit(exit_code(exc))
     diags = result.diagnostics
     _report(diags, fmt)
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None, *, group: click.Group | None = None)
     except MlspecError as exc:
         if exit_code(exc) == INTERNAL:
             _internal(exc)
-        click.echo(f"mlspec: {exc}", err=True)
+        click.echo(f"mlspec: error: {exc}", err=True)
         sys.exit(exit_code(exc))
     except Exception as exc:  # a bug in mlspec, not in the input: say so instead of a bare traceback
         _internal(exc)

@@ -54,7 +54,7 @@ def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, 
         outcome = commit(repo_dir, list(paths) or None, branch=branch, push=push, remote=remote, force=force,
                          message=message, lock_timeout=lock_timeout)
     except MlspecError as exc:
-        _fail(str(exc), exit_code(exc))
+        _fail(f"error: {exc}", exit_code(exc))
         return
     _diagnostics(outcome.result.diagnostics)
     if outcome.status == "invalid":

@@ -48,7 +48,7 @@ def _guarded(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except MlspecError as exc:
-        click.echo(f"mlspec rollout: {exc}", err=True)
+        click.echo(f"mlspec: error: {exc}", err=True)
         sys.exit(exit_code(exc))
 
 
