@@ -490,3 +490,11 @@ def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp
     subprocess.run(command.split(), check=True, capture_output=True)
     assert git.Repo(remote).heads[branch].commit.hexsha == head
     assert setup.active() == "stages/canary-5"
+
+
+@pytest.mark.parametrize("name", ["alpha\n", "../alpha", "Alpha", "alpha/x", ""])
+def test_state_path_takes_model_names_only(name: str) -> None:
+    from compiler.ledger.state import StateError
+
+    with pytest.raises(StateError):
+        state_path(name)
