@@ -490,3 +490,31 @@ def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp
     subprocess.run(command.split(), check=True, capture_output=True)
     assert git.Repo(remote).heads[branch].commit.hexsha == head
     assert setup.active() == "stages/canary-5"
+
+
+@pytest.mark.parametrize("name", ["alpha\n", "../alpha", "Alpha", "alpha/x", ""])
+def test_state_path_takes_model_names_only(name: str) -> None:
+    from compiler.ledger.state import StateError
+
+    with pytest.raises(StateError):
+        state_path(name)
+
+
+def test_shallow_clone_checks_only_the_history_it_has(setup: Setup, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI clones are often shallow: records older than the visible history cannot be vouched for and are
+    # not reported, while the visible rollout commits still are checked.
+    from compiler.deploy import history
+
+    _two_transitions(setup, monkeypatch)
+    clone = tmp_path / "shallow"
+    git.Repo.clone_from(f"file://{setup.repo}", clone, depth=1)
+    facts = history.facts(git.Repo(clone), ["alpha"])[0]
+    assert facts.shallow
+    assert [c.seq for c in facts.commits] == [2]
+    assert history.problems(git.Repo(clone)) == []
+    log = clone / "audit" / "alpha.jsonl"
+    log.write_text(log.read_text().splitlines()[0] + "\n")  # drop the visible commit's record
+    git.Repo(clone).git.commit("-am", "by hand")
+    found = [p.detail for p in history.problems(git.Repo(clone))]
+    assert any(d.startswith(f"record 2 of rollout commit {facts.commits[0].sha[:12]}") for d in found), found

@@ -210,5 +210,5 @@ def ledger_drift(tree: Path) -> list[Drift]:
     from compiler.deploy import history
     from compiler.deploy import repo as git_ops
 
-    return [Drift("ledger", p.path, detail=p.detail, where="history")
+    return [Drift("ledger", p.path, detail=p.detail, where=p.where)
             for p in history.problems(git_ops.open_repo(tree))]

@@ -28,7 +28,7 @@ from compiler.plan import ActiveStage
 
 SCHEMA = "mlspec.dev/rollout-state/v1"
 STATE_DIR = ".mlspec/rollout"
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class StateError(UsageError, ValueError):
@@ -36,7 +36,7 @@ class StateError(UsageError, ValueError):
 
 
 def state_path(model: str) -> str:
-    if not _NAME.match(model):
+    if not _NAME.fullmatch(model):  # match(...$) would let "name\n" through into a path
         raise StateError(f"{model!r} is not a model name")
     return f"{STATE_DIR}/{model}.json"
 

@@ -44,6 +44,7 @@ class Problem:
     model: str
     path: str  # the file the problem is in (state file or audit log)
     detail: str
+    where: str = "HEAD"  # or "working tree" for an uncommitted change
 
     def text(self) -> str:
         return f"{self.path}: {self.detail}"
@@ -73,7 +74,7 @@ def check(facts: Facts) -> list[Problem]:
     for rel in (state_rel, log_rel):
         if facts.worktree.get(rel) != facts.head.get(rel):
             change = _change(facts.head.get(rel), facts.worktree.get(rel))
-            problems.append(Problem(model, rel, f"uncommitted change ({change}); {hint}"))
+            problems.append(Problem(model, rel, f"uncommitted change ({change}); {hint}", "working tree"))
     try:
         records = audit.read_log(facts.head.get(log_rel), log_rel)
         audit.verify(records, log_rel)
