@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from compiler import credentials
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.metrics import gate_direction, gate_kind
 from compiler.project import Project
 from compiler.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
+from compiler.text_rules import text_problems
 from compiler.units import percent
 
 Rule = Callable[[Spec, Project], Iterable[Diagnostic]]
@@ -250,12 +252,12 @@ def policy(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                        "allowed: " + ", ".join(project.allowedRegistries))
 
 
-_IMAGE_RE = re.compile(r"^(?P<repo>[a-z0-9]+(?:[._/:-][a-z0-9]+)*?)(?::(?P<tag>[\w][\w.-]{0,127}))?"
-                       r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_IMAGE_RE = re.compile(r"(?P<repo>[a-z0-9]+(?:[._/:-][a-z0-9]+)*?)(?::(?P<tag>[\w][\w.-]{0,127}))?"
+                       r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?")
 
 
 def image_problem(image: str) -> str | None:
-    match = _IMAGE_RE.match(image)
+    match = _IMAGE_RE.fullmatch(image)
     if not match:
         return f"{image!r} is not an image reference"
     if match.group("digest"):
@@ -280,25 +282,29 @@ def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                    "use the registry's immutable version number")
     uri = spec.model.uri
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})$", last)  # a commit or digest is immutable
+    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z", last)  # a commit or digest is immutable
     if ("@" in last and not pinned) or last.lower() in _MOVABLE:
         yield _err("MLS224", ("model", "uri"), f"{uri!r} points at an alias, not a version",
                    f"point at the stored version, e.g. .../{version}")
 
 
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-_SECRET_VALUE = re.compile(r"^(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-|sk-[A-Za-z0-9]{20,}|"
-                           r"-----BEGIN [A-Z ]*PRIVATE KEY)")
 
 
 @rule
 def no_secret_values(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     for i, step in enumerate(spec.pipeline.steps):
         for name, value in step.env.items():
-            if isinstance(value, str) and (_SECRET_NAME.search(name) or _SECRET_VALUE.match(value)):
+            # A credential-shaped value is reported by text_problems (for every field, env included).
+            if isinstance(value, str) and _SECRET_NAME.search(name) and credentials.first(value) is None:
                 yield _err("MLS225", ("pipeline", "steps", i, "env", name),
                            f"{name} looks like a secret written in the spec",
                            "reference it instead: {secretRef: {name: SECRET, key: KEY}}")
+
+
+@rule
+def untrusted_text(spec: Spec, project: Project) -> Iterator[Diagnostic]:
+    yield from text_problems(spec)
 
 
 @rule

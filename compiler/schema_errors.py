@@ -172,6 +172,8 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
                 hint = f'quote it: "{value}"'
         elif kind.startswith("MLS"):
             code, message = kind, str(error["msg"])
+            if isinstance(value, str) and value != value.strip():
+                hint = "remove the whitespace around the value (a newline, tab or space counts)"
         else:
             code = "MLS105"
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}"

@@ -35,7 +35,7 @@ class StateError(ValueError):
 
 
 def state_path(model: str) -> str:
-    if not _NAME.match(model):
+    if not _NAME.fullmatch(model):
         raise StateError(f"{model!r} is not a model name")
     return f"{STATE_DIR}/{model}.json"
 
