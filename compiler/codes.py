@@ -63,6 +63,8 @@ CODES: dict[str, str] = {
               "only one line of text belongs.",
     "MLS241": "A URL has a scheme that is not allowed (runbooks: http(s); repositories: http(s) or ssh).",
     "MLS242": "A value that becomes a Kubernetes label key or value is not a valid one.",
+    "MLS243": "Warning: a monitor window or rollout gate window is shorter than two scrape intervals "
+              "(mlspec.yaml `scrapeInterval`, default 1m), so it never sees data.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",

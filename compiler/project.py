@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from compiler.diagnostics import Diagnostic
 from compiler.schema_errors import diagnostics_from_validation
-from compiler.spec import Autoscaling, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
+from compiler.spec import Autoscaling, Duration, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
 from compiler.yamlsource import Document, load_document
 
 PROJECT_FILE = "mlspec.yaml"
@@ -54,6 +54,9 @@ class Project(Strict):
     defaults: Defaults = Defaults()
     servingStack: Literal["kserve", "knative", "mlserver"] = Field(
         "kserve", description="Whose metric names the monitors query (see docs/metrics.md).")
+    scrapeInterval: Duration = Field(
+        "1m", description="How often Prometheus scrapes the serving metrics (Prometheus' default global "
+                          "scrape_interval is 1m); a rate window or gate under two scrapes sees no data.")
     targets: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-target settings; `enabled: false` turns a target off.")
 

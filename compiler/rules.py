@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable, Iterator
 from compiler import credentials
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.metrics import gate_direction, gate_kind
+from compiler.plan import MONITOR_DEFAULTS
 from compiler.project import Project
 from compiler.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
 from compiler.text_rules import text_problems
-from compiler.units import percent
+from compiler.units import duration_ms, format_duration, percent
 
 Rule = Callable[[Spec, Project], Iterable[Diagnostic]]
 RULES: list[Rule] = []
@@ -367,6 +368,28 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     if retraining is not None and retraining.onDrift and not any(m.retrain for m in spec.monitors):
         yield _warn("MLS303", ("pipeline", "retraining", "onDrift"),
                     "no monitor has retrain: true, so drift never starts a run")
+
+
+@rule
+def windows_see_data(spec: Spec, project: Project) -> Iterator[Diagnostic]:
+    """rate() needs two samples in its window, so a window under two scrape intervals is always empty: a
+    monitor on it never fires and a rollout gate on it never sees traffic (and so never passes)."""
+    scrape_ms = duration_ms(project.scrapeInterval) or 60_000
+    shortest = format_duration(2 * scrape_ms)
+    hint = f"use at least {shortest} (two scrapes at scrapeInterval {project.scrapeInterval} in mlspec.yaml)"
+    windows: list[tuple[Path, str, str]] = [
+        (("monitors", i, "window") if m.window else ("monitors", i), m.window or MONITOR_DEFAULTS[m.kind][0],
+         f"monitor {m.name!r} window") for i, m in enumerate(spec.monitors)]
+    if spec.rollout is not None and spec.serving.pattern in ("realtime", "streaming"):
+        if spec.rollout.shadow is not None:
+            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window"))
+        windows += [(("rollout", "canary", i, "duration"), step.duration, f"canary step {i + 1}'s gate window")
+                    for i, step in enumerate(spec.rollout.canary)]
+    for path, window, what in windows:
+        ms = duration_ms(window)
+        if ms is not None and ms < 2 * scrape_ms:
+            yield _warn("MLS243", path, f"{what} {window} is shorter than two scrape intervals: it never sees data",
+                        hint)
 
 
 def run_rules(spec: Spec, project: Project) -> list[Diagnostic]:
