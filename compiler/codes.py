@@ -49,7 +49,8 @@ CODES: dict[str, str] = {
     "MLS222": "A pin is malformed (md5, sha256 or git commit).",
     "MLS223": "A name is not a DNS-1123 label.",
     "MLS224": "The model version or URI is a movable alias, not an immutable version.",
-    "MLS225": "A secret value is written in the spec; use a `secretRef`.",
+    "MLS225": "A secret is written in the spec (a token, credentials in a URL, a secret env var or flag); "
+              "use a `secretRef`.",
     "MLS226": "The environment is not one of the environments in mlspec.yaml.",
     "MLS227": "The image's registry is not allowed by mlspec.yaml.",
     "MLS230": "The serving pattern needs its section (`stream`, `batch` or `edge`).",
@@ -59,6 +60,12 @@ CODES: dict[str, str] = {
     "MLS234": "A critical monitor needs a runbook URL (or `defaults.runbookBase` in mlspec.yaml).",
     "MLS235": "Data needs exactly one pin: `dvc` or `file`.",
     "MLS236": "An environment variable is defined twice in one step, or a step has no command.",
+    "MLS240": "A value contains a control character (newline, tab, NUL, CR, a bidirectional override) where "
+              "only one line of text belongs.",
+    "MLS241": "A URL has a scheme that is not allowed (runbooks: http(s); repositories: http(s) or ssh).",
+    "MLS242": "A value that becomes a Kubernetes label key or value is not a valid one.",
+    "MLS243": "Warning: a monitor window or rollout gate window is shorter than two scrape intervals "
+              "(mlspec.yaml `scrapeInterval`, default 1m), so it never sees data.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",

@@ -50,6 +50,8 @@ class SpecResult:
     files: dict[str, bytes] = field(default_factory=dict)
     file_targets: dict[str, str] = field(default_factory=dict)
     file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # Where render-time problems point: the spec's first key (render has no source map).
+    position: tuple[int, int] = (0, 0)
 
 
 @dataclass(slots=True)
@@ -169,6 +171,7 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     result.diagnostics.extend(problems)
     if doc is None:
         return result
+    result.position = doc.source.locate(())
     header = _header_problems(doc)
     if header:
         result.diagnostics.extend(header)
@@ -242,10 +245,13 @@ def render_spec(result: SpecResult, context: Context) -> None:
     plan = result.plan
     if plan is None or has_errors(result.diagnostics):
         return
+    found: list[Diagnostic] = []
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
-                 result.diagnostics, result.file, result.file_resources)
+                 found, result.file, result.file_resources)
+    # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
+    result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
 
 
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from compiler.diagnostics import Diagnostic
 from compiler.schema_errors import diagnostics_from_validation
-from compiler.spec import Autoscaling, Name, Replicas, Resources, Severity, Strict
+from compiler.spec import Autoscaling, Duration, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
 from compiler.yamlsource import Document, load_document, read_source
 
 PROJECT_FILE = "mlspec.yaml"
@@ -23,13 +23,13 @@ PROJECT_FILE = "mlspec.yaml"
 
 class TeamPolicy(Strict):
     namespaces: list[Name] = Field(default_factory=list, description="Namespaces the team may deploy to.")
-    email: str | None = Field(None, description="Alert receiver address of the team.")
+    email: Email | None = Field(None, description="Alert receiver address of the team.")
     slack: str | None = Field(None, description="Slack channel of the team, e.g. #risk-alerts.")
 
 
 class Defaults(Strict):
     severity: Severity = "warning"
-    runbookBase: str | None = Field(None, description="Runbook URL prefix: a monitor's default runbook is "
+    runbookBase: WebUrl | None = Field(None, description="Runbook URL prefix: a monitor's default runbook is "
                                                       "<runbookBase>/<model>/<monitor>.")
     replicas: Replicas = Replicas(min=1, max=3)
     resources: Resources = Resources(cpu="1", memory="2Gi")
@@ -54,6 +54,9 @@ class Project(Strict):
     defaults: Defaults = Defaults()
     servingStack: Literal["kserve", "knative", "mlserver"] = Field(
         "kserve", description="Whose metric names the monitors query (see docs/metrics.md).")
+    scrapeInterval: Duration = Field(
+        "1m", description="How often Prometheus scrapes the serving metrics (Prometheus' default global "
+                          "scrape_interval is 1m); a rate window or gate under two scrapes sees no data.")
     targets: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-target settings; `enabled: false` turns a target off.")
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
+from compiler import credentials
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.metrics import gate_direction, gate_kind
+from compiler.plan import MONITOR_DEFAULTS
 from compiler.project import Project
 from compiler.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
-from compiler.units import percent
+from compiler.text_rules import text_problems
+from compiler.units import duration_ms, format_duration, percent
 
 Rule = Callable[[Spec, Project], Iterable[Diagnostic]]
 RULES: list[Rule] = []
@@ -250,12 +253,12 @@ def policy(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                        "allowed: " + ", ".join(project.allowedRegistries))
 
 
-_IMAGE_RE = re.compile(r"^(?P<repo>[a-z0-9]+(?:[._/:-][a-z0-9]+)*?)(?::(?P<tag>[\w][\w.-]{0,127}))?"
-                       r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+_IMAGE_RE = re.compile(r"(?P<repo>[a-z0-9]+(?:[._/:-][a-z0-9]+)*?)(?::(?P<tag>[\w][\w.-]{0,127}))?"
+                       r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?")
 
 
 def image_problem(image: str) -> str | None:
-    match = _IMAGE_RE.match(image)
+    match = _IMAGE_RE.fullmatch(image)
     if not match:
         return f"{image!r} is not an image reference"
     if match.group("digest"):
@@ -280,25 +283,29 @@ def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                    "use the registry's immutable version number")
     uri = spec.model.uri
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})$", last)  # a commit or digest is immutable
+    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z", last)  # a commit or digest is immutable
     if ("@" in last and not pinned) or last.lower() in _MOVABLE:
         yield _err("MLS224", ("model", "uri"), f"{uri!r} points at an alias, not a version",
                    f"point at the stored version, e.g. .../{version}")
 
 
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
-_SECRET_VALUE = re.compile(r"^(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abpr]-|sk-[A-Za-z0-9]{20,}|"
-                           r"-----BEGIN [A-Z ]*PRIVATE KEY)")
 
 
 @rule
 def no_secret_values(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     for i, step in enumerate(spec.pipeline.steps):
         for name, value in step.env.items():
-            if isinstance(value, str) and (_SECRET_NAME.search(name) or _SECRET_VALUE.match(value)):
+            # A credential-shaped value is reported by text_problems (for every field, env included).
+            if isinstance(value, str) and _SECRET_NAME.search(name) and credentials.first(value) is None:
                 yield _err("MLS225", ("pipeline", "steps", i, "env", name),
                            f"{name} looks like a secret written in the spec",
                            "reference it instead: {secretRef: {name: SECRET, key: KEY}}")
+
+
+@rule
+def untrusted_text(spec: Spec, project: Project) -> Iterator[Diagnostic]:
+    yield from text_problems(spec)
 
 
 @rule
@@ -361,6 +368,28 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     if retraining is not None and retraining.onDrift and not any(m.retrain for m in spec.monitors):
         yield _warn("MLS303", ("pipeline", "retraining", "onDrift"),
                     "no monitor has retrain: true, so drift never starts a run")
+
+
+@rule
+def windows_see_data(spec: Spec, project: Project) -> Iterator[Diagnostic]:
+    """rate() needs two samples in its window, so a window under two scrape intervals is always empty: a
+    monitor on it never fires and a rollout gate on it never sees traffic (and so never passes)."""
+    scrape_ms = duration_ms(project.scrapeInterval) or 60_000
+    shortest = format_duration(2 * scrape_ms)
+    hint = f"use at least {shortest} (two scrapes at scrapeInterval {project.scrapeInterval} in mlspec.yaml)"
+    windows: list[tuple[Path, str, str]] = [
+        (("monitors", i, "window") if m.window else ("monitors", i), m.window or MONITOR_DEFAULTS[m.kind][0],
+         f"monitor {m.name!r} window") for i, m in enumerate(spec.monitors)]
+    if spec.rollout is not None and spec.serving.pattern in ("realtime", "streaming"):
+        if spec.rollout.shadow is not None:
+            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window"))
+        windows += [(("rollout", "canary", i, "duration"), step.duration, f"canary step {i + 1}'s gate window")
+                    for i, step in enumerate(spec.rollout.canary)]
+    for path, window, what in windows:
+        ms = duration_ms(window)
+        if ms is not None and ms < 2 * scrape_ms:
+            yield _warn("MLS243", path, f"{what} {window} is shorter than two scrape intervals: it never sees data",
+                        hint)
 
 
 def run_rules(spec: Spec, project: Project) -> list[Diagnostic]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from compiler.diagnostics import Diagnostic, Path, closest
+from compiler.spec import _duration
 from compiler.yamlsource import Document
 
 _TYPE_ERRORS = {
@@ -118,6 +120,28 @@ def model_at(root: type[BaseModel], path: Path, data: Any) -> type[BaseModel] | 
     return model
 
 
+def _validators(annotation: Any) -> Iterator[Any]:
+    """The metadata (validators, constraints) of an annotation and of each member of a union."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        yield from typing.get_args(annotation)[1:]
+        yield from _validators(typing.get_args(annotation)[0])
+    elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            yield from _validators(arg)
+
+
+def _is_duration(root: type[BaseModel], path: Path, data: Any) -> bool:
+    """Whether the field at `path` is a spec `Duration` (30s, 5m, 1h30m)."""
+    if not path or not isinstance(path[-1], str):
+        return False
+    parent = model_at(root, path[:-1], data)
+    name = _field_name(parent, path[-1]) if parent else None
+    if parent is None or name is None:
+        return False
+    info = parent.model_fields[name]
+    return any(getattr(m, "func", None) is _duration for m in (*info.metadata, *_validators(info.annotation)))
+
+
 def allowed_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
@@ -169,9 +193,13 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
             code = "MLS103"
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {_kind_of(value)}"
             if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-                hint = f'quote it: "{value}"'
+                # A bare number for a duration needs a unit, not quotes: "150" would fail next as MLS205.
+                hint = (f"durations need a unit: {value:g}ms, {value:g}s or {value:g}m"
+                        if _is_duration(root, path, doc.data) else f'quote it: "{value}"')
         elif kind.startswith("MLS"):
             code, message = kind, str(error["msg"])
+            if isinstance(value, str) and value != value.strip():
+                hint = "remove the whitespace around the value (a newline, tab or space counts)"
         else:
             code = "MLS105"
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}"

@@ -45,47 +45,53 @@ def _percent(value: float | str) -> float | str:
 
 
 def _md5(value: str) -> str:
-    _check(bool(units.MD5_RE.match(value)), "MLS222",
+    _check(bool(units.MD5_RE.fullmatch(value)), "MLS222",
            "{value} is not a DVC md5: 32 lowercase hex digits, with `.dir` for a directory", value=value)
     return value
 
 
 def _sha256(value: str) -> str:
-    _check(bool(units.SHA256_RE.match(value)), "MLS222", "{value} is not a sha256: 64 lowercase hex digits",
+    _check(bool(units.SHA256_RE.fullmatch(value)), "MLS222", "{value} is not a sha256: 64 lowercase hex digits",
            value=value)
     return value
 
 
 def _commit(value: str) -> str:
-    _check(bool(units.COMMIT_RE.match(value)), "MLS222",
+    _check(bool(units.COMMIT_RE.fullmatch(value)), "MLS222",
            "{value} is not a full git commit: 40 lowercase hex digits (a branch or tag can move)", value=value)
     return value
 
 
 def _email(value: str) -> str:
-    _check(bool(units.EMAIL_RE.match(value)), "MLS105", "{value} is not an email address", value=value)
+    _check(bool(units.EMAIL_RE.fullmatch(value)), "MLS105", "{value} is not an email address", value=value)
     return value
 
 
 def _quantity(value: str) -> str:
-    _check(bool(units.QUANTITY_RE.match(value)), "MLS105",
+    _check(bool(units.QUANTITY_RE.fullmatch(value)), "MLS105",
            "{value} is not a Kubernetes quantity such as 500m, 2, 512Mi or 16Gi", value=value)
     return value
 
 
 def _env_name(value: str) -> str:
-    _check(bool(units.ENV_NAME_RE.match(value)), "MLS105",
+    _check(bool(units.ENV_NAME_RE.fullmatch(value)), "MLS105",
            "{value} is not an environment variable name", value=value)
     return value
 
 
 def _metric(value: str) -> str:
-    _check(bool(units.METRIC_NAME_RE.match(value)), "MLS105",
+    _check(bool(units.METRIC_NAME_RE.fullmatch(value)), "MLS105",
            "{value} is not a metric name: letters, digits and '_', not starting with a digit", value=value)
     return value
 
 
+def _web_url(value: str) -> str:
+    _check(units.is_web_url(value), "MLS241", "{value} is not an http(s) URL", value=value)
+    return value
+
+
 Name = Annotated[str, AfterValidator(_name)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
 Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"examples": ["30s", "5m", "1h30m"]})]
 Percent = Annotated[float | str, AfterValidator(_percent)]
 Md5 = Annotated[str, AfterValidator(_md5)]

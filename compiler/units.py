@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
+# Every pattern here is applied with `fullmatch`, never `match(...$)`: `$` also matches before a
+# trailing newline, so `re.match(r"^x$", "x\n")` succeeds and "fraud-detector\n" would pass as a name.
 # Prometheus-style durations: one or more <number><unit> from largest to smallest unit.
-DURATION_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
 _DURATION_MS = (7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1_000, 1)
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-MD5_RE = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MD5_RE = re.compile(r"[0-9a-f]{32}(\.dir)?")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+COMMIT_RE = re.compile(r"[0-9a-f]{40}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # Kubernetes resource quantities (a practical subset of resource.Quantity).
-QUANTITY_RE = re.compile(r"^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-METRIC_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+QUANTITY_RE = re.compile(r"(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+METRIC_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def duration_ms(text: str) -> int | None:
     """`1h30m` -> 5_400_000; None when the text is not a duration or is zero."""
-    match = DURATION_RE.match(text)
+    match = DURATION_RE.fullmatch(text)
     if not match or not text:
         return None
     total = sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_MS, strict=True) if part)
@@ -59,4 +62,46 @@ def percent(value: float | str) -> float | None:
 
 
 def is_dns_label(name: str, limit: int = 63) -> bool:
-    return len(name) <= limit and bool(DNS1123_LABEL.match(name))
+    return len(name) <= limit and bool(DNS1123_LABEL.fullmatch(name))
+
+
+# Kubernetes label keys and values (k8s.io/apimachinery/pkg/util/validation: IsQualifiedName, IsValidLabelValue).
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def is_label_value(value: str) -> bool:
+    """Empty, or at most 63 of [A-Za-z0-9-_.] that start and end alphanumeric."""
+    return value == "" or (len(value) <= 63 and bool(_LABEL_NAME.fullmatch(value)))
+
+
+def is_label_key(key: str) -> bool:
+    """An optional DNS-subdomain prefix and `/`, then a name like a label value (not empty)."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return bool(name) and is_label_value(name)
+
+
+# scp-like git remotes: git@github.com:acme/fraud.git
+_SCP_REMOTE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+")
+
+
+def _url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
+    if any(c.isspace() for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in schemes and bool(parts.hostname)
+    except ValueError:  # e.g. an invalid port or IPv6 literal
+        return False
+
+
+def is_web_url(text: str) -> bool:
+    """An http(s) URL with a host: the only links that may reach alerts and the model card."""
+    return _url_with_host(text, ("http", "https"))
+
+
+def is_repository_url(text: str) -> bool:
+    """A git remote: http(s), ssh://, or the scp-like git@host:path form."""
+    return bool(_SCP_REMOTE.fullmatch(text)) or _url_with_host(text, ("http", "https", "ssh"))

@@ -241,7 +241,8 @@ def _nasty_spec(tmp_path: Path, version: str = "12") -> Path:
     data["pipeline"]["steps"][0]["args"] = list(NASTY)
     data["model"]["version"] = version
     data["model"]["uri"] = "s3://models/${{ github.token }}/$(id)"
-    data["model"]["code"]["repo"] = 'https://github.com/acme/fraud"; rm -rf / #'
+    # lint refuses whitespace in a repository URL (MLS241), so the shell payload does without
+    data["model"]["code"]["repo"] = 'https://github.com/acme/fraud";rm${IFS}-rf${IFS}/#'
     data["data"]["dvc"]["path"] = "data/${{ secrets.MLSPEC_DEPLOY_TOKEN }}.csv"
     data["data"]["features"][2]["allowed"] = ["DE", "$(id)", "${{ github.token }}"]
     (tmp_path / "specs").mkdir(parents=True)
@@ -259,7 +260,7 @@ def test_untrusted_spec_values_never_reach_a_script(tmp_path: Path) -> None:
     workflow = _workflows(files)["models/fraud-detector/ci/github-workflow.yaml"]
     for job in workflow["jobs"].values():
         for step in job["steps"]:
-            for bad in (*NASTY, "rm -rf", "github.token", "secrets.MLSPEC_DEPLOY_TOKEN"):
+            for bad in (*NASTY, "rm -rf", "rm${IFS}", "github.token", "secrets.MLSPEC_DEPLOY_TOKEN"):
                 assert bad not in step.get("run", ""), (step["name"], bad)
         for value in job["env"].values():
             # every `${{` that came from the spec is neutralized into a literal
@@ -271,7 +272,7 @@ def test_untrusted_spec_values_never_reach_a_script(tmp_path: Path) -> None:
         if name in STAGES:
             assert not any(bad in line for line in job["script"] for bad in NASTY)
     assert pipeline["train_model"]["variables"]["CODE_REPO"] == {
-        "value": 'https://github.com/acme/fraud"; rm -rf / #', "expand": False}
+        "value": 'https://github.com/acme/fraud";rm${IFS}-rf${IFS}/#', "expand": False}
     _validate(files, tmp_path / "lint")
 
 

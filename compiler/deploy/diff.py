@@ -161,7 +161,7 @@ def format_path(path: Sequence[Segment]) -> str:
             out += f"[{part}]"
         elif isinstance(part, tuple):
             out += f"[{part[0]}={part[1]}]"
-        elif _KEY.match(part):
+        elif _KEY.fullmatch(part):
             out += f".{part}" if out else part
         else:
             out += f"[{json.dumps(part, ensure_ascii=False)}]"
@@ -244,7 +244,7 @@ def show(value: Any) -> str:
             return value
         if "\n" in value:
             return f"<text, {value.count(chr(10)) + 1} lines>"
-        return value if _PLAIN.match(value) else json.dumps(value, ensure_ascii=False)
+        return value if _PLAIN.fullmatch(value) else json.dumps(value, ensure_ascii=False)
     text = json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(", ", ": "))
     return text if len(text) <= 120 else text[:117] + "..."
 

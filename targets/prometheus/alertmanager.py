@@ -2,7 +2,9 @@
 
 The root route first sends every `retrain="true"` alert to the retraining webhook, once per model's
 cooldown (`repeat_interval`), and continues, so the owning team still hears about it. Team routes
-match `team`, then `severity`. Secrets stay out: Slack and PagerDuty keys are read from files.
+match `team`, then `severity`. A monitor whose `owner` is an email address also reaches that address
+(matched on the `owner` label its alerts carry), and the team still hears. Secrets stay out: Slack
+and PagerDuty keys are read from files.
 """
 
 from __future__ import annotations
@@ -68,6 +70,24 @@ def team_fragment(team: str, plans: Sequence[Plan], settings: PrometheusSettings
     return {"route": route, "receivers": receivers}
 
 
+def owners(plans: Sequence[Plan]) -> list[str]:
+    return sorted({m.owner_email for plan in plans for m in plan.monitors if m.owner_email})
+
+
+def owner_receiver(email: str) -> str:
+    return f"owner-{email}"
+
+
+def owner_routes(plans: Sequence[Plan]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A monitor's `owner: <email>` gets its alerts by email (rules carry the `owner` label); the route
+    continues, so the team's receivers still hear about it."""
+    routes, receivers = [], []
+    for email in owners(plans):
+        routes.append({"receiver": owner_receiver(email), "matchers": [matcher("owner", email)], "continue": True})
+        receivers.append({"name": owner_receiver(email), "email_configs": [{"to": email, "send_resolved": True}]})
+    return routes, receivers
+
+
 def retrain_routes(plans: Sequence[Plan]) -> list[dict[str, Any]]:
     routes = []
     for plan in plans:
@@ -96,6 +116,7 @@ def retrains(plan: Plan, monitor: str) -> bool:
 def config(plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any]:
     am = settings.alertmanager
     fragments = [team_fragment(team, plans, settings) for team in teams(plans)]
+    by_owner, owner_receivers = owner_routes(plans)
     return {
         "global": {
             "smtp_smarthost": am.smtpSmarthost,
@@ -109,12 +130,13 @@ def config(plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any
             "group_wait": am.groupWait,
             "group_interval": am.groupInterval,
             "repeat_interval": am.repeatInterval,
-            "routes": [*retrain_routes(plans), *(f["route"] for f in fragments)],
+            "routes": [*retrain_routes(plans), *by_owner, *(f["route"] for f in fragments)],
         },
         "receivers": [
             {"name": NULL_RECEIVER},
             {"name": RETRAIN_RECEIVER, "webhook_configs": [{"url": settings.retrainWebhookUrl,
                                                             "send_resolved": False}]},
+            *owner_receivers,
             *(r for f in fragments for r in f["receivers"]),
         ],
     }

@@ -168,6 +168,8 @@ class Builder:
         }
         if retrains(self.plan, monitor.name) and retrain is not False:
             out["retrain"] = "true"
+        if monitor.owner_email:
+            out["owner"] = monitor.owner_email  # Alertmanager routes it to the owner (alertmanager.owner_routes)
         return out
 
     def annotations(self, monitor: MonitorPlan | None, summary: str, description: str,
