@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "MLS234": "A critical monitor needs a runbook URL (or `defaults.runbookBase` in mlspec.yaml).",
     "MLS235": "Data needs exactly one pin: `dvc` or `file`.",
     "MLS236": "An environment variable is defined twice in one step, or a step has no command.",
+    "MLS260": "An hf:// model URI is not pinned to a commit in KServe's form hf://<owner>/<model>:<40-hex commit>.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",
