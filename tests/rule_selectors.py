@@ -14,7 +14,6 @@ from typing import Any
 
 import promql_parser
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 # Target labels Kubernetes service discovery relabelling commonly adds; never in an exposition.
 SCRAPE_LABELS = frozenset({"namespace", "pod", "container", "service", "job", "instance", "endpoint"})
@@ -64,6 +63,10 @@ def selectors(rule_file_text: str) -> list[Selector]:
 
 def series(exposition: str) -> list[tuple[str, dict[str, str]]]:
     """(name, labels) of every sample in a Prometheus text exposition."""
+    # prometheus_client's own parser (it comes with kserve, a dev extra): imported here so that
+    # collecting the tests never fails where it is missing (they report it through tools.unavailable).
+    from prometheus_client.parser import text_string_to_metric_families
+
     return [(s.name, dict(s.labels)) for family in text_string_to_metric_families(exposition)
             for s in family.samples]
 

@@ -27,8 +27,8 @@ from rule_selectors import matches, selectors, series
 from tools import DATA, require_module
 
 from compiler import serving
-from compiler.pipeline import RunResult
-from golden import SPECS, render_examples
+from compiler.pipeline import RunResult, run
+from golden import SPECS, registry_of, render_examples
 from targets.kserve import KServeTarget
 from targets.prometheus import PrometheusTarget
 
@@ -95,8 +95,7 @@ def _wait_ready(server: Server) -> None:
 def _docs(result: RunResult) -> dict[str, Any]:
     docs: dict[str, Any] = {path: yaml.safe_load(data) for path, data in result.files().items()
                             if path.endswith(".yaml")}
-    [spec] = result.specs
-    docs["plan"] = spec.plan
+    docs["plan"] = result.specs[0].plan
     return docs
 
 
@@ -168,6 +167,36 @@ def test_live_and_mirrored_requests_reach_a_model(rendered: Mapping[str, Any], s
     # Istio mirrors the request unchanged except for a `-shadow` suffix on the Host header.
     status, answer = servers["shadow"].request("POST", path, body, host_header=hostname + "-shadow")
     assert status == 200, f"a mirrored {path} gets {status} from the shadow: {answer!r}"
+
+
+def test_kafka_records_reach_the_model(servers: dict[str, Server], tmp_path: Path) -> None:
+    """A streaming model's KafkaSource sink: the path the rendered source posts to, with a record
+    delivered the way Knative's Kafka source does (a binary-mode CloudEvent), is served."""
+    spec = yaml.safe_load(FRAUD.read_text())
+    spec["serving"]["pattern"] = "streaming"
+    spec["serving"]["stream"] = {"bootstrapServers": ["kafka-0.kafka.svc:9092"], "topic": "payments"}
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "fraud-detector.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = run([tmp_path / "specs"], root=tmp_path, render=True, registry=registry_of(KServeTarget()), jobs=1)
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    docs = _docs(result)
+    sources = [d for p, d in docs.items() if p.endswith("/kafkasource.yaml")]
+    assert len({s["spec"]["consumerGroup"] for s in sources}) == len(sources) == 2
+    for source in sources:
+        sink = source["spec"]["sink"]["uri"]
+        service = sink.removeprefix("http://").split("/", 1)[0]
+        assert service == f"{predictor_service('fraud-detector')}.{source['metadata']['namespace']}.svc.cluster.local"
+        path = "/" + sink.removeprefix("http://").split("/", 1)[1]
+        conn = http.client.HTTPConnection("127.0.0.1", servers["primary"].port, timeout=10)
+        try:
+            conn.request("POST", path, body=json.dumps({"instances": [[1, 2]]}), headers={
+                "content-type": "application/json", "ce-specversion": "1.0", "ce-id": "partition:0/offset:7",
+                "ce-source": "/apis/v1/namespaces/x/kafkasources/fraud-detector-stream#payments",
+                "ce-type": "dev.knative.kafka.event"})
+            response = conn.getresponse()
+            assert response.status == 200, response.read()
+        finally:
+            conn.close()
 
 
 def test_canary_serves_the_same_model_name(rendered: Mapping[str, Any], servers: dict[str, Server]) -> None:
