@@ -335,6 +335,16 @@ def test_ksv002_name_with_suffixes_too_long(tmp_path: Path) -> None:
     assert "KSV002" not in _codes(_run(tmp_path / "b", spec))
 
 
+def test_ksv002_standard_canary_predictor_name_too_long(tmp_path: Path) -> None:
+    """A Standard-mode canary runs as `<model>-canary-predictor` (KServe v0.20.0), shadow or not."""
+    spec = _base_spec()
+    del spec["rollout"]["shadow"]
+    spec["metadata"]["name"] = "f" * 47  # + "-canary-predictor" = 64
+    diag = _only(_run(tmp_path / "a", spec, {"mode": "Standard"}), "KSV002")
+    assert "-canary-predictor" in diag.message
+    assert "KSV002" not in _codes(_run(tmp_path / "b", spec, {"mode": "Knative"}))
+
+
 def test_ksv003_min_replicas_above_max(tmp_path: Path) -> None:
     # The core refuses this in the spec (MLS232) before any target runs; the webhook rule still
     # guards plans built another way, so it is tested on a plan directly.

@@ -14,7 +14,8 @@ from targets.kserve.settings import KServeSettings
 
 CODES: dict[str, str] = {
     "KSV001": "The model name is not a valid InferenceService name (a DNS-1035 label: starts with a letter).",
-    "KSV002": "The model name plus the suffixes KServe appends (-shadow, -predictor) exceeds 63 characters.",
+    "KSV002": "The model name plus the suffixes KServe appends (-shadow or -canary, -predictor) exceeds 63 "
+              "characters.",
     "KSV003": "minReplicas is larger than maxReplicas.",
     "KSV004": "The serving runtime does not support the requested protocol.",
     "KSV005": "The serving runtime does not serve the model's framework.",
