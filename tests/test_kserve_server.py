@@ -229,6 +229,24 @@ def test_metrics_expose_what_the_rules_select(rendered: Mapping[str, Any], serve
         assert model_names == {serving.served_model_name(rendered["plan"])}, model_names
 
 
+def test_latency_slo_bucket_is_exposed(servers: dict[str, Server], tmp_path: Path) -> None:
+    """A latency SLO counts requests through the bucket whose bound equals its latency: the rendered
+    `le` matcher must select a bucket the real server exposes (KServe keeps prometheus_client's default
+    bounds, so 250ms can be an SLO latency and 150ms cannot)."""
+    spec = yaml.safe_load(FRAUD.read_text())
+    spec["monitors"].append({"name": "fast", "kind": "slo", "sli": "latency", "latency": "250ms", "objective": 99})
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "fraud-detector.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = run([tmp_path / "specs"], root=tmp_path, render=True, registry=registry_of(PrometheusTarget()), jobs=1)
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    rules = result.files()[RULES].decode()
+    bucketed = [s for s in selectors(rules) if any(label == "le" for label, _, _ in s.matchers)]
+    assert bucketed, "no rule selects a latency bucket"
+    assert servers["primary"].request("POST", "/v1/models/fraud-detector:predict", {"instances": [[1, 2]]})[0] == 200
+    exposed = series(_exposition(servers["primary"]))
+    assert [str(s) for s in bucketed if not matches(s, exposed)] == []
+
+
 def test_recorded_exposition_matches_the_live_server(servers: dict[str, Server]) -> None:
     """tests/data/kserve-0.20.0-metrics.txt is what the metrics side builds on: the same request_*
     series (names, label names, bucket bounds) as the server installed here exposes."""
