@@ -66,6 +66,7 @@ CODES: dict[str, str] = {
     "MLS242": "A value that becomes a Kubernetes label key or value is not a valid one.",
     "MLS243": "Warning: a monitor window or rollout gate window is shorter than two scrape intervals "
               "(mlspec.yaml `scrapeInterval`, default 1m), so it never sees data.",
+    "MLS260": "An hf:// model URI is not pinned to a commit in KServe's form hf://<owner>/<model>:<40-hex commit>.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",

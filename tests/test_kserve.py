@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kserve_cluster import canary_webhook_errors
 from tools import require_crds
 
 from compiler.diagnostics import Diagnostic
@@ -334,6 +335,16 @@ def test_ksv002_name_with_suffixes_too_long(tmp_path: Path) -> None:
     assert "KSV002" not in _codes(_run(tmp_path / "b", spec))
 
 
+def test_ksv002_standard_canary_predictor_name_too_long(tmp_path: Path) -> None:
+    """A Standard-mode canary runs as `<model>-canary-predictor` (KServe v0.20.0), shadow or not."""
+    spec = _base_spec()
+    del spec["rollout"]["shadow"]
+    spec["metadata"]["name"] = "f" * 47  # + "-canary-predictor" = 64
+    diag = _only(_run(tmp_path / "a", spec, {"mode": "Standard"}), "KSV002")
+    assert "-canary-predictor" in diag.message
+    assert "KSV002" not in _codes(_run(tmp_path / "b", spec, {"mode": "Knative"}))
+
+
 def test_ksv003_min_replicas_above_max(tmp_path: Path) -> None:
     # The core refuses this in the spec (MLS232) before any target runs; the webhook rule still
     # guards plans built another way, so it is tested on a plan directly.
@@ -461,3 +472,186 @@ def test_validation_helper_catches_a_typo(tmp_path: Path) -> None:
     files[path] = files[path].replace(b"trafficPercent", b"trafficPercentage")
     with pytest.raises(AssertionError, match="trafficPercentage"):
         _validate(files, tmp_path)
+
+
+# --- operational correctness: what the cluster does with the stages (issue 11) -------------------
+
+STAGES_DIR = "models/fraud-detector/kserve/production/stages"
+
+
+def _stage_docs(result: RunResult, stage: str, name: str = "inferenceservice.yaml") -> dict[str, Any]:
+    doc = yaml.safe_load(result.files()[f"{STAGES_DIR}/{stage}/{name}"])
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _without_traffic(isvc: dict[str, Any]) -> dict[str, Any]:
+    out = yaml.safe_load(yaml.safe_dump(isvc))
+    out["spec"]["predictor"].pop("canaryTrafficPercent", None)
+    return out
+
+
+def test_knative_rollback_is_a_traffic_shift(tmp_path: Path) -> None:
+    """Knative mode: rollback is `canaryTrafficPercent: 0` on the very object `full` applies, so no
+    revision is created (KServe copies the object's labels and annotations into the revision template)
+    and traffic moves to the ready previous revision at once."""
+    result = _run(tmp_path, _base_spec(), {"mode": "Knative"})
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    full = _stage_docs(result, "full")
+    rollback = _stage_docs(result, "rollback")
+    assert rollback["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert _without_traffic(rollback) == full
+    for stage in ("canary-5", "canary-25", "canary-50"):  # same template: a stage change is traffic only
+        assert _without_traffic(_stage_docs(result, stage)) == full, stage
+
+
+def test_standard_rollback_is_the_previous_spec(tmp_path: Path) -> None:
+    """Standard mode ignores canaryTrafficPercent: the rollback form names the previous version."""
+    result = _run(tmp_path, _base_spec(), {"mode": "Standard"})
+    rollback = _stage_docs(result, "rollback")
+    assert "canaryTrafficPercent" not in rollback["spec"]["predictor"]
+    assert rollback["spec"]["predictor"]["model"]["storageUri"].endswith("/11")
+    assert "canary" not in rollback["spec"]
+
+
+def test_no_inference_service_carries_a_per_stage_value(tmp_path: Path) -> None:
+    """A per-stage annotation or label would restart the pods at every stage (Standard) or create a
+    revision (Knative): objects serving the same thing are identical across stages."""
+    for mode in ("Standard", "Knative"):
+        result = _run(tmp_path / mode, _base_spec(), {"mode": mode})
+        for path, doc in _docs(result.files()):
+            if doc["kind"] == "InferenceService":
+                assert "mlspec.dev/rollout-stage" not in doc["metadata"]["annotations"], path
+    result = _run(tmp_path / "s", _base_spec(), {"mode": "Standard"})
+    assert _stage_docs(result, "shadow") == _stage_docs(result, "rollback")
+
+
+def _version(meta: Mapping[str, Any]) -> str:
+    labels = meta["labels"]
+    assert labels["app.kubernetes.io/version"] == labels["mlspec.dev/model-version"]
+    return str(labels["mlspec.dev/model-version"])
+
+
+def test_pods_are_labelled_with_the_version_they_serve(tmp_path: Path) -> None:
+    """KServe copies the InferenceService's labels, and a predictor's own `labels` over them, onto the
+    pods: each must name the version that predictor runs, and only the new version has known lineage."""
+    result = _run(tmp_path, _base_spec(), {"mode": "Standard"})
+    primary = _stage_docs(result, "shadow")
+    shadow = _stage_docs(result, "shadow", "shadow-inferenceservice.yaml")
+    assert (_version(primary["metadata"]), primary["spec"]["predictor"]["model"]["storageUri"]) == (
+        "11", "s3://models/fraud-detector/11")
+    assert "mlspec.dev/data-hash" not in primary["metadata"]["labels"]
+    assert _version(shadow["metadata"]) == "12"
+    assert shadow["metadata"]["labels"]["mlspec.dev/data-hash"]
+    canary = _stage_docs(result, "canary-25")
+    assert _version(canary["metadata"]) == "11"  # spec.predictor, the stable side
+    [entry] = canary["spec"]["canary"]
+    assert entry["predictor"]["model"]["storageUri"].endswith("/12")
+    assert _version(entry["predictor"]) == "12"  # wins over the object's labels on the canary's pods
+    assert _version(_stage_docs(result, "rollback")["metadata"]) == "11"
+    assert _version(_stage_docs(result, "full")["metadata"]) == "12"
+
+
+def test_standard_canaries_pass_kserve_canary_webhook(tmp_path: Path) -> None:
+    """validateCanarySpecs (KServe v0.20.0) is no part of the CRD schema; every rendered canary obeys it."""
+    checked = 0
+    for autoscaling in ({"metric": "cpu", "target": 70}, {"metric": "memory", "target": 60}):
+        spec = _base_spec()
+        spec["serving"]["autoscaling"] = autoscaling
+        result = _run(tmp_path / autoscaling["metric"], spec, {"mode": "Standard"})
+        for path, doc in _docs(result.files()):
+            if doc["kind"] == "InferenceService" and doc["spec"].get("canary"):
+                assert canary_webhook_errors(doc) == [], path
+                checked += 1
+    assert checked == 6
+
+
+def test_shadow_serves_the_primarys_model_name(tmp_path: Path) -> None:
+    """The mirror keeps the path /v1/models/<model>:predict: the shadow's server gets `--model_name`
+    (appended after the runtime's `--model_name={{.Name}}`), MLServer gets MLSERVER_MODEL_NAME."""
+    spec = _base_spec()
+    result = _run(tmp_path / "xgb", spec, {"mirroring": "gateway-api"})
+    shadow = _stage_docs(result, "shadow", "shadow-inferenceservice.yaml")
+    assert shadow["spec"]["predictor"]["model"]["args"] == ["--model_name=fraud-detector"]
+    route = _stage_docs(result, "shadow", "httproute.yaml")
+    mirror = route["spec"]["rules"][0]["filters"][0]["requestMirror"]["backendRef"]["name"]
+    assert mirror == "fraud-detector-shadow-predictor"
+    spec["serving"]["protocol"] = "grpc-v2"  # xgboost over gRPC v2 runs on MLServer
+    result = _run(tmp_path / "mlserver", spec)
+    model = _stage_docs(result, "shadow", "shadow-inferenceservice.yaml")["spec"]["predictor"]["model"]
+    assert model["runtime"] == "kserve-mlserver"
+    assert model["env"] == [{"name": "MLSERVER_MODEL_NAME", "value": "fraud-detector"}]
+    assert "args" not in model
+
+
+def test_ksv020_shadow_on_an_unknown_runtime(tmp_path: Path) -> None:
+    spec = _base_spec()
+    spec["model"]["runtime"] = "acme-xgb"
+    diag = _only(_run(tmp_path / "a", spec), "KSV020")
+    assert not diag.is_error
+    assert diag.path == ("rollout", "shadow")
+    del spec["rollout"]["shadow"]
+    assert "KSV020" not in _codes(_run(tmp_path / "b", spec))
+
+
+def test_mirror_host_follows_the_domain_template(tmp_path: Path) -> None:
+    result = _run(tmp_path / "a", _base_spec(), {"domain": "ml.acme.io"})
+    assert _stage_docs(result, "shadow", "virtualservice.yaml")["spec"]["hosts"] == [
+        "fraud-detector-risk-prod.ml.acme.io"]
+    result = _run(tmp_path / "b", _base_spec(),
+                  {"domain": "ml.acme.io", "domainTemplate": "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}"})
+    assert _stage_docs(result, "shadow", "virtualservice.yaml")["spec"]["hosts"] == [
+        "fraud-detector.risk-prod.ml.acme.io"]
+    result = _run(tmp_path / "c", _base_spec(), {"domainTemplate": "{{ .Annotations.host }}"})
+    assert not result.ok
+
+
+def test_streaming_consumer_group_per_environment() -> None:
+    files = render_examples(TARGET).files()
+    groups = {d["metadata"]["namespace"]: d["spec"]["consumerGroup"]
+              for _, d in _docs(files) if (d["apiVersion"], d["kind"]) == KAFKA_SOURCE}
+    assert len(groups) >= 2
+    assert len(set(groups.values())) == len(groups), groups
+
+
+def test_cli_validate_judges_kafka_source_by_its_crd(tmp_path: Path) -> None:
+    """`mlspec validate DIR --crds` (the CLI path, not only the library) accepts the rendered
+    KafkaSource and refuses a misspelled field in it, at that file."""
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    crds = require_crds()
+    files = dict(render_examples(TARGET).files())
+    out = _write(files, tmp_path / "ok")
+    result = CliRunner().invoke(cli, ["validate", str(out), "--crds", str(crds)])
+    assert result.exit_code == 0, result.output
+    path = next(p for p, d in _docs(files) if (d["apiVersion"], d["kind"]) == KAFKA_SOURCE)
+    doc = yaml.safe_load(files[path])
+    doc["spec"]["consumerGroups"] = doc["spec"].pop("consumerGroup")
+    files[path] = yaml.safe_dump(doc).encode()
+    result = CliRunner().invoke(cli, ["validate", str(_write(files, tmp_path / "bad")), "--crds", str(crds)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(path), result.output
+    assert "VAL002" not in result.output
+
+
+def test_pod_regexes_tell_the_predictors_apart() -> None:
+    """compiler.serving's selectors for the prometheus side: with one `model_name` for every predictor,
+    the pod name (KServe: Deployment or Knative revision `<isvc>-[<name>-]predictor...`) tells them apart."""
+    import re
+
+    from compiler import serving
+
+    plan = render_examples(TARGET, specs=[FRAUD]).specs[0].plan
+    assert plan is not None
+    primary = serving.predictor_pod_regex(plan.name)
+    shadow = serving.shadow_pod_regex(plan)
+    canary = serving.predictor_pod_regex(plan.name, serving.CANARY_PREDICTOR)
+    pods = {"fraud-detector-predictor-7d9f8c6b5-x2x9q": primary,  # Standard: Deployment's ReplicaSet pod
+            "fraud-detector-predictor-00003-deployment-6c8d9f7b4-kq2lm": primary,  # Knative revision pod
+            "fraud-detector-shadow-predictor-5b7c9d8f6-p4r7t": shadow,
+            "fraud-detector-canary-predictor-66f7d8c9b-z8w2n": canary}
+    for pod, own in pods.items():
+        assert [r for r in (primary, shadow, canary) if re.fullmatch(r, pod)] == [own], pod
+    assert serving.served_model_name(plan) == "fraud-detector"

@@ -8,12 +8,14 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.plan import Plan, StagePlan
+from compiler.serving import CANARY_PREDICTOR, SHADOW_SUFFIX, predictor_service, served_model_name
 from targets.kserve.runtimes import BUILTIN, resolve
 from targets.kserve.settings import KServeSettings
 
 CODES: dict[str, str] = {
     "KSV001": "The model name is not a valid InferenceService name (a DNS-1035 label: starts with a letter).",
-    "KSV002": "The model name plus the suffixes KServe appends (-shadow, -predictor) exceeds 63 characters.",
+    "KSV002": "The model name plus the suffixes KServe appends (-shadow or -canary, -predictor) exceeds 63 "
+              "characters.",
     "KSV003": "minReplicas is larger than maxReplicas.",
     "KSV004": "The serving runtime does not support the requested protocol.",
     "KSV005": "The serving runtime does not serve the model's framework.",
@@ -25,12 +27,12 @@ CODES: dict[str, str] = {
     "KSV011": "The rollout state names a stage this model's rollout does not have: it restarts at the first stage.",
     "KSV012": "A cpu or memory scale target is a utilization percentage between 1 and 100.",
     "KSV013": "The runtime is not a KServe built-in but a built-in's name minus `kserve-`: probably a typo.",
+    "KSV020": "The shadow runs a runtime mlspec does not know: it may serve the model under the shadow's own "
+              "name, and every mirrored request would get 404.",
 }
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
-SHADOW_SUFFIX = "-shadow"
-PREDICTOR_SUFFIX = "-predictor"
 HPA_METRICS = ("cpu", "memory")
 ROLLBACK = "rollback"
 
@@ -51,24 +53,29 @@ def has_previous(plan: Plan) -> bool:
 def check(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
     if not serves_live(plan):
         return
-    yield from _name(plan)
+    yield from _name(plan, settings)
     yield from _runtime(plan)
     yield from _environments(plan, settings)
     yield from _rollout(plan, settings)
 
 
-def longest_name(plan: Plan) -> str:
-    """The longest object name KServe derives from the model: the shadow's predictor Service."""
-    shadow = plan.rollout is not None and any(s.kind == "shadow" for s in plan.rollout.stages)
-    return plan.name + (SHADOW_SUFFIX if shadow else "") + PREDICTOR_SUFFIX
+def longest_name(plan: Plan, settings: KServeSettings | None = None) -> str:
+    """The longest object name KServe derives from the model: the shadow's predictor Service, or a
+    Standard-mode canary's (`<model>-canary-predictor`)."""
+    kinds = {s.kind for s in plan.rollout.stages} if plan.rollout is not None else set()
+    if "shadow" in kinds:
+        return predictor_service(plan.name + SHADOW_SUFFIX)
+    if "canary" in kinds and settings is not None and settings.mode == "Standard":
+        return predictor_service(plan.name, CANARY_PREDICTOR)
+    return predictor_service(plan.name)
 
 
-def _name(plan: Plan) -> Iterator[Diagnostic]:
+def _name(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
     if not NAME_RE.match(plan.name):
         yield _err("KSV001", ("metadata", "name"),
                    f"{plan.name!r} is not a valid InferenceService name: it must start with a letter",
                    "KServe's webhook requires /^[a-z]([-a-z0-9]*[a-z0-9])?$/")
-    longest = longest_name(plan)
+    longest = longest_name(plan, settings)
     if len(longest) > MAX_NAME:
         yield _err("KSV002", ("metadata", "name"),
                    f"KServe derives {longest!r} ({len(longest)} characters) from the name; at most {MAX_NAME} fit",
@@ -83,6 +90,15 @@ def _runtime(plan: Plan) -> Iterator[Diagnostic]:
                    "set model.runtime to the name of the ServingRuntime that serves it")
         return
     builtin = serving.builtin
+    if builtin is None and plan.rollout is not None and has_previous(plan) \
+            and any(s.kind == "shadow" for s in plan.rollout.stages):
+        yield _err("KSV020", ("rollout", "shadow"),
+                   f"mirrored requests keep their path (model name {served_model_name(plan)!r}), but runtime "
+                   f"{serving.runtime!r} is not a KServe built-in, so mlspec cannot make the shadow "
+                   f"{plan.name}{SHADOW_SUFFIX} serve that model name",
+                   "make your ServingRuntime serve the model under a name that does not come from the "
+                   "InferenceService name ({{.Name}}), for example from the model repository",
+                   Severity.WARNING)
     if builtin is None:
         if f"kserve-{serving.runtime}" in BUILTIN:
             yield _err("KSV013", ("model", "runtime"),

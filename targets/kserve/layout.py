@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.plan import EnvironmentPlan, Plan, StagePlan
+from compiler.serving import served_model_name
 from compiler.targets import OutputFile
 from targets.kserve import manifests
 from targets.kserve.checks import ROLLBACK, has_previous, rendered_stages, serves_live, stages
@@ -21,7 +22,6 @@ from targets.kserve.runtimes import Serving, resolve
 from targets.kserve.settings import KServeSettings
 
 TARGET = "kserve"
-CONTAINER_NAME = "kserve-container"
 
 
 def environment_dir(plan: Plan, environment: str) -> str:
@@ -64,7 +64,7 @@ def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, ser
             files.append(_yaml(f"{stage_dir}/kustomization.yaml", manifests.kustomization(listed)))
         resources.append(f"stages/{active_stage(plan)}")
     else:
-        isvc = _candidate_service(plan, env, settings, serving, stage=None)
+        isvc = _candidate_service(plan, env, settings, serving)
         files.append(_yaml(f"{base}/inferenceservice.yaml", isvc))
         resources.append("inferenceservice.yaml")
     files.append(_yaml(f"{base}/kustomization.yaml", manifests.kustomization(resources, env.namespace)))
@@ -93,59 +93,69 @@ def _previous_predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettin
     return manifests.predictor(plan, env, settings, serving, plan.model.previous_uri)
 
 
-def _candidate_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
-                       stage: str | None) -> dict[str, Any]:
+def _candidate_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
+                       serving: Serving) -> dict[str, Any]:
     return manifests.inference_service(
         plan, env, settings, name=plan.name, predictor_spec=_candidate_predictor(plan, env, settings, serving),
-        serves=plan.model.version, stage=stage)
+        serves=plan.model.version)
 
 
-def _previous_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
-                      stage: str) -> dict[str, Any]:
+def _previous_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
+                      serving: Serving) -> dict[str, Any]:
     assert plan.model.previous_version is not None
     return manifests.inference_service(
         plan, env, settings, name=plan.name, predictor_spec=_previous_predictor(plan, env, settings, serving),
-        serves=plan.model.previous_version, stage=stage)
+        serves=plan.model.previous_version)
+
+
+def _knative_traffic(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
+                     percent: int) -> dict[str, Any]:
+    """The new version's spec with `canaryTrafficPercent`: KServe sends `percent` to the newest revision
+    and the rest to the last rolled-out one. Every such form (canary stages, rollback) differs from
+    `full` only in that field, so none creates a revision: 0 is an instant shift back to the ready
+    previous revision, even after `full` (KServe then restores its previous rolled-out revision)."""
+    isvc = _candidate_service(plan, env, settings, serving)
+    isvc["spec"]["predictor"] = {"canaryTrafficPercent": percent, **isvc["spec"]["predictor"]}
+    return isvc
 
 
 def _stage(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
            stage: StagePlan) -> list[tuple[str, dict[str, Any]]]:
     if stage.kind == "full":
-        return [("inferenceservice.yaml", _candidate_service(plan, env, settings, serving, stage.name))]
+        return [("inferenceservice.yaml", _candidate_service(plan, env, settings, serving))]
     if stage.kind == "shadow":
-        # Live traffic stays on the version in production; the candidate sees a mirrored copy.
+        # Live traffic stays on the version in production; the candidate sees a mirrored copy. The
+        # mirror keeps the request path (/v1/models/<model>:predict), so the shadow must serve the
+        # primary's model name, not its own InferenceService name (compiler.serving).
+        shadow_predictor = manifests.predictor(plan, env, settings, serving, plan.model.uri,
+                                               model_name=served_model_name(plan))
         shadow = manifests.inference_service(
-            plan, env, settings, name=manifests.shadow_name(plan),
-            predictor_spec=_candidate_predictor(plan, env, settings, serving), serves=plan.model.version,
-            stage=stage.name)
+            plan, env, settings, name=manifests.shadow_name(plan), predictor_spec=shadow_predictor,
+            serves=plan.model.version)
         if settings.mirroring == "istio":
             route = ("virtualservice.yaml", manifests.virtual_service(plan, env, settings, stage.mirror, stage.name))
         else:
             route = ("httproute.yaml", manifests.http_route(plan, env, settings, stage.mirror, stage.name))
-        return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving, stage.name)),
+        return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving)),
                 ("shadow-inferenceservice.yaml", shadow), route]
     percent = int(stage.traffic)
     if settings.mode == "Knative":
         # The other side is the revision the cluster last rolled out at 100%: the previous version,
         # because every rollout passes through a stage that serves it (shadow) or starts from it.
-        predictor = _candidate_predictor(plan, env, settings, serving)
-        predictor = {"canaryTrafficPercent": percent, **predictor}
-        isvc = manifests.inference_service(plan, env, settings, name=plan.name, predictor_spec=predictor,
-                                           serves=plan.model.version, stage=stage.name)
-    else:
-        # spec.canary[] (KServe >= 0.20) names both sides, so the stage is complete in git.
-        assert plan.model.previous_version is not None
-        candidate = _candidate_predictor(plan, env, settings, serving)
-        # The v0.20.0 CRD requires a container name on canary models (not on spec.predictor.model);
-        # kserve-container is the name KServe gives the model server container itself.
-        candidate["model"] = {"name": CONTAINER_NAME, **candidate["model"]}
-        canary = [{"trafficPercent": percent, "predictor": candidate}]
-        isvc = manifests.inference_service(
-            plan, env, settings, name=plan.name, predictor_spec=_previous_predictor(plan, env, settings, serving),
-            serves=plan.model.previous_version, stage=stage.name, canary=canary)
+        return [("inferenceservice.yaml", _knative_traffic(plan, env, settings, serving, percent))]
+    # spec.canary[] (KServe >= 0.20) names both sides, so the stage is complete in git.
+    assert plan.model.previous_version is not None
+    isvc = manifests.inference_service(
+        plan, env, settings, name=plan.name, predictor_spec=_previous_predictor(plan, env, settings, serving),
+        serves=plan.model.previous_version, canary=[manifests.canary_entry(plan, serving, percent)])
     return [("inferenceservice.yaml", isvc)]
 
 
 def _rollback(plan: Plan, env: EnvironmentPlan, settings: KServeSettings,
               serving: Serving) -> list[tuple[str, dict[str, Any]]]:
-    return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving, ROLLBACK))]
+    if settings.mode == "Knative":
+        # A traffic shift to the ready previous revision: no pods to start, no model to pull.
+        return [("inferenceservice.yaml", _knative_traffic(plan, env, settings, serving, 0))]
+    # Standard mode has no revisions to shift between (it ignores canaryTrafficPercent): the previous
+    # version's plain spec, which starts its pods again.
+    return [("inferenceservice.yaml", _previous_service(plan, env, settings, serving))]

@@ -10,9 +10,10 @@ from fractions import Fraction
 from typing import Any
 
 from compiler import provenance
+from compiler import serving as names
 from compiler.plan import EnvironmentPlan, Plan
-from targets.kserve.checks import HPA_METRICS, PREDICTOR_SUFFIX, SHADOW_SUFFIX
-from targets.kserve.runtimes import Serving
+from targets.kserve.checks import HPA_METRICS
+from targets.kserve.runtimes import ARGS, ENV, Serving
 from targets.kserve.settings import KServeSettings
 
 ISVC_API = "serving.kserve.io/v1beta1"
@@ -20,6 +21,11 @@ MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 STAGE_ANNOTATION = f"{provenance.PREFIX}/rollout-stage"
 SERVES_ANNOTATION = f"{provenance.PREFIX}/serving-model-version"
 PREDICTOR_PORT = 80
+CONTAINER_NAME = "kserve-container"
+MLSERVER_MODEL_NAME = "MLSERVER_MODEL_NAME"
+# Labels that say which model version a pod runs, and the training lineage known only for the new one.
+VERSION_LABELS = ("app.kubernetes.io/version", f"{provenance.PREFIX}/model-version")
+LINEAGE_LABELS = (f"{provenance.PREFIX}/data-hash", f"{provenance.PREFIX}/code-commit")
 
 
 def mode_value(settings: KServeSettings) -> str:
@@ -35,11 +41,29 @@ def service_account_name(plan: Plan) -> str:
 
 
 def shadow_name(plan: Plan) -> str:
-    return plan.name + SHADOW_SUFFIX
+    return names.shadow_service_name(plan)
 
 
-def _meta(plan: Plan, name: str, namespace: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+def version_labels(plan: Plan, version: str) -> dict[str, str]:
+    """The labels of pods running `version`: KServe copies an InferenceService's labels (and a
+    predictor's own `labels`, which win) onto its pods. The plan knows the data hash and code commit
+    of the new version only, so pods of the previous version carry no lineage labels."""
+    out = {key: provenance.label_value(version) for key in VERSION_LABELS}
+    if version == plan.model.version:
+        known = provenance.labels(plan)
+        out.update({key: known[key] for key in LINEAGE_LABELS})
+    return out
+
+
+def _meta(plan: Plan, name: str, namespace: str, extra: dict[str, str] | None = None,
+          serves: str | None = None) -> dict[str, Any]:
     meta = provenance.metadata(plan, name, namespace)
+    if serves is not None:  # an object whose pods run one version: label them with it, in place
+        served = version_labels(plan, serves)
+        labels = meta["labels"]
+        assert isinstance(labels, dict)
+        meta["labels"] = {key: served.get(key, value) for key, value in labels.items()
+                          if key in served or key not in LINEAGE_LABELS}
     if extra:
         annotations = meta["annotations"]
         assert isinstance(annotations, dict)
@@ -67,7 +91,9 @@ def resources(env: EnvironmentPlan) -> dict[str, Any]:
 
 
 def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: Serving,
-              storage_uri: str) -> dict[str, Any]:
+              storage_uri: str, *, model_name: str | None = None) -> dict[str, Any]:
+    """`spec.predictor`; `model_name` makes the model server serve that name instead of the
+    InferenceService's own (see `model_name_override`)."""
     spec: dict[str, Any] = {"minReplicas": env.replicas_min, "maxReplicas": env.replicas_max}
     if settings.mode == "Knative" or env.autoscaling_metric in HPA_METRICS:
         spec["scaleMetric"] = env.autoscaling_metric
@@ -79,6 +105,8 @@ def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, servin
     if serving.protocol is not None:
         model["protocolVersion"] = serving.protocol
     model["storageUri"] = storage_uri
+    if model_name is not None:
+        model.update(model_name_override(serving, model_name))
     res = resources(env)
     if res:
         model["resources"] = res
@@ -86,17 +114,54 @@ def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, servin
     return spec
 
 
+def model_name_override(serving: Serving, model_name: str) -> dict[str, Any]:
+    """Fields of `predictor.model` that make a built-in runtime serve `model_name`.
+
+    KServe appends `model.args` after the runtime's `--model_name={{.Name}}` and the servers' argparse
+    keeps the last value; for MLServer KServe sets MLSERVER_MODEL_NAME only when the model does not.
+    TorchServe and Triton take the name from the model repository (the same for every predictor), and
+    nothing is known about a runtime of your own (warning KSV020)."""
+    how = serving.builtin.model_name if serving.builtin is not None else None
+    if how == ARGS:
+        return {"args": [f"--model_name={model_name}"]}
+    if how == ENV:
+        return {"env": [{"name": MLSERVER_MODEL_NAME, "value": model_name}]}
+    return {}
+
+
 def inference_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, *, name: str,
-                      predictor_spec: dict[str, Any], serves: str, stage: str | None,
+                      predictor_spec: dict[str, Any], serves: str,
                       canary: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An InferenceService whose `spec.predictor` runs version `serves`.
+
+    No rollout-stage annotation here: KServe copies an InferenceService's annotations and labels into
+    the pod template (Standard) or the Knative revision template, so a per-stage value would restart
+    the pods at every stage and, in Knative mode, turn the rollback into a new revision instead of a
+    traffic shift back to the last rolled-out one. The stage is the directory."""
     extra = {MODE_ANNOTATION: mode_value(settings), SERVES_ANNOTATION: serves}
-    if stage is not None:
-        extra[STAGE_ANNOTATION] = stage
     spec: dict[str, Any] = {"predictor": predictor_spec}
     if canary:
         spec["canary"] = canary
     return {"apiVersion": ISVC_API, "kind": "InferenceService",
-            "metadata": _meta(plan, name, env.namespace, extra), "spec": spec}
+            "metadata": _meta(plan, name, env.namespace, extra, serves=serves), "spec": spec}
+
+
+def canary_entry(plan: Plan, serving: Serving, percent: int) -> dict[str, Any]:
+    """One `spec.canary[]` entry (KServe >= 0.20, Standard mode) running the new version.
+
+    KServe merges the entry over `spec.predictor`, so it carries only what differs: the model and the
+    version labels. Its webhook requires `predictor.name` (the canary's Deployment is
+    `<isvc>-<name>-predictor`) and refuses maxReplicas, scaleMetric, scaleTarget and autoScaling on a
+    canary (fixed replicas: ceil(stable minReplicas x trafficPercent / 100)); the CRD requires a
+    container name on the model."""
+    model: dict[str, Any] = {"name": CONTAINER_NAME, "modelFormat": {"name": serving.format},
+                             "runtime": serving.runtime}
+    if serving.protocol is not None:
+        model["protocolVersion"] = serving.protocol
+    model["storageUri"] = plan.model.uri
+    return {"trafficPercent": percent,
+            "predictor": {"name": names.CANARY_PREDICTOR, "labels": version_labels(plan, plan.model.version),
+                          "model": model}}
 
 
 def service_account(plan: Plan, env: EnvironmentPlan, settings: KServeSettings) -> dict[str, Any]:
@@ -107,11 +172,12 @@ def service_account(plan: Plan, env: EnvironmentPlan, settings: KServeSettings) 
 
 
 def _predictor_host(name: str, namespace: str) -> str:
-    return f"{name}{PREDICTOR_SUFFIX}.{namespace}.svc.cluster.local"
+    return f"{names.predictor_service(name)}.{namespace}.svc.cluster.local"
 
 
 def mirror_host(plan: Plan, env: EnvironmentPlan, settings: KServeSettings) -> str:
-    return f"{plan.name}.{env.namespace}.{settings.domain}"
+    """The host KServe gives the primary InferenceService (its `domainTemplate`)."""
+    return settings.host(plan.name, env.namespace)
 
 
 def virtual_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, mirror: float,
@@ -137,7 +203,7 @@ def virtual_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, 
 def http_route(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, mirror: float,
                stage: str) -> dict[str, Any]:
     mirror_filter: dict[str, Any] = {
-        "backendRef": {"name": shadow_name(plan) + PREDICTOR_SUFFIX, "port": PREDICTOR_PORT}}
+        "backendRef": {"name": names.predictor_service(shadow_name(plan)), "port": PREDICTOR_PORT}}
     if float(mirror).is_integer():
         mirror_filter["percent"] = int(mirror)
     else:  # `percent` is an integer; a fractional share needs the fraction form
@@ -151,7 +217,7 @@ def http_route(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, mirro
             "hostnames": [mirror_host(plan, env, settings)],
             "rules": [{
                 "filters": [{"type": "RequestMirror", "requestMirror": mirror_filter}],
-                "backendRefs": [{"name": plan.name + PREDICTOR_SUFFIX, "port": PREDICTOR_PORT}],
+                "backendRefs": [{"name": names.predictor_service(plan.name), "port": PREDICTOR_PORT}],
             }],
         },
     }
@@ -161,20 +227,28 @@ def kafka_source(plan: Plan, env: EnvironmentPlan, serving: Serving) -> dict[str
     """Knative eventing's KafkaSource delivering each record as a CloudEvent to the predictor."""
     stream = plan.serving.stream
     assert stream is not None
-    if serving.protocol in ("v2", "grpc-v2"):  # the Kafka sink is HTTP; v2 runtimes also serve REST
-        path = f"/v2/models/{plan.name}/infer"
-    else:
-        path = f"/v1/models/{plan.name}:predict"
+    model = names.served_model_name(plan)
+    # The Kafka sink is HTTP; v2 runtimes also serve REST.
+    v2 = serving.protocol in ("v2", "grpc-v2")
+    path = f"/v2/models/{model}/infer" if v2 else f"/v1/models/{model}:predict"
     return {
         "apiVersion": "sources.knative.dev/v1beta1", "kind": "KafkaSource",
         "metadata": _meta(plan, f"{plan.name}-stream", env.namespace),
         "spec": {
-            "consumerGroup": stream.consumer_group,
+            "consumerGroup": consumer_group(plan, env),
             "bootstrapServers": list(stream.bootstrap_servers),
             "topics": [stream.topic],
             "sink": {"uri": f"http://{_predictor_host(plan.name, env.namespace)}{path}"},
         },
     }
+
+
+def consumer_group(plan: Plan, env: EnvironmentPlan) -> str:
+    """One consumer group per environment: Kafka splits a topic's partitions among the members of a
+    group, so staging and production sharing one would each see only part of the stream."""
+    stream = plan.serving.stream
+    assert stream is not None
+    return f"{stream.consumer_group}-{env.name}"
 
 
 def kustomization(resources_: list[str], namespace: str | None = None) -> dict[str, Any]:

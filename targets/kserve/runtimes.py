@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How a runtime learns the model name it serves (config/runtimes and the InferenceService defaulter
+# in kserve/kserve v0.20.0):
+ARGS = "args"  # `--model_name={{.Name}}` in the container args; the InferenceService's model.args are
+#                appended after the runtime's, and the servers' argparse keeps the last value
+ENV = "env"  # MLServer: MLSERVER_MODEL_NAME, set to the InferenceService name unless the model sets it
+REPOSITORY = "repository"  # TorchServe, Triton: from the model repository itself, not the object name
+
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
     name: str
     formats: tuple[str, ...]
     protocols: tuple[str, ...]  # in preference order: the first is the default
+    model_name: str = ARGS
     gpu: bool = True
 
 
@@ -23,10 +31,10 @@ BUILTIN: dict[str, Runtime] = {r.name: r for r in (
     Runtime("kserve-sklearnserver", ("sklearn",), ("v1", "v2")),
     Runtime("kserve-xgbserver", ("xgboost",), ("v1", "v2")),
     Runtime("kserve-lgbserver", ("lightgbm",), ("v1", "v2")),
-    Runtime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2", "grpc-v2")),
+    Runtime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2", "grpc-v2"), ENV),
     Runtime("kserve-tensorflow-serving", ("tensorflow",), ("v1",)),
-    Runtime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2")),
-    Runtime("kserve-tritonserver", ("tensorflow", "onnx", "pytorch", "triton"), ("v2", "grpc-v2")),
+    Runtime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), REPOSITORY),
+    Runtime("kserve-tritonserver", ("tensorflow", "onnx", "pytorch", "triton"), ("v2", "grpc-v2"), REPOSITORY),
     Runtime("kserve-huggingfaceserver", ("huggingface",), ("v1", "v2")),
     Runtime("kserve-pmmlserver", ("pmml",), ("v1", "v2")),
     Runtime("kserve-paddleserver", ("paddle",), ("v1", "v2")),

@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# KServe's domainTemplate is a Go template over the object; these are the fields it is documented with.
+_PLACEHOLDER = re.compile(r"\{\{\s*\.(Name|Namespace|IngressDomain)\s*\}\}")
+DEFAULT_DOMAIN_TEMPLATE = "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}"
 
 
 class _Frozen(BaseModel):
@@ -43,7 +46,11 @@ class KServeSettings(_Frozen):
     mirroring: Literal["istio", "gateway-api"] = Field(
         "istio", description="How shadow traffic is mirrored: Istio VirtualService or Gateway API HTTPRoute.")
     gateway: Gateway = Gateway()
-    domain: str = Field("example.com", description="Ingress domain: the mirrored host is <model>.<namespace>.<domain>.")
+    domain: str = Field("example.com", description="KServe's ingressDomain (its inferenceservice-config).")
+    domainTemplate: str = Field(
+        DEFAULT_DOMAIN_TEMPLATE,
+        description="KServe's domainTemplate: the host an InferenceService is reached at, and the host the "
+                    "shadow stage mirrors. Placeholders: {{ .Name }}, {{ .Namespace }}, {{ .IngressDomain }}.")
     storageSecret: str | None = Field(
         None, description="Secret with storage credentials, referenced by name; default <model>-storage.")
     loggerUrl: str = Field(
@@ -65,6 +72,17 @@ class KServeSettings(_Frozen):
             raise ValueError(f"{value!r} is not a DNS domain")
         return value
 
+    @field_validator("domainTemplate")
+    @classmethod
+    def _domain_template(cls, value: str) -> str:
+        rest = _PLACEHOLDER.sub("x", value)
+        if "{{" in rest or "}}" in rest:
+            raise ValueError(f"{value!r} uses a placeholder other than {{{{ .Name }}}}, {{{{ .Namespace }}}}, "
+                             "{{ .IngressDomain }}")
+        if not _DOMAIN.fullmatch(rest) or "." not in rest:
+            raise ValueError(f"{value!r} does not make a DNS name such as {DEFAULT_DOMAIN_TEMPLATE}")
+        return value
+
     @field_validator("storageSecret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
@@ -81,6 +99,11 @@ class KServeSettings(_Frozen):
     def spec_canary(self) -> bool:
         """Whether the cluster understands `spec.canary[]` (KServe >= 0.20)."""
         return self.version_tuple >= (0, 20)
+
+    def host(self, name: str, namespace: str) -> str:
+        """The host KServe gives InferenceService `name` in `namespace`: its domainTemplate filled in."""
+        fields = {"Name": name, "Namespace": namespace, "IngressDomain": self.domain}
+        return _PLACEHOLDER.sub(lambda m: fields[m.group(1)], self.domainTemplate)
 
     def secret_name(self, model: str) -> str:
         return self.storageSecret or f"{model}-storage"
