@@ -335,3 +335,22 @@ def test_datacheck_compares_dvc_file(tmp_path: Path) -> None:
     assert datacheck.check_pin("dvc", md5, tmp_path / "data-pin", tmp_path / "data-pin.dvc") == []
     other = "0" * 32
     assert datacheck.check_pin("dvc", other, tmp_path / "data-pin", tmp_path / "data-pin.dvc") != []
+
+
+def test_models_without_rollout_are_released_without_rollout_commands(rendered: dict[str, bytes]) -> None:
+    """A batch model has no rollout: `rollout advance` would exit 2, so neither job may call it."""
+    jobs = _workflows(rendered)["models/churn-scorer/ci/github-workflow.yaml"]["jobs"]
+    assert ROLLOUT_JOB not in jobs
+    prod = "\n".join(s.get("run", "") for s in jobs["canary_deploy_production"]["steps"])
+    assert "mlspec rollout" not in prod
+    assert 'mlspec commit "$SPEC_PATH" --repo deploy --push' in prod
+    gitlab = _pipelines(rendered)["models/churn-scorer/ci/gitlab-ci.yaml"]
+    assert ROLLOUT_JOB not in gitlab
+
+
+def test_install_pins_our_distribution_not_the_squatted_name(rendered: dict[str, bytes]) -> None:
+    for rel, doc in _workflows(rendered).items():
+        for job in doc["jobs"].values():
+            for step in job["steps"]:
+                if step.get("name") == "Install mlspec":
+                    assert step["run"] == 'python -m pip install "mlspec-compiler==0.1.0"', rel
