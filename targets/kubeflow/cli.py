@@ -1,4 +1,5 @@
-"""`mlspec kfp submit`: start a run of a rendered training pipeline through the KFP REST API.
+"""`mlspec kfp submit` starts a run of a rendered training pipeline through the KFP REST API;
+`mlspec kfp retrain-webhook` is the receiver of Alertmanager's retraining route (retrain_webhook.py).
 
 The CI's train_model job calls this instead of the `kfp` command line (which needs a reachable cluster
 even for `--help` and was never installed by the job): it sends the reviewed, rendered package with the
@@ -93,3 +94,37 @@ def submit_command(host: str, package: Path, run_name: str, run_id: str, baselin
     except (urllib.error.URLError, OSError, ValueError) as exc:
         click.echo(f"mlspec kfp: cannot reach KFP at {host}: {exc}", err=True)
         sys.exit(1)
+
+
+@kfp_command.command("retrain-webhook")
+@click.option("--repo", "repo", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
+              help="A checkout of the deployment repository (kept current by git-sync or similar).")
+@click.option("--host", required=True, envvar="KFP_ENDPOINT", help="KFP endpoint runs are started at.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Address to serve on (host:port).")
+@click.option("--baselines", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory of <model>.json production metrics for the pipelines' baseline gates.")
+@click.option("--experiment-id", default=None)
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), default=None)
+def retrain_webhook_command(repo: Path, host: str, listen: str, baselines: Path | None, experiment_id: str | None,
+                            token_file: Path | None) -> None:
+    """Serve POST /v1/alerts: start a retraining run for each firing drift alert (Alertmanager webhook v4)."""
+    from targets.kubeflow.retrain_webhook import Receiver, serve
+
+    address, _, port = listen.rpartition(":")
+    if not address or not port.isdigit():
+        raise click.UsageError(f"--listen must be host:port, got {listen!r}")
+    api = _api(host, token_file, 30.0)
+    receiver = Receiver(repo=repo, submit=lambda body: dict(api.call("POST", "/runs", body)), baselines=baselines,
+                        experiment_id=experiment_id)
+    try:
+        server = serve(receiver, address, int(port))
+    except OSError as exc:
+        click.echo(f"mlspec kfp: cannot listen on {listen}: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"mlspec kfp retrain-webhook: listening on {listen}, starting runs at {host}", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -29,6 +29,7 @@ _BASELINE_TERM = re.compile(
 # A first deployment has nothing to compare with: like `mlspec gate` without --baseline, the baseline
 # term must hold for any candidate. JSON has no infinity, so the largest finite doubles stand in.
 _NO_BASELINE = {">=": -1e308, "<=": 1e308}
+MODEL_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
