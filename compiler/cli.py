@@ -48,6 +48,9 @@ LAZY_COMMANDS = {
     "drift": "compiler.deploy.cli:drift_command",
     "rollout": "compiler.rollout.cli:rollout_command",
     "comment": "compiler.review_comment:comment_command",
+    # Verbs the rendered CI jobs and retraining call: a public contract, unlike module paths.
+    "data": "targets.ci.datacheck:data_command",
+    "kfp": "targets.kubeflow.cli:kfp_command",
 }
 
 

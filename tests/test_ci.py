@@ -15,7 +15,10 @@ from tools import require_tool, run_tool
 from compiler.pipeline import run
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
 from targets.ci import CiTarget, datacheck
+from targets.ci.jobs import ROLLOUT_JOB
 from targets.ci.settings import DEFAULT_ACTIONS, STAGES, CiSettings
+
+GITHUB_HOSTED_LIMIT = 360  # minutes a job may run on a GitHub-hosted runner
 
 SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 NASTY = ('"; rm -rf / #', "${{ github.token }}", "$(id)", "`id`")
@@ -69,11 +72,13 @@ def _write_repo(files: dict[str, bytes], root: Path) -> tuple[list[Path], list[P
 
 def _validate(files: dict[str, bytes], root: Path) -> None:
     actionlint = require_tool("actionlint")
+    shellcheck = require_tool("shellcheck")  # without it actionlint silently skips every `run:` script
     checker = require_tool("check-jsonschema")
     workflows, pipelines = _write_repo(files, root)
     assert workflows
     assert pipelines
-    result = run_tool([actionlint, "-no-color", *[p.relative_to(root) for p in workflows]], cwd=root)
+    result = run_tool([actionlint, "-no-color", f"-shellcheck={shellcheck}",
+                       *[p.relative_to(root) for p in workflows]], cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
     for schema, paths in (("vendor.github-workflows", workflows), ("vendor.gitlab-ci", pipelines)):
         result = run_tool([checker, "--builtin-schema", schema, *paths])
@@ -97,6 +102,16 @@ def test_validators_can_fail(tmp_path: Path) -> None:
     checker = require_tool("check-jsonschema")
     workflows, pipelines = _write_repo(bad, tmp_path)
     assert run_tool([actionlint, "-no-color", workflows[0].relative_to(tmp_path)], cwd=tmp_path).returncode != 0
+    # shellcheck through actionlint: an unquoted variable in a `run:` script is a finding.
+    shell = tmp_path / "shell"
+    (shell / ".github" / "workflows").mkdir(parents=True)
+    (shell / ".git").mkdir()
+    (shell / ".github" / "workflows" / "w.yaml").write_text(yaml.safe_dump({
+        "on": "push", "jobs": {"a": {"runs-on": "ubuntu-24.04", "steps": [{"run": "cp $SRC dest"}]}}}))
+    found = run_tool([actionlint, "-no-color", f"-shellcheck={require_tool('shellcheck')}",
+                      ".github/workflows/w.yaml"], cwd=shell)
+    assert found.returncode != 0
+    assert "SC2086" in found.stdout
     assert run_tool([checker, "--builtin-schema", "vendor.gitlab-ci", pipelines[0]]).returncode != 0
 
 
@@ -138,9 +153,12 @@ def test_graph_checker_finds_problems() -> None:
 
 def test_stage_graph(rendered: dict[str, bytes]) -> None:
     for rel, doc in _workflows(rendered).items():
-        assert graph_problems({j: spec.get("needs", []) for j, spec in doc["jobs"].items()}) == [], rel
+        six = {j: spec.get("needs", []) for j, spec in doc["jobs"].items() if j in STAGES}
+        assert graph_problems(six) == [], rel
+        assert set(doc["jobs"]) - set(STAGES) <= {ROLLOUT_JOB}, rel
     for rel, doc in _pipelines(rendered).items():
-        assert doc["stages"] == list(STAGES), rel
+        assert doc["stages"][:6] == list(STAGES), rel
+        assert doc["stages"][6:] in ([], [ROLLOUT_JOB]), rel
         jobs = {k: v for k, v in doc.items() if k in STAGES}
         assert graph_problems({j: [n["job"] for n in v["needs"]] for j, v in jobs.items()}) == [], rel
         assert all(v["stage"] == j for j, v in jobs.items())
@@ -181,16 +199,22 @@ def test_stage_commands(rendered: dict[str, bytes]) -> None:
 
     assert 'mlspec lint "$SPEC_PATH"' in runs("lint_and_test")
     assert "dvc get" in runs("validate_data")
-    assert "targets.ci.datacheck" in runs("validate_data")
-    assert "kfp --endpoint" in runs("train_model")
+    assert "mlspec data check" in runs("validate_data")
+    assert "mlspec kfp submit" in runs("train_model")
+    assert '--run-id "$RUN_ID"' in runs("train_model")
     assert "org.opencontainers.image.revision=$CODE_COMMIT" in runs("train_model")
     assert jobs["train_model"]["env"]["IMAGE_TAG"].startswith("${{ needs.validate_data")
     assert 'mlspec gate "$SPEC_PATH"' in runs("evaluate_against_baseline")
-    assert "mlspec commit" in runs("deploy_to_staging")
+    assert '--hold "$PRODUCTION_ENV"' in runs("deploy_to_staging")
+    assert jobs["deploy_to_staging"]["env"]["PRODUCTION_ENV"] == "production"
     prod = runs("canary_deploy_production")
-    # shadow, canary-5, canary-25, canary-50, full: one advance per stage
-    assert prod.count("mlspec rollout advance") == 5
+    # The release commits the first stage; the scheduled job walks the rest, one stage per run.
+    assert "mlspec rollout advance" not in prod
     assert jobs["canary_deploy_production"]["environment"] == {"name": "production"}
+    assert "mlspec rollout advance" in runs(ROLLOUT_JOB)
+    assert jobs[ROLLOUT_JOB]["env"]["MLSPEC_PROMETHEUS_URL"] == "${{ vars.MLSPEC_PROMETHEUS_URL }}"
+    assert "environment" not in jobs[ROLLOUT_JOB]
+    assert all(job["timeout-minutes"] <= GITHUB_HOSTED_LIMIT for job in jobs.values())
 
 
 def test_gitlab_production_is_a_blocking_manual_job(rendered: dict[str, bytes]) -> None:
@@ -312,3 +336,22 @@ def test_datacheck_compares_dvc_file(tmp_path: Path) -> None:
     assert datacheck.check_pin("dvc", md5, tmp_path / "data-pin", tmp_path / "data-pin.dvc") == []
     other = "0" * 32
     assert datacheck.check_pin("dvc", other, tmp_path / "data-pin", tmp_path / "data-pin.dvc") != []
+
+
+def test_models_without_rollout_are_released_without_rollout_commands(rendered: dict[str, bytes]) -> None:
+    """A batch model has no rollout: `rollout advance` would exit 2, so neither job may call it."""
+    jobs = _workflows(rendered)["models/churn-scorer/ci/github-workflow.yaml"]["jobs"]
+    assert ROLLOUT_JOB not in jobs
+    prod = "\n".join(s.get("run", "") for s in jobs["canary_deploy_production"]["steps"])
+    assert "mlspec rollout" not in prod
+    assert 'mlspec commit "$SPEC_PATH" --repo deploy --push' in prod
+    gitlab = _pipelines(rendered)["models/churn-scorer/ci/gitlab-ci.yaml"]
+    assert ROLLOUT_JOB not in gitlab
+
+
+def test_install_pins_our_distribution_not_the_squatted_name(rendered: dict[str, bytes]) -> None:
+    for rel, doc in _workflows(rendered).items():
+        for job in doc["jobs"].values():
+            for step in job["steps"]:
+                if step.get("name") == "Install mlspec":
+                    assert step["run"] == 'python -m pip install "mlspec-compiler==0.1.0"', rel

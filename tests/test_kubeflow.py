@@ -345,3 +345,46 @@ def test_runner_refuses_a_non_http_host(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text("{}")
     assert start_run.main(["--host", "file:///etc/passwd", "--pipeline", str(tmp_path / "p.json"),
                            "--run-name", "x"]) == 2
+
+
+def test_scheduled_runs_are_run_unique_and_accepted_by_kfp_server_api(plans: list[Plan], tmp_path: Path) -> None:
+    """The CronJob's own arguments, run twice: KFP's models accept both requests, and the run ids (an input
+    of every task, so part of every cache key) differ, so a retraining run cannot replay the cache."""
+    from kfp_fake import FakeKfp
+
+    from targets.kubeflow import schedule
+
+    plan = _plan(plans, "fraud-detector")
+    rendered = training_pipeline(plan, KubeflowSettings())
+    for name, task in rendered.ir["root"]["dag"]["tasks"].items():
+        assert {"componentInputParameter": "run_id"} in task["inputs"]["parameters"].values(), name
+    assert "defaultValue" not in rendered.ir["root"]["inputDefinitions"]["parameters"]["run_id"]
+    cron = schedule.cronjob(plan, KubeflowSettings(), rendered, "train", plan.pipeline.schedule)
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    (tmp_path / "pipeline.json").write_text(json.dumps(rendered.api_form()))
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "baseline_auc").write_text("0.931")
+    with FakeKfp() as kfp:
+        local = {"--host": kfp.url, "--pipeline": str(tmp_path / "pipeline.json"), "--param-dir": str(params)}
+        argv = [local.get(args[i - 1], a) if i else a for i, a in enumerate(args)]
+        assert start_run.main(argv) == 0
+        assert start_run.main(argv) == 0
+    assert kfp.problems == []
+    ids = [run["runtime_config"]["parameters"]["run_id"] for run in kfp.runs]
+    assert len(ids) == 2
+    assert ids[0] != ids[1]
+
+
+def test_submit_needs_a_baseline_or_a_first_deployment(plans: list[Plan], tmp_path: Path) -> None:
+    from targets.kubeflow import runs
+
+    rendered = training_pipeline(_plan(plans, "fraud-detector"), KubeflowSettings())
+    spec = rendered.api_form()
+    with pytest.raises(runs.RunError, match="--first-deployment"):
+        runs.run_parameters(spec, "42-1", None)
+    assert runs.run_parameters(spec, "42-1", {"auc": 0.93}) == {"run_id": "42-1", "baseline_auc": 0.93}
+    # auc is higher-is-better: with nothing in production the comparison must hold for any candidate.
+    assert runs.run_parameters(spec, "42-1", None, first_deployment=True)["baseline_auc"] == -1e308
+    with pytest.raises(runs.RunError):
+        runs.run_parameters(spec, "42 1; rm", None, first_deployment=True)

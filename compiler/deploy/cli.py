@@ -44,15 +44,17 @@ def _fail(message: str, code: int = 2) -> None:
 @click.option("--message", "-m", default=None, help="Commit subject and body (trailers are still added).")
 @click.option("--lock-timeout", type=float, default=60.0, show_default=True,
               help="Seconds to wait for another mlspec run on the same repository.")
+@click.option("--hold", "hold", multiple=True, metavar="ENV",
+              help="Keep environment ENV as committed (e.g. production during a staging deploy); repeatable.")
 def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, push: bool, remote: str,
-                   force: bool, message: str | None, lock_timeout: float) -> None:
+                   force: bool, message: str | None, lock_timeout: float, hold: tuple[str, ...]) -> None:
     """Render specs into the deployment repository and commit what changed."""
     from compiler.deploy.commit import commit
     from compiler.errors import MlspecError, exit_code
 
     try:
         outcome = commit(repo_dir, list(paths) or None, branch=branch, push=push, remote=remote, force=force,
-                         message=message, lock_timeout=lock_timeout)
+                         message=message, lock_timeout=lock_timeout, hold_environments=hold)
     except MlspecError as exc:
         _fail(f"error: {exc}", exit_code(exc))
         return

@@ -67,13 +67,14 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
            root: Path | None = None, registry: Registry | None = None, lock_timeout: float = 60.0,
            jobs: int | None = None, rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
            extra_files: Mapping[str, bytes] | None = None, expect: Mapping[str, bytes | None] | None = None,
-           trailers: Sequence[str] = ()) -> CommitOutcome:
+           trailers: Sequence[str] = (), hold_environments: Sequence[str] = ()) -> CommitOutcome:
     """Render `paths` (default: the project's specs/) into `repo_dir` and commit the change.
 
     The live rollout stages come from the repository's rollout state (compiler.ledger.state) unless
     `rollout_state` is given. `extra_files` (the rollout state and audit log) are committed with the
     render; `expect` maps paths to the bytes the caller based its change on (None: absent), checked
     under the lock, so two rollouts of one model cannot both win. `trailers` are added to the message.
+    `hold_environments` keep their files as HEAD has them (compiler.deploy.hold).
     """
     repo = git_ops.open_repo(repo_dir)
     tree = Path(repo.working_tree_dir)
@@ -106,6 +107,12 @@ def commit(repo_dir: Path, paths: Sequence[Path] | None = None, *, branch: str |
         if drift.items and not force:
             return CommitOutcome(result, "refused", drift)
         files, orphans = planned_tree(result, tree, full=not paths)
+        if hold_environments:
+            from compiler.deploy.hold import hold, is_held
+
+            held = [rel for rel in (*files, *orphans) if is_held(rel, hold_environments)]
+            files, orphans = hold(files, orphans, git_ops.committed_blobs(repo, [*held, MANIFEST]),
+                                  hold_environments)
         files.update(extra_files or {})
         touched = sorted(set(files) | set(orphans))
         head = git_ops.committed_blobs(repo, touched)

@@ -1,8 +1,12 @@
-"""`python -m targets.ci.datacheck`: the validate_data stage's check, run inside CI.
+"""`mlspec data check`: the validate_data stage's check, run inside CI.
 
 Inputs come from the environment the workflow sets (never from argv built by a script): DATA_PIN_KIND,
 DATA_DIGEST, FEATURE_EXPECTATIONS (JSON), and the files `data-pin` (the fetched data) and, for DVC,
-`data-pin.dvc` (the .dvc file at the pinned registry commit). Exit 0 clean, 1 a check failed, 2 bad input.
+`data-pin.dvc` (the .dvc file at the pinned registry commit). With PROMPT_SHA256 set, the file
+`prompt-pin` (the prompt template fetched from the code repository at the pinned commit) must hash to
+it. Exit 0 clean, 1 a check failed, 2 bad input.
+
+The rendered workflows call the public verb, never this module's path: module paths are not a contract.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import click
 
 
 def file_digest(path: Path, algorithm: str) -> str:
@@ -155,6 +161,7 @@ def main(environ: Mapping[str, str] = os.environ, cwd: Path = Path(".")) -> int:
     for path, suffix in files:
         reader = READERS[suffix]
         problems.extend(f"{path.relative_to(cwd).as_posix()}: {p}" for p in check_features(reader(path), features))
+    problems.extend(check_prompt(environ.get("PROMPT_SHA256", ""), cwd / "prompt-pin"))
     for problem in problems:
         print(f"datacheck: {problem}", file=sys.stderr)
     if not problems:
@@ -162,5 +169,24 @@ def main(environ: Mapping[str, str] = os.environ, cwd: Path = Path(".")) -> int:
     return 1 if problems else 0
 
 
-if __name__ == "__main__":
+def check_prompt(pinned: str, fetched: Path) -> list[str]:
+    """The prompt the model will run with is the one the spec pins (sha256 of the file's bytes)."""
+    if not pinned:
+        return []
+    if not fetched.is_file():
+        return ["the pinned prompt file was not fetched (prompt-pin is missing)"]
+    actual = file_digest(fetched, "sha256")
+    if actual != pinned:
+        return [f"the prompt file hashes to sha256 {actual}, the spec pins {pinned}"]
+    return []
+
+
+@click.group("data")
+def data_command() -> None:
+    """Checks the CI stages run on the training data and the prompt pin."""
+
+
+@data_command.command("check")
+def check_command() -> None:
+    """Verify the fetched data (./data-pin) and prompt (./prompt-pin) against the pins in the environment."""
     sys.exit(main())

@@ -57,8 +57,13 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
     out: dict[str, Any] = {"name": job.title}
     if job.needs:
         out["needs"] = list(job.needs)
-    if job.stage in _MAIN_ONLY:
-        out["if"] = f"github.event_name != 'pull_request' && github.ref == 'refs/heads/{settings.default_branch}'"
+    if job.scheduled:
+        out["if"] = f"github.event_name == 'schedule' && github.ref == 'refs/heads/{settings.default_branch}'"
+    elif job.stage in _MAIN_ONLY:
+        out["if"] = (f"github.event_name != 'pull_request' && github.event_name != 'schedule' && "
+                     f"github.ref == 'refs/heads/{settings.default_branch}'")
+    else:
+        out["if"] = "github.event_name != 'schedule'"
     out["runs-on"] = job.runs_on or settings.runs_on
     out["timeout-minutes"] = job.timeout_minutes
     if job.packages_write:
@@ -69,7 +74,8 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
         out["concurrency"] = {"group": f"mlspec-{plan.name}-{job.environment}", "cancel-in-progress": False}
     names = [n for n in ALL_OUTPUTS if n.upper() in dict(job.env) or
              any(n.upper() in s.exports for s in job.steps)]
-    out["outputs"] = {n: f"${{{{ steps.outputs.outputs.{n} }}}}" for n in names}
+    if names:
+        out["outputs"] = {n: f"${{{{ steps.outputs.outputs.{n} }}}}" for n in names}
     out["env"] = {name: _env_value(value, previous) for name, value in job.env}
     steps: list[dict[str, Any]] = [
         {"name": "Check out the spec repository", "uses": settings.action("actions/checkout"),
@@ -78,7 +84,8 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
          "with": {"python-version": settings.python_version}},
     ]
     steps += [_step(s) for s in job.steps]
-    steps.append(_outputs_step(names))
+    if names:
+        steps.append(_outputs_step(names))
     if job.artifact is not None:
         steps.append({
             "name": "Keep the gate verdict for the audit trail", "if": "always()",
@@ -93,13 +100,16 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
 def workflow(plan: Plan, settings: CiSettings) -> dict[str, Any]:
     spec = path_filter(plan.provenance.spec_path)
     jobs = build_jobs(plan, settings)
+    triggers: dict[str, Any] = {
+        "push": {"branches": [settings.default_branch], "paths": [spec]},
+        "pull_request": {"paths": [spec]},
+        "workflow_dispatch": {},
+    }
+    if any(job.scheduled for job in jobs):
+        triggers["schedule"] = [{"cron": settings.rollout_schedule}]
     return {
         "name": f"mlspec {plan.name}",
-        "on": {
-            "push": {"branches": [settings.default_branch], "paths": [spec]},
-            "pull_request": {"paths": [spec]},
-            "workflow_dispatch": {},
-        },
+        "on": triggers,
         "permissions": {"contents": "read"},
         # Runs of one model queue instead of cancelling each other: a deploy is never cut off midway.
         "concurrency": {"group": f"mlspec-{plan.name}-${{{{ github.ref }}}}", "cancel-in-progress": False},

@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.plan import Plan
-from targets.ci.jobs import ALL_OUTPUTS, DOTENV, EnvValue, Job, Lit, Output, Secret, Var, build_jobs, common_env
+from targets.ci.jobs import (
+    ALL_OUTPUTS,
+    DOTENV,
+    ROLLOUT_JOB,
+    EnvValue,
+    Job,
+    Lit,
+    Output,
+    Secret,
+    Var,
+    build_jobs,
+    common_env,
+)
 from targets.ci.settings import STAGES, CiSettings
 
 _MAIN_ONLY = ("train_model", "evaluate_against_baseline", "deploy_to_staging", "canary_deploy_production")
@@ -30,16 +42,21 @@ def _dotenv(names: list[str]) -> str:
 def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
     out: dict[str, Any] = {"stage": job.stage}
     out["needs"] = [{"job": n, "artifacts": True} for n in job.needs]
-    if job.stage in _MAIN_ONLY:
-        rule: dict[str, Any] = {"if": f'$CI_COMMIT_BRANCH == "{settings.default_branch}"'}
+    on_branch = f'$CI_COMMIT_BRANCH == "{settings.default_branch}"'
+    if job.scheduled:
+        out["rules"] = [{"if": f'$CI_PIPELINE_SOURCE == "schedule" && {on_branch}'}]
+    elif job.stage in _MAIN_ONLY:
+        rule: dict[str, Any] = {"if": f'$CI_PIPELINE_SOURCE != "schedule" && {on_branch}'}
         if job.approval:
             # A manual job is skipped-and-green unless allow_failure is false: then it blocks.
             rule.update({"when": "manual", "allow_failure": False})
         out["rules"] = [rule]
+    else:
+        out["rules"] = [{"if": '$CI_PIPELINE_SOURCE != "schedule"'}]
     out["timeout"] = f"{job.timeout_minutes} minutes"
     out["interruptible"] = not job.deploys
     if job.environment is not None:
-        tier = "production" if job.stage == "canary_deploy_production" else "staging"
+        tier = "production" if job.stage in ("canary_deploy_production", ROLLOUT_JOB) else "staging"
         out["environment"] = {"name": job.environment, "deployment_tier": tier}
     if job.deploys:
         out["resource_group"] = f"mlspec-{plan.name}-{job.environment}"
@@ -66,6 +83,8 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
 
 def pipeline(plan: Plan, settings: CiSettings) -> dict[str, Any]:
     spec = plan.provenance.spec_path
+    jobs = build_jobs(plan, settings)
+    stages = list(STAGES) + [job.stage for job in jobs if job.stage not in STAGES]
     doc: dict[str, Any] = {
         "workflow": {
             "name": f"mlspec {plan.name}",
@@ -73,12 +92,14 @@ def pipeline(plan: Plan, settings: CiSettings) -> dict[str, Any]:
                 {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "changes": [spec]},
                 {"if": f'$CI_COMMIT_BRANCH == "{settings.default_branch}"', "changes": [spec]},
                 {"if": '$CI_PIPELINE_SOURCE == "web"'},
+                # Pipeline schedules (project settings) run advance_rollout, see ci/repository-settings.yaml.
+                {"if": '$CI_PIPELINE_SOURCE == "schedule"'},
             ],
         },
-        "stages": list(STAGES),
+        "stages": stages,
         "default": {"image": settings.gitlab_image},
         "variables": {name: _variable(value) for name, value in common_env(plan)},
     }
-    for job in build_jobs(plan, settings):
+    for job in jobs:
         doc[job.stage] = _job(job, plan, settings)
     return doc

@@ -21,8 +21,10 @@ ALL_OUTPUTS = (*PIN_OUTPUTS, "image_digest")
 VERDICT = "gate-verdict.json"
 DOTENV = "mlspec.env"
 
-# Minutes added to a rollout's hold time for the advance checks and the commits themselves.
-ROLLOUT_MARGIN_MINUTES = 30
+# The job that walks the rollout one stage per scheduled run: no runner is held for a stage's hours.
+ROLLOUT_JOB = "advance_rollout"
+# The distribution on the package index. Not `mlspec`: that name belongs to an unrelated project.
+DISTRIBUTION = "mlspec-compiler"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Job:
     artifact: str | None = None
     runs_on: str | None = None
     needs: tuple[str, ...] = field(default=())
+    scheduled: bool = False  # runs only in scheduled pipelines (advance_rollout), never on push
 
 
 def environment_name(plan: Plan, env: str, settings: CiSettings) -> str:
@@ -92,7 +95,7 @@ def environment_name(plan: Plan, env: str, settings: CiSettings) -> str:
 
 
 def install_command(settings: CiSettings) -> str:
-    return settings.install_command or f'python -m pip install "mlspec=={__version__}"'
+    return settings.install_command or f'python -m pip install "{DISTRIBUTION}=={__version__}"'
 
 
 def image_repository(plan: Plan) -> EnvValue:
@@ -114,13 +117,6 @@ def feature_expectations(plan: Plan) -> str:
         for f in plan.data.features
     ]
     return json.dumps(features, sort_keys=True, separators=(",", ":"))
-
-
-def rollout_stages(plan: Plan) -> list[tuple[str, int]]:
-    """(stage name, minutes to hold) for each rollout stage the production job walks."""
-    if plan.rollout is None:
-        return [("full", 0)]
-    return [(s.name, (s.duration_seconds or 0) // 60) for s in plan.rollout.stages]
 
 
 def production_env(plan: Plan) -> str:
@@ -156,17 +152,28 @@ else
   dvc get-url "$DATA_LOCATION" data-pin
 fi"""
 
-VALIDATE_CHECK = "python -m targets.ci.datacheck"
+FETCH_PROMPT = """\
+set -eu
+git init -q prompt-source
+git -C prompt-source fetch -q --depth 1 "$CODE_REPO" "$CODE_COMMIT"
+git -C prompt-source show "FETCH_HEAD:$PROMPT_PATH" > prompt-pin"""
+
+VALIDATE_CHECK = "mlspec data check"
 
 RENDER = 'mlspec render "$SPEC_PATH" --out rendered'
 
+# Without a production baseline (a first deployment) the pipeline's baseline gates pass, exactly as
+# `mlspec gate` skips baseline rules without --baseline; `baseline_command` writes the file.
 TRAIN = """\
 set -eu
-kfp --endpoint "$KFP_ENDPOINT" run create \\
-  --experiment-name "$MODEL_NAME" \\
-  --run-name "$MODEL_NAME-$IMAGE_TAG" \\
-  --package-file "rendered/$PIPELINE_PACKAGE" \\
-  --watch --timeout "$TRAIN_TIMEOUT_SECONDS\""""
+set -- --host "$KFP_ENDPOINT" --package "rendered/$PIPELINE_PACKAGE" --run-name "$MODEL_NAME-$IMAGE_TAG" \\
+  --run-id "$RUN_ID" --wait --timeout "$TRAIN_TIMEOUT_SECONDS"
+if [ -s "$BASELINE_METRICS" ]; then
+  set -- "$@" --baseline "$BASELINE_METRICS"
+else
+  set -- "$@" --first-deployment
+fi
+mlspec kfp submit "$@\""""
 
 BUILD_IMAGE = """\
 set -eu
@@ -203,9 +210,30 @@ git clone --depth 1 "https://oauth2:$DEPLOY_TOKEN@${DEPLOY_REPO#https://}" deplo
 git -C deploy config user.name "mlspec-ci"
 git -C deploy config user.email "mlspec-ci@users.noreply.github.com\""""
 
-COMMIT_STAGING = 'mlspec commit "$SPEC_PATH" --repo deploy --push'
+# Production stays as committed: it changes only in the approved production job.
+COMMIT_STAGING = 'mlspec commit "$SPEC_PATH" --repo deploy --hold "$PRODUCTION_ENV" --push'
 
-ADVANCE = 'mlspec rollout advance "$MODEL_NAME" --repo deploy --env "$ROLLOUT_ENV" --wait --push'
+# The approved release: production moves to the new version's first rollout stage (or to it, without
+# a rollout); the scheduled advance_rollout job walks the later stages.
+COMMIT_PRODUCTION = 'mlspec commit "$SPEC_PATH" --repo deploy --push'
+
+# One stage per scheduled run, and only for the version the approved job released: while production
+# still differs from this spec's render, the release is waiting for approval and nothing may move.
+# `advance` exits 1 when the gate does not pass yet (or a rollbackOn monitor fired and the rollback
+# was committed, which it prints): the next run checks again.
+ADVANCE = """\
+set -eu
+if ! mlspec render "$SPEC_PATH" --out deploy --check >/dev/null 2>&1; then
+  echo "production does not run this spec's version yet (waiting for the approved release); nothing to advance"
+  exit 0
+fi
+code=0
+mlspec rollout advance "$MODEL_NAME" --repo deploy --env "$ROLLOUT_ENV" --push || code=$?
+case "$code" in
+  0) ;;
+  1) echo "the rollout gate does not pass yet; the next scheduled run checks again" ;;
+  *) exit "$code" ;;
+esac"""
 
 EDGE_EXPORT = """\
 set -eu
@@ -274,15 +302,23 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
         steps=(install, Step("mlspec lint", LINT), Step("Spec repository tests", settings.test_command)),
         timeout_minutes=settings.timeout("lint_and_test"),
     )
+    prompt_env: tuple[tuple[str, EnvValue], ...] = ()
+    prompt_steps: tuple[Step, ...] = ()
+    if plan.model.prompt_path and plan.model.prompt_sha256:
+        # The prompt the model runs with must be the pinned one: fetched at the pinned code commit.
+        prompt_env = (("CODE_REPO", Lit(plan.model.code_repo)), ("CODE_COMMIT", Lit(plan.model.code_commit)),
+                      ("PROMPT_PATH", Lit(plan.model.prompt_path)), ("PROMPT_SHA256", Lit(plan.model.prompt_sha256)))
+        prompt_steps = (Step("Fetch the pinned prompt", FETCH_PROMPT),)
     validate = Job(
-        stage="validate_data", title="Check the data pin and the feature expectations",
+        stage="validate_data", title="Check the data and prompt pins and the feature expectations",
         env=(*_pins_from_previous(),
              ("DATA_PIN_KIND", Lit(plan.data.pin_kind)), ("DATA_LOCATION", Lit(plan.data.location)),
              ("DATA_DIGEST", Lit(plan.data.digest)), ("DATA_REPO", Lit(plan.data.registry_repo or "")),
              ("DATA_COMMIT", Lit(plan.data.registry_commit or "")),
-             ("FEATURE_EXPECTATIONS", Lit(feature_expectations(plan)))),
+             ("FEATURE_EXPECTATIONS", Lit(feature_expectations(plan))), *prompt_env),
         steps=(install, Step("Install DVC", settings.dvc_install_command),
-               Step("Fetch the pinned data", VALIDATE_DVC), Step("Check pin and features", VALIDATE_CHECK)),
+               Step("Fetch the pinned data", VALIDATE_DVC), *prompt_steps,
+               Step("Check pins and features", VALIDATE_CHECK)),
         timeout_minutes=settings.timeout("validate_data"),
     )
     train_minutes = settings.timeout("train_model")
@@ -292,10 +328,16 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
              ("KFP_ENDPOINT", Var(settings.kfp_endpoint_variable)),
              ("PIPELINE_PACKAGE", Lit(settings.pipeline_package.format(model=plan.name))),
              ("TRAIN_TIMEOUT_SECONDS", Lit(str(max(60, (train_minutes - 10) * 60)))),
+             ("RUN_ID", Builtin(github="${{ github.run_id }}-${{ github.run_attempt }}",
+                                gitlab="$CI_PIPELINE_ID-$CI_JOB_ID")),
+             ("BASELINE_METRICS", Lit("metrics/baseline.json")),
              ("CODE_REPO", Lit(plan.model.code_repo)), ("CODE_COMMIT", Lit(plan.model.code_commit)),
              ("SPEC_DIGEST", Lit(plan.provenance.spec_digest)),
              *_registry_env(settings, plan)),
-        steps=(install, Step("Render the pipeline", RENDER), Step("Submit the pipeline run", TRAIN),
+        steps=(install, Step("Render the pipeline", RENDER),
+               *((Step("Fetch the production baseline", settings.baseline_command),)
+                 if settings.baseline_command else ()),
+               Step("Run the pipeline", TRAIN),
                Step("Build and push the model image", BUILD_IMAGE, exports=("IMAGE_DIGEST",))),
         timeout_minutes=train_minutes, docker=True, packages_write=uses_ghcr(plan),
     )
@@ -339,25 +381,35 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
     else:
         staging = Job(
             stage="deploy_to_staging", title="Commit the staging manifests to the deployment repository",
-            env=(*after_gate, *_deploy_env(settings)),
+            env=(*after_gate, ("PRODUCTION_ENV", Lit(prod)), *_deploy_env(settings)),
             steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
                    Step("mlspec commit", COMMIT_STAGING)),
             timeout_minutes=settings.timeout("deploy_to_staging"), environment=staging_name, deploys=True,
         )
-        advance = [Step(f"Rollout stage {name}", ADVANCE, timeout_minutes=minutes + ROLLOUT_MARGIN_MINUTES)
-                   for name, minutes in rollout_stages(plan)]
-        total = settings.timeout("canary_deploy_production") + sum(
-            minutes + ROLLOUT_MARGIN_MINUTES for _, minutes in rollout_stages(plan))
         production = Job(
-            stage="canary_deploy_production", title="Drive the rollout stages in production",
+            stage="canary_deploy_production", title="Release the new version to production (first rollout stage)",
             env=(*after_gate, ("ROLLOUT_ENV", Lit(prod)), *_deploy_env(settings)),
-            steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY), *advance),
-            timeout_minutes=min(total, settings.max_job_minutes), environment=prod_name, approval=approval,
+            steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
+                   Step("mlspec commit", COMMIT_PRODUCTION)),
+            timeout_minutes=settings.timeout("canary_deploy_production"), environment=prod_name, approval=approval,
             deploys=True, runs_on=settings.deploy_runs_on,
         )
     jobs = [lint, validate, train, evaluate, staging, production]
     assert tuple(j.stage for j in jobs) == STAGES
-    return [dataclasses.replace(job, needs=(jobs[i - 1].stage,) if i else ()) for i, job in enumerate(jobs)]
+    out = [dataclasses.replace(job, needs=(jobs[i - 1].stage,) if i else ()) for i, job in enumerate(jobs)]
+    if plan.rollout is not None and not edge:
+        # No `environment:`: its required reviewers would hold every scheduled run for approval. The
+        # release itself was approved in canary_deploy_production; this job only follows the gate.
+        out.append(Job(
+            stage=ROLLOUT_JOB, title="Advance the production rollout one stage when its gate passes",
+            env=(("ROLLOUT_ENV", Lit(prod)), ("MLSPEC_PROMETHEUS_URL", Var(settings.prometheus_url_variable)),
+                 *_deploy_env(settings)),
+            steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
+                   Step("mlspec rollout advance", ADVANCE)),
+            timeout_minutes=settings.timeout(ROLLOUT_JOB), deploys=True, runs_on=settings.deploy_runs_on,
+            scheduled=True,
+        ))
+    return out
 
 
 def common_env(plan: Plan) -> tuple[tuple[str, EnvValue], ...]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from compiler.plan import Plan
-from targets.ci.jobs import build_jobs
+from targets.ci.jobs import ROLLOUT_JOB, build_jobs
 from targets.ci.settings import CiSettings
 
 
@@ -24,8 +24,12 @@ def _reviewer(handle: str) -> dict[str, str]:
 
 def repository_settings(plans: Sequence[Plan], settings: CiSettings) -> dict[str, Any]:
     envs: dict[str, dict[str, Any]] = {}
+    rollouts: list[str] = []
     for plan in plans:
-        for job in build_jobs(plan, settings):
+        jobs = build_jobs(plan, settings)
+        if any(job.scheduled for job in jobs):
+            rollouts.append(plan.name)
+        for job in jobs:
             if job.environment is None:
                 continue
             entry = envs.setdefault(job.environment, {
@@ -54,10 +58,15 @@ def repository_settings(plans: Sequence[Plan], settings: CiSettings) -> dict[str
         "provider": settings.provider,
         "environments": environments,
         "secrets": secrets,
-        "variables": sorted({settings.kfp_endpoint_variable, settings.deploy_repo_variable}),
+        "variables": sorted({settings.kfp_endpoint_variable, settings.deploy_repo_variable,
+                             *([settings.prometheus_url_variable] if rollouts else [])}),
+        "schedules": [{"models": sorted(rollouts), "cron": settings.rollout_schedule, "job": ROLLOUT_JOB,
+                       "branch": settings.default_branch}] if rollouts else [],
         "notes": [
             "GitHub: Settings > Environments (or PUT /repos/{owner}/{repo}/environments/{name}); reviewers "
             "are set by id there, at most six per environment.",
-            "GitLab: Settings > CI/CD > Protected environments, with an approval rule per reviewer.",
+            "GitLab: Settings > CI/CD > Protected environments, with an approval rule per reviewer; "
+            "Build > Pipeline schedules: one schedule with the cron above runs advance_rollout.",
+            "GitHub runs advance_rollout from the workflow's own `schedule:` trigger.",
         ],
     }

@@ -34,7 +34,8 @@ DEFAULT_TIMEOUTS: dict[str, int] = {
     "train_model": 360,
     "evaluate_against_baseline": 30,
     "deploy_to_staging": 30,
-    "canary_deploy_production": 60,  # plus the rollout's own stage durations
+    "canary_deploy_production": 30,
+    "advance_rollout": 20,  # one gate check and one commit per scheduled run
 }
 
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
@@ -44,7 +45,7 @@ Branch = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 StageName = Literal[
     "lint_and_test", "validate_data", "train_model", "evaluate_against_baseline", "deploy_to_staging",
-    "canary_deploy_production",
+    "canary_deploy_production", "advance_rollout",
 ]
 
 
@@ -59,8 +60,7 @@ class CiSettings(BaseModel):
     default_branch: Branch = "main"
     runs_on: Label = Field("ubuntu-24.04", description="GitHub runner label for every job.")
     deploy_runs_on: Label | None = Field(
-        None, description="Runner for canary_deploy_production; a rollout longer than six hours needs a "
-                          "self-hosted runner (GitHub-hosted jobs stop at 360 minutes).")
+        None, description="Runner for the jobs that write the deployment repository (default: runs_on).")
     python_version: Annotated[str, Field(pattern=r"^3\.[0-9]+$")] = "3.11"
     gitlab_image: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "python:3.11"
     gitlab_docker_service: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "docker:27-dind"
@@ -78,6 +78,13 @@ class CiSettings(BaseModel):
     pipeline_package: str = Field(
         "models/{model}/kubeflow/pipeline.yaml",
         description="Where `mlspec render` puts the KFP package, relative to the render root.")
+    baseline_command: str | None = Field(
+        None, description="Shell that writes $BASELINE_METRICS (production's metrics) before the training run; "
+                          "without it the pipeline runs as a first deployment (baseline gates pass).")
+    rollout_schedule: Annotated[str, Field(pattern=r"^[0-9*/,-]+( [0-9*/,-]+){4}$")] = Field(
+        "*/15 * * * *", description="When the scheduled advance_rollout job checks the rollout gate (UTC cron).")
+    prometheus_url_variable: SecretName = Field(
+        "MLSPEC_PROMETHEUS_URL", description="Repository variable with the Prometheus URL the rollout gate queries.")
     kfp_endpoint_variable: SecretName = Field("KFP_ENDPOINT", description="Repository variable naming the KFP API.")
     deploy_repo_variable: SecretName = Field(
         "MLSPEC_DEPLOY_REPO", description="Repository variable with the deployment repository's https URL.")
@@ -90,6 +97,7 @@ class CiSettings(BaseModel):
     verdict_retention_days: Annotated[int, Field(ge=1, le=400)] = 190
     timeouts: dict[StageName, Annotated[int, Field(ge=1, le=7200)]] = Field(
         default_factory=dict, description="Job timeouts in minutes, per stage; override the defaults.")
+    # Kept so existing mlspec.yaml files stay valid; no job holds a runner for a rollout's hours any more.
     max_job_minutes: Annotated[int, Field(ge=1, le=7200)] = 7200
 
     def action(self, name: str) -> str:

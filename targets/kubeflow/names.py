@@ -18,6 +18,10 @@ PIN_PARAMETERS = (
     "model_name", "model_version", "model_uri", "data_dataset", "data_version", "data_hash",
     "code_repo", "code_commit",
 )
+# Run-unique, without a default: every run says which run it is (CI run, schedule time, alert), so each
+# task's cache key and the registered model's URI differ per run (targets/kubeflow/runs.py).
+RUN_ID = "run_id"
+TASK_PARAMETERS = (*PIN_PARAMETERS, RUN_ID)
 
 
 def component(task: str) -> str:

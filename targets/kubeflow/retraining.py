@@ -1,8 +1,8 @@
-"""What a retraining trigger needs, as a ConfigMap a small webhook receiver reads.
+"""What a retraining trigger needs, as a ConfigMap the webhook receiver reads.
 
-The receiver (an Alertmanager webhook target, documented in docs/kubeflow.md) starts a run by creating
-a Job from the training CronJob (`kubectl create job --from=cronjob/<name>`), so a triggered run is the
-same, reviewed run as a scheduled one. This object tells it which alerts count and how often.
+The receiver (`mlspec kfp retrain-webhook`, targets/kubeflow/retrain_webhook.py) starts a run of the
+committed training pipeline with a run-unique `run_id`, so a triggered run is the same, reviewed
+pipeline as a scheduled one. This object tells it which alerts count and how often.
 """
 
 from __future__ import annotations

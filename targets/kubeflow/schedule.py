@@ -13,9 +13,10 @@ from typing import Any
 
 from compiler import provenance
 from compiler.plan import Plan
-from targets.kubeflow import names
+from targets.kubeflow import names, runs
 from targets.kubeflow.cron import kfp_cron
 from targets.kubeflow.ir import RenderedPipeline
+from targets.kubeflow.runs import RUN_ID
 from targets.kubeflow.settings import KubeflowSettings
 
 RUNNER_SOURCE = Path(__file__).with_name("start_run.py")
@@ -59,6 +60,8 @@ def cronjob(plan: Plan, settings: KubeflowSettings, pipeline: RenderedPipeline, 
     name = object_name(plan, purpose)
     args = ["--host", settings.host, "--pipeline", f"{RUNNER_DIR}/pipeline.json", "--run-name", pipeline.name,
             "--param-dir", PARAMS_DIR]
+    if RUN_ID in runs.declared_parameters(pipeline.api_form()):
+        args += ["--run-id-param", RUN_ID]
     if settings.experimentId:
         args += ["--experiment-id", settings.experimentId]
     if settings.multiUser:

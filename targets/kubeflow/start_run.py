@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import secrets
 import sys
 import urllib.error
 import urllib.parse
@@ -34,6 +35,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--param-dir", type=Path, default=None,
                         help="directory of NAME files with JSON values; a missing directory is ignored")
     parser.add_argument("--token-file", type=Path, default=None, help="bearer token (projected SA token)")
+    parser.add_argument("--run-id-param", default=None, metavar="NAME",
+                        help="set parameter NAME to a run-unique id (start time and a random suffix), so "
+                             "the run does not replay KFP's cache or overwrite the last run's model")
     parser.add_argument("--skip-if-active", action="store_true",
                         help="start nothing while a run with the same name prefix is active")
     parser.add_argument("--timeout", type=float, default=30.0)
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"start_run: run {running} of {args.run_name} is still active; not starting another")
                 return 0
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
+        if args.run_id_param:
+            parameters[args.run_id_param] = f"{stamp}-{secrets.token_hex(4)}"
         body: dict[str, Any] = {
             "display_name": f"{args.run_name}-{stamp}",
             "pipeline_spec": pipeline,
