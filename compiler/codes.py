@@ -58,6 +58,10 @@ CODES: dict[str, str] = {
     "MLS234": "A critical monitor needs a runbook URL (or `defaults.runbookBase` in mlspec.yaml).",
     "MLS235": "Data needs exactly one pin: `dvc` or `file`.",
     "MLS236": "An environment variable is defined twice in one step, or a step has no command.",
+    # Streaming and the cluster (`render --out -`, `drift --cluster`, sync requests).
+    "MLS290": "`render --out -` found no kustomization to follow (is the gitops target disabled?).",
+    "MLS291": "`render --out - --app NAME` names no Argo CD Application or Flux Kustomization in the render.",
+    "MLS292": "A rendered kustomization uses a feature `render --out -` does not apply; use `kustomize build`.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",
