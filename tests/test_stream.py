@@ -106,5 +106,5 @@ def test_unsupported_kustomize_features_are_refused_not_misapplied() -> None:
              "a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}
     with pytest.raises(StreamError, match="namePrefix"):
         objects(files)
-    with pytest.raises(StreamError, match="has no kustomization.yaml"):
+    with pytest.raises(StreamError, match=r"has no kustomization\.yaml"):
         objects({"a.yaml": files["a.yaml"]})
