@@ -97,7 +97,9 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
         if check:
             raise click.UsageError("--check compares a directory; it cannot be used with --out -")
         text, streamed = render_stream(list(paths) or None, app, jobs)
-        _report(streamed.diagnostics, fmt if fmt != "text" else "text")
+        text_diags = format_diagnostics(streamed.diagnostics, fmt)
+        if text_diags:
+            click.echo(text_diags, err=True)  # stdout carries only the objects
         if text is None:
             sys.exit(_exit_for(streamed.diagnostics) or 1)
         sys.stdout.write(text)

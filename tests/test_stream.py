@@ -108,3 +108,17 @@ def test_unsupported_kustomize_features_are_refused_not_misapplied() -> None:
         objects(files)
     with pytest.raises(StreamError, match=r"has no kustomization\.yaml"):
         objects({"a.yaml": files["a.yaml"]})
+
+
+def test_diagnostics_never_enter_the_stream(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    (project / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")  # OPS001: a warning
+    try:
+        result = CliRunner().invoke(cli, ["render", "--out", "-", "--format", "json", "--app", "txn-anomaly-staging"])
+    finally:
+        (project / "mlspec.yaml").write_text(PROJECT)
+    assert result.exit_code == 0
+    assert "OPS001" in result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d is not None]
+    assert docs
+    assert all("kind" in d and "metadata" in d for d in docs)
