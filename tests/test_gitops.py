@@ -63,7 +63,8 @@ def argo_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path
 def flux_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
     tmp = tmp_path_factory.mktemp("flux")
     root = project(tmp, "targets:\n  gitops: {engine: flux, repoURL: 'ssh://git@git.example.com/acme/deploy.git',"
-                        " revision: release}\n")
+                        " revision: release,"
+                        " secretName: deploy-key}\n")
     return rendered(root, tmp / "out")
 
 
@@ -138,6 +139,7 @@ def test_flux_objects_pass_the_upstream_crds(flux_tree: tuple[RunResult, Path]) 
         assert not problems, (ident(obj), [p.to_text() for p in problems])
     repo = next(o for o in objects if o["kind"] == "GitRepository")
     assert repo["spec"]["ref"] == {"branch": "release"}
+    assert repo["spec"]["secretRef"] == {"name": "deploy-key"}
     paths = {o["metadata"]["name"]: o["spec"]["path"] for o in objects if o["kind"] == "Kustomization"}
     assert paths["fraud-detector-production"] == "./models/fraud-detector/gitops/production"
     assert paths["mlspec-root"] == "./gitops/flux"
@@ -212,3 +214,13 @@ def test_bad_settings_are_diagnostics(tmp_path: Path) -> None:
     messages = [d.to_text() for d in result.diagnostics if d.is_error]
     assert len(messages) == 3, messages
     assert all("mlspec.yaml:" in m for m in messages), messages
+
+
+def test_golden(update_golden: bool) -> None:
+    """The gitops files for the example specs (no mlspec.yaml: default engine, placeholder URL)."""
+    from golden import GOLDEN, check_tree
+
+    result = run(None, root=SPECS.parent, render=True)
+    owned = {p: data for p, data in result.project_files.items() if result.project_file_targets[p] == "gitops"}
+    assert owned
+    check_tree(owned, GOLDEN / "gitops", update_golden)

@@ -44,7 +44,6 @@ class GitOpsTarget(Target):
                           rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
         config: GitOpsSettings = settings
         layout = plan_layout(scan(rendered), plans)
-        spec_of = {p.name: (p.provenance.spec_path,) for p in plans}
         out: list[OutputFile | Diagnostic] = []
         names: dict[str, str] = {}
         for app in layout.apps:
@@ -54,12 +53,12 @@ class GitOpsTarget(Target):
                                            "is unique"))
             names[app.name] = app.path
         for folder, files in sorted(layout.missing_kustomizations.items()):
-            model = folder.split("/")[1] if folder.startswith("models/") else ""
-            out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml", [kustomization(files)],
-                                  sources=spec_of.get(model, ())))
+            # Every file here is project-wide (a partial render keeps it), so its header names the full
+            # render as the way to regenerate it, even where only one spec's folders are listed.
+            out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml", [kustomization(files)]))
         for app in layout.apps:
             doc = app_kustomization(app, waves=config.engine == "argocd")
-            out.append(OutputFile(f"{app.path}/{KUSTOMIZATION}", "yaml", [doc], sources=spec_of[app.model]))
+            out.append(OutputFile(f"{app.path}/{KUSTOMIZATION}", "yaml", [doc]))
         out.append(OutputFile(KUSTOMIZATION, "yaml", [kustomization(a.path for a in layout.apps)]))
         if config.engine == "none":
             return out

@@ -24,24 +24,25 @@ def _labels(**extra: str) -> dict[str, str]:
 
 
 def git_repository(settings: GitOpsSettings) -> dict[str, Any]:
+    spec: dict[str, Any] = {"url": settings.repo_url, "ref": {"branch": settings.revision},
+                            "interval": settings.interval}
+    if settings.secretName:
+        spec["secretRef"] = {"name": settings.secretName}
     return {
         "apiVersion": SOURCE_API,
         "kind": "GitRepository",
         "metadata": {"name": SOURCE, "namespace": settings.engine_namespace, "labels": _labels()},
-        "spec": {"url": settings.repo_url, "ref": {"branch": settings.revision}, "interval": settings.interval},
+        "spec": spec,
     }
 
 
-def kustomization(name: str, path: str, settings: GitOpsSettings, labels: dict[str, str],
-                  namespace: str | None = None) -> dict[str, Any]:
+def kustomization(name: str, path: str, settings: GitOpsSettings, labels: dict[str, str]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": settings.interval,
         "path": "./" + path,
         "prune": True,
         "sourceRef": {"kind": "GitRepository", "name": SOURCE},
     }
-    if namespace:
-        spec["targetNamespace"] = namespace
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",

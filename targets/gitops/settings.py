@@ -36,10 +36,12 @@ class GitOpsSettings(BaseModel):
     platformProject: str = Field(
         "mlspec-platform", description="Argo CD project of the objects outside the teams' namespaces (the "
                                        "Kubeflow schedules in the platform's pipelines namespace).")
+    secretName: str = Field("", description="Flux: Secret with the deployment repository's credentials "
+                                            "(GitRepository spec.secretRef); Argo CD keeps them in its repo settings.")
     webhook: str = Field("", description="URL that `mlspec rollout` POSTs to after pushing a rollout commit, "
                                          "instead of annotating the engine's object (e.g. Argo CD's /api/webhook).")
 
-    @field_validator("namespace", "platformProject")
+    @field_validator("namespace", "platformProject", "secretName")
     @classmethod
     def _label(cls, value: str) -> str:
         if value and (not _DNS_LABEL.fullmatch(value) or len(value) > 63):
