@@ -10,6 +10,7 @@ belongs to that environment's app, `models/<model>/<target>/` (no environment) t
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,9 @@ KUSTOMIZATION = "kustomization.yaml"
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 # Kubernetes API groups without a dot; every other served group is a DNS subdomain (`mlspec/v1` is not).
 _DOTLESS_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
+# Every Kubernetes object document has a top-level `kind:` line; rule files, promtool tests, pipeline
+# IR and workflows do not, and skipping their parse keeps this target's cost small next to rendering.
+_TOP_LEVEL_KIND = re.compile(rb"(?m)^kind:[ \t]")
 
 
 def is_kubernetes_object(doc: Any) -> bool:
@@ -61,7 +65,7 @@ class Tree:
 def scan(rendered: Mapping[str, bytes]) -> Tree:
     tree = Tree()
     for path in sorted(rendered):
-        if not path.endswith((".yaml", ".yml")):
+        if not path.endswith((".yaml", ".yml")) or not _TOP_LEVEL_KIND.search(rendered[path]):
             continue
         docs = load_yaml(rendered[path])
         if not docs:
