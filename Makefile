@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The real kustomize for the tests (sigs.k8s.io/kustomize/api v0.21.3 in a cffi wheel). The wheel claims
+	# Python >= 3.14, which pip's resolver would refuse in the dev extra; its bindings run on 3.11.
+	$(BIN)/pip install --quiet --no-deps --ignore-requires-python 'pykustomize==0.1.4'
 	touch $(STAMP)
 
 $(NODE_STAMP):

@@ -117,12 +117,30 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output directory.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Output directory; `-` streams the Kubernetes objects to stdout as multi-document YAML.")
+@click.option("--app", default=None, help="With --out -: only this Argo CD Application's or Flux Kustomization's "
+                                          "objects (docs/deploy.md).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the output is out of date.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--jobs", type=int, default=None)
-def render(paths: tuple[Path, ...], out: Path, check: bool, fmt: str, jobs: int | None) -> None:
+def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt: str, jobs: int | None) -> None:
     """Render specs into OUT. Nothing is written when any spec has errors."""
+    if str(out) == "-":
+        from compiler.stream import render_stream
+
+        if check:
+            raise click.UsageError("--check compares a directory; it cannot be used with --out -")
+        text, streamed = render_stream(list(paths) or None, app, jobs)
+        text_diags = format_diagnostics(streamed.diagnostics, fmt)
+        if text_diags:
+            click.echo(text_diags, err=True)  # stdout carries only the objects
+        if text is None:
+            sys.exit(_exit_for(streamed.diagnostics) or 1)
+        sys.stdout.write(text)
+        sys.exit(0)
+    if app is not None:
+        raise click.UsageError("--app selects what --out - streams")
     from compiler.output import render_to
 
     try:

@@ -67,6 +67,13 @@ CODES: dict[str, str] = {
     "MLS243": "Warning: a monitor window or rollout gate window is shorter than two scrape intervals "
               "(mlspec.yaml `scrapeInterval`, default 1m), so it never sees data.",
     "MLS260": "An hf:// model URI is not pinned to a commit in KServe's form hf://<owner>/<model>:<40-hex commit>.",
+    # Streaming and the cluster (`render --out -`, `drift --cluster`, sync requests).
+    "MLS290": "`render --out -` found no kustomization to follow (is the gitops target disabled?).",
+    "MLS291": "`render --out - --app NAME` names no Argo CD Application or Flux Kustomization in the render.",
+    "MLS292": "A rendered kustomization uses a feature `render --out -` does not apply; use `kustomize build`.",
+    "MLS293": "`drift --cluster`: no usable kubeconfig or in-cluster configuration, or the cluster is unreachable.",
+    "MLS294": "`drift --cluster`: the API server refused or failed a read (RBAC: get and list on the rendered kinds).",
+    "MLS295": "`drift --cluster --env E`: no app renders environment E.",
     # Warnings.
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",

@@ -361,6 +361,12 @@ def _render_project(run_result: RunResult) -> None:
         outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources)
+    rendered = run_result.files()
+    for target, settings in run_result.context.targets:
+        outputs = _guard(target, "render_repository",
+                         lambda t=target, s=settings: list(t.render_repository(plans, s, rendered)))
+        _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
+                 run_result.project_file_resources)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
 
 

@@ -2,7 +2,8 @@
 
 A target is a class with a `name`; the core calls `check` (diagnostics on the plan, pointing into the
 spec by path) and then `render` (files as data). Aggregate files that depend on every model (a
-CODEOWNERS file, an Alertmanager config) come from `render_project`. Built-in targets register
+CODEOWNERS file, an Alertmanager config) come from `render_project`; files about the rendered tree
+itself (what a GitOps engine applies) come from `render_repository`. Built-in targets register
 through the same entry-point group as third-party ones, so they get no special treatment.
 """
 
@@ -77,6 +78,17 @@ class Target:
     def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
         """Where this target's output for `plan` lives, for the core parts that read it back (rollout)."""
         return Locations()
+
+    def render_repository(self, plans: Sequence[Plan], settings: Any,
+                          rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
+        """Files about the rendered repository itself, called last with every file rendered so far.
+
+        `rendered` maps each path the other targets wrote (per model and project-wide) to its bytes.
+        A target that wires the repository up for a GitOps engine (kustomizations that reach every
+        manifest folder, the engine's own objects) needs to know those folders, and reading them here
+        keeps it from importing the targets that wrote them. A diagnostic in the result is reported.
+        """
+        return ()
 
 
 @dataclass(slots=True)

@@ -96,3 +96,22 @@ def run_tool(
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"{args[0]} did not finish within {timeout}s: {' '.join(map(str, args))}", pytrace=False)
+
+
+def kustomize_build(directory: Path) -> list[dict[str, object]]:
+    """`kustomize build DIR` with the real kustomize (Go, sigs.k8s.io/kustomize/api v0.21.3), through the
+    shared library the `pykustomize` wheel ships. .ci/run installs it with --ignore-requires-python (the
+    wheel declares Python >= 3.14 but its bindings are plain cffi and run on 3.11)."""
+    try:
+        import asyncio
+
+        import pykustomize  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        unavailable("kustomize is not installed: pip install --no-deps --ignore-requires-python pykustomize==0.1.4")
+    import yaml
+
+    try:
+        result = asyncio.run(pykustomize.build(str(directory)))
+    except pykustomize.KustomizeError as exc:
+        raise AssertionError(f"kustomize build {directory} failed: {exc}") from exc
+    return [d for d in yaml.safe_load_all(result.yaml) if d is not None]

@@ -127,11 +127,22 @@ def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None
 
 @click.command("drift")
 @_PATHS
-@click.option("--repo", "repo_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), required=True,
-              help="The deployment repository or rendered directory.")
+@click.option("--repo", "repo_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="The deployment repository or rendered directory (with --cluster: read for rollout stages).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def drift_command(paths: tuple[Path, ...], repo_dir: Path, fmt: str) -> None:
+@click.option("--cluster", is_flag=True, help="Compare the rendered objects with the live cluster instead.")
+@click.option("--context", default=None, help="With --cluster: the kubeconfig context (default: the current one).")
+@click.option("--env", "environment", default=None, help="With --cluster: only this environment's apps.")
+def drift_command(paths: tuple[Path, ...], repo_dir: Path | None, fmt: str, cluster: bool, context: str | None,
+                  environment: str | None) -> None:
     """Report outdated, hand-modified, missing and orphaned files in a deployment repository."""
+    if cluster:
+        from compiler.clusterdrift import run_command
+
+        sys.exit(run_command(list(paths) or None, repo_dir, context, environment, fmt))
+    if repo_dir is None:
+        _fail("--repo is required (or --cluster to compare with the live cluster)")
+        return
     from compiler.deploy.drift import find_drift
 
     found, diags = find_drift(repo_dir, list(paths) or None)

@@ -335,6 +335,9 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
              f"{pos.current.stage} -> {to}" + (f" (commit {outcome.sha[:12]})" if outcome.sha else "")]
     if outcome.pushed:
         lines.append(f"pushed {outcome.pushed} to {opts.remote}")
+        from compiler.sync import request_sync  # the engine applies it now, not at its next poll
+
+        lines.extend(request_sync(pos.tree, plan.settings("gitops"), plan.name, env, outcome.sha))
     return Result(ADVANCED, lines, outcome.sha, record=record)
 
 

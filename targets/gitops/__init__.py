@@ -1,0 +1,82 @@
+"""The gitops target: the deployment repository describes its own deployment.
+
+Layout (all written by `render_repository`, after every other target, from the rendered tree):
+- `<folder>/kustomization.yaml` for every folder of Kubernetes objects that has none (for example
+  `models/<m>/prometheus/<env>/`, which also holds rule files and promtool tests the engine must not
+  apply: only the `PrometheusRule` object is listed).
+- `models/<m>/gitops/<env>/kustomization.yaml`: one app per model and environment, including that
+  environment's folders of every target; `models/<m>/gitops/<target>/` for a model's environment-less
+  folders (the Kubeflow schedules). With Argo CD it also adds the sync waves.
+- `kustomization.yaml` at the root: every app, for `kubectl apply -k .` and engines pointed at the root.
+- `gitops/argocd/` (engine `argocd`): AppProjects, Applications and a root app; `gitops/flux/` (engine
+  `flux`): a GitRepository, Kustomizations and a root Kustomization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from compiler.diagnostics import Diagnostic, Severity
+from compiler.plan import Plan
+from compiler.targets import OutputFile, Target
+from targets.gitops import argocd, flux
+from targets.gitops.kustomize import app_kustomization, kustomization
+from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
+from targets.gitops.settings import GitOpsSettings
+
+CODES: dict[str, str] = {
+    "OPS001": "`targets.gitops.repoURL` is not set: the Argo CD or Flux objects point at a placeholder URL.",
+    "OPS002": "Two apps get the same name (`<model>-<environment>`); rename a model or an environment.",
+}
+
+
+class GitOpsTarget(Target):
+    name = "gitops"
+    description = "Argo CD or Flux objects and kustomizations that make the deployment repository applicable"
+    codes = CODES
+    settings_model = GitOpsSettings
+
+    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+        return ()
+
+    def render_repository(self, plans: Sequence[Plan], settings: Any,
+                          rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
+        config: GitOpsSettings = settings
+        layout = plan_layout(scan(rendered), plans)
+        out: list[OutputFile | Diagnostic] = []
+        names: dict[str, str] = {}
+        for app in layout.apps:
+            if app.name in names:
+                out.append(Diagnostic("OPS002", f"app {app.name!r} comes from {names[app.name]} and {app.path}",
+                                      hint="rename the model or the environment so <model>-<environment> "
+                                           "is unique"))
+            names[app.name] = app.path
+        for folder, files in sorted(layout.missing_kustomizations.items()):
+            # Every file here is project-wide (a partial render keeps it), so its header names the full
+            # render as the way to regenerate it, even where only one spec's folders are listed.
+            out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml", [kustomization(files)]))
+        for app in layout.apps:
+            doc = app_kustomization(app, waves=config.engine == "argocd")
+            out.append(OutputFile(f"{app.path}/{KUSTOMIZATION}", "yaml", [doc]))
+        out.append(OutputFile(KUSTOMIZATION, "yaml", [kustomization(a.path for a in layout.apps)]))
+        if config.engine == "none":
+            return out
+        if not config.repoURL:
+            out.append(Diagnostic("OPS001", f"targets.gitops.repoURL is not set; the {config.engine} objects "
+                                            f"point at {config.repo_url}", severity=Severity.WARNING,
+                                  path=("targets", "gitops", "repoURL"), file="mlspec.yaml",
+                                  hint="set targets.gitops.repoURL in mlspec.yaml to the deployment "
+                                       "repository's clone URL"))
+        if config.engine == "argocd":
+            found = argocd.objects(layout.apps, plans, config)
+            folder = argocd.DIR
+        else:
+            found = flux.objects(layout.apps, config)
+            folder = flux.DIR
+        for path, obj in sorted(found.items()):
+            out.append(OutputFile(path, "yaml", [obj]))
+        prefix = folder + "/"
+        out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml",
+                              [kustomization(p[len(prefix):] for p in found)]))
+        return out

@@ -1,0 +1,162 @@
+"""What the other targets rendered, seen as a GitOps engine sees it: manifest folders, kustomizations, apps.
+
+The gitops target never imports another target. It reads the rendered tree (paths and bytes, handed to
+`render_repository`) and classifies every YAML file: Kubernetes objects, kustomizations, or something an
+engine must not apply (Prometheus rule files, promtool tests, pipeline IR, workflows, mlspec's own
+settings files). Folder conventions come from the tree: `models/<model>/<target>/<environment>/...`
+belongs to that environment's app, `models/<model>/<target>/` (no environment) to a per-target app.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from compiler.plan import Plan
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
+# Kubernetes API groups without a dot; every other served group is a DNS subdomain (`mlspec/v1` is not).
+_DOTLESS_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions"})
+# Every Kubernetes object document has a top-level `kind:` line; rule files, promtool tests, pipeline
+# IR and workflows do not, and skipping their parse keeps this target's cost small next to rendering.
+_TOP_LEVEL_KIND = re.compile(rb"(?m)^kind:[ \t]")
+
+
+def is_kubernetes_object(doc: Any) -> bool:
+    if not isinstance(doc, Mapping):
+        return False
+    api, kind, meta = doc.get("apiVersion"), doc.get("kind"), doc.get("metadata")
+    if not (isinstance(api, str) and isinstance(kind, str) and isinstance(meta, Mapping)):
+        return False
+    group = api.rpartition("/")[0]
+    return group in _DOTLESS_GROUPS or "." in group
+
+
+def is_kustomization(doc: Any) -> bool:
+    return (isinstance(doc, Mapping) and doc.get("kind") == "Kustomization"
+            and str(doc.get("apiVersion", "")).startswith(KUSTOMIZE_GROUP + "/"))
+
+
+def load_yaml(data: bytes) -> list[Any] | None:
+    try:
+        return [d for d in yaml.load_all(data, Loader=_Loader) if d is not None]
+    except yaml.YAMLError:
+        return None
+
+
+@dataclass(slots=True)
+class Tree:
+    """The rendered files an engine could apply, by folder."""
+
+    manifests: dict[str, list[Any]] = field(default_factory=dict)  # file -> its Kubernetes objects
+    kustomizations: dict[str, Any] = field(default_factory=dict)  # folder -> its kustomization
+
+    def manifest_dirs(self) -> set[str]:
+        return {posixpath.dirname(p) for p in self.manifests}
+
+
+def scan(rendered: Mapping[str, bytes]) -> Tree:
+    tree = Tree()
+    for path in sorted(rendered):
+        if not path.endswith((".yaml", ".yml")) or not _TOP_LEVEL_KIND.search(rendered[path]):
+            continue
+        docs = load_yaml(rendered[path])
+        if not docs:
+            continue
+        if posixpath.basename(path) == KUSTOMIZATION and len(docs) == 1 and is_kustomization(docs[0]):
+            tree.kustomizations[posixpath.dirname(path)] = docs[0]
+        elif all(is_kubernetes_object(d) and not is_kustomization(d) for d in docs):
+            tree.manifests[path] = docs
+    return tree
+
+
+def _ancestors(folder: str) -> list[str]:
+    out = []
+    while "/" in folder:
+        folder = posixpath.dirname(folder)
+        out.append(folder)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """One unit the engine syncs: a model in one environment, or a model's environment-less folder."""
+
+    name: str
+    model: str
+    team: str
+    environment: str | None  # None: an environment-less folder such as models/<m>/kubeflow
+    path: str  # the app's own kustomization folder (written by this target)
+    bases: tuple[str, ...]  # manifest folders it includes (each holds a kustomization)
+    namespace: str  # destination namespace
+    objects: tuple[Mapping[str, Any], ...]  # every object it applies (for kinds and namespaces)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        found = {str(o["metadata"].get("namespace")) for o in self.objects if o["metadata"].get("namespace")}
+        return tuple(sorted(found))
+
+
+@dataclass(slots=True)
+class Layout:
+    missing_kustomizations: dict[str, list[str]]  # folder -> manifest files it must list
+    apps: list[App]
+
+
+
+def _objects_below(tree: Tree, folder: str) -> list[Mapping[str, Any]]:
+    """Every object in the folder and below it, selected or not.
+
+    An environment folder selects one rollout stage at a time; the app's kinds, namespaces and sync
+    waves must not depend on which, or a rollout commit (which re-renders one spec) would leave the
+    project-wide files describing the previous stage.
+    """
+    return [o for path in sorted(tree.manifests) if path.startswith(folder + "/") for o in tree.manifests[path]]
+
+
+def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
+    kustomized: dict[str, Any] = dict(tree.kustomizations)
+    missing: dict[str, list[str]] = {}
+    for path in sorted(tree.manifests):
+        folder = posixpath.dirname(path)
+        if folder in tree.kustomizations:
+            continue
+        missing.setdefault(folder, []).append(posixpath.basename(path))
+    for folder, files in missing.items():
+        kustomized[folder] = {"resources": files}
+    apps: list[App] = []
+    for plan in plans:
+        prefix = f"models/{plan.name}/"
+        envs = {e.name: e.namespace for e in plan.serving.environments}
+        # Roots: kustomization folders of this model not nested in another one. A nested one (a rollout
+        # stage) is applied only when its parent selects it.
+        roots = sorted(f for f in kustomized if f.startswith(prefix)
+                       and not any(a in kustomized for a in _ancestors(f)))
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for root in roots:
+            parts = root.split("/")
+            if len(parts) < 3:
+                continue
+            env = parts[3] if len(parts) > 3 and parts[3] in envs else None
+            key = (env, None) if env else (parts[2], parts[2])
+            groups.setdefault((key[0], key[1]), []).append(root)
+        for (suffix, shared), bases in sorted(groups.items()):
+            objects = [o for base in bases for o in _objects_below(tree, base)]
+            if not objects:
+                continue
+            environment = None if shared else suffix
+            if environment is not None:
+                namespace = envs[environment]
+            else:
+                found = sorted({str(o["metadata"].get("namespace", "")) for o in objects} - {""})
+                namespace = found[0] if found else ""
+            apps.append(App(f"{plan.name}-{suffix}", plan.name, plan.team, environment,
+                            f"{prefix}gitops/{suffix}", tuple(bases), namespace, tuple(objects)))
+    return Layout(missing, apps)
