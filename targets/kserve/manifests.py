@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from compiler import provenance
+from compiler.feature_store import feature_store_env
 from compiler.plan import EnvironmentPlan, Plan
 from targets.kserve.checks import HPA_METRICS, PREDICTOR_SUFFIX, SHADOW_SUFFIX
 from targets.kserve.runtimes import Serving
@@ -79,6 +80,8 @@ def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, servin
     if serving.protocol is not None:
         model["protocolVersion"] = serving.protocol
     model["storageUri"] = storage_uri
+    if feature_store_env(plan):
+        model["env"] = feature_store_env(plan)
     res = resources(env)
     if res:
         model["resources"] = res
