@@ -19,7 +19,7 @@ from compiler import __version__
 from compiler.errors import UsageError
 from compiler.plan import ActiveStage, Plan, StagePlan
 from compiler.rollout import audit, gate
-from compiler.rollout.prometheus import PrometheusError, query
+from compiler.rollout.prometheus import PrometheusError, Sample, query
 from compiler.rollout.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
 
 ROLLBACK = "rollback"
@@ -41,6 +41,8 @@ class Options:
     push: bool | None = None  # None: push when the branch tracks a remote branch
     remote: str = "origin"
     lock_timeout: float = 60.0
+    # How to ask Prometheus (url, expr) -> samples; default the HTTP client. Tests pass a stand-in.
+    query: Callable[[str, str], list[Sample]] | None = None
 
 
 @dataclass(slots=True)
@@ -131,7 +133,8 @@ def _query(opts: Options) -> gate.Query:
     url = opts.prometheus
     if not url:
         raise RolloutError("the gate needs Prometheus: pass --prometheus URL or set MLSPEC_PROMETHEUS_URL")
-    return lambda expr: query(url, expr)
+    ask = opts.query or query
+    return lambda expr: ask(url, expr)
 
 
 def status(opts: Options) -> dict[str, Any]:
