@@ -104,7 +104,7 @@ def test_the_commands_known_failures_are_in_the_hierarchy() -> None:
     assert issubclass(StateError, ValueError)  # callers that catch ValueError keep working
 
 
-def test_render_reports_a_known_failure_by_its_class_exit_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_render_reports_a_known_failure_by_its_class_exit_code(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """`render` catches the base class: an unreadable rollout state (UsageError) is exit 2, one line."""
     out = tmp_path / "out"
