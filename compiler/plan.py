@@ -3,6 +3,9 @@
 Targets see only this. Every default is applied here, once: a target never looks at the spec, the
 project file, or another target. Units are normalized (durations in seconds plus the Prometheus form,
 percentages as ratios) so no target parses `150ms` or `1%` again.
+
+Length: the plan's dataclasses and the one function that builds them from a spec stay together, so a
+field and the default that fills it are read (and reviewed) in one place.
 """
 
 from __future__ import annotations

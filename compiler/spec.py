@@ -5,6 +5,10 @@ paths of the YAML file. Value checks that have a stable diagnostic code raise
 `PydanticCustomError(<code>, ...)`; `compiler.validate` maps the error type back to that code.
 Cross-field rules (references, cycles, risk-tier policy) live in `compiler.rules`, not here, so
 that every rule reports all of its findings instead of stopping at the first.
+
+Length: one module on purpose. It is the language's single definition (the JSON Schema export, the
+editor schema and the docs are generated from it), read top to bottom like a reference; splitting it
+by section would scatter the shared field types every section uses.
 """
 
 from __future__ import annotations

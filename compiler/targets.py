@@ -9,7 +9,9 @@ through the same entry-point group as third-party ones, so they get no special t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -110,8 +112,26 @@ class Registry:
         return sorted(self.targets)
 
 
+# The installed targets, when a caller says which (an application embedding mlspec, the tests): every
+# command path reaches the targets through discover(), so one explicit seam serves them all.
+_INSTALLED: ContextVar[Registry | None] = ContextVar("mlspec_installed_targets", default=None)
+
+
+@contextmanager
+def installed_targets(registry: Registry) -> Iterator[Registry]:
+    """Within the block, discover() returns `registry` instead of loading the entry points."""
+    token = _INSTALLED.set(registry)
+    try:
+        yield registry
+    finally:
+        _INSTALLED.reset(token)
+
+
 def discover() -> Registry:
     """Load every target registered under the entry-point group; a broken one is reported by name."""
+    chosen = _INSTALLED.get()
+    if chosen is not None:
+        return chosen
     from importlib.metadata import entry_points
 
     registry = Registry()

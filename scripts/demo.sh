@@ -13,8 +13,12 @@ export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EM
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-# A command whose non-zero exit is the point of the step (a diff found, drift caught).
-expect_fail() { printf '$ %s\n' "$*"; set +e; "$@"; local rc=$?; set -e; printf '(exit %d)\n' "$rc"; }
+# A command whose exit 1 is the point of the step (a diff found, drift caught, a hand edit refused).
+# Any other code fails the demo: CI runs it (.ci/run), and a crash (3) or usage error (2) must not pass.
+expect_fail() {
+    printf '$ %s\n' "$*"; set +e; "$@"; local rc=$?; set -e; printf '(exit %d)\n' "$rc"
+    [[ $rc -eq 1 ]] || { echo "demo: expected exit 1 from: $*" >&2; exit 1; }
+}
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
@@ -76,22 +80,19 @@ yaml_files.sort(key=lambda p: not any(r.get("kind") == "InferenceService" and "p
 print(yaml_files[0] if yaml_files else next(iter(sorted(files)), ""))
 PY
 )"
-if [[ -n "$victim" ]]; then
-    sed -i 's/minReplicas: \([0-9]*\)$/minReplicas: 9/' "../deploy/$victim"
-    echo "# hand edit" >> "../deploy/$victim"
-    git -C ../deploy --no-pager diff --stat
-    echo "edited demo/deploy/$victim"
-    expect_fail "$MLSPEC" drift --repo ../deploy
-    step "9. mlspec commit refuses to overwrite the hand edit (without --force)"
-    expect_fail "$MLSPEC" commit --repo ../deploy
-    step "10. The drift can also be reviewed per resource before deciding"
-    expect_fail "$MLSPEC" diff --against ../deploy
-    step "11. --force puts the rendered content back"
-    run "$MLSPEC" commit --repo ../deploy --force
-    run "$MLSPEC" drift --repo ../deploy
-else
-    echo "(no rendered files yet: targets are still being written; skipping the hand-edit steps)"
-fi
+[[ -n "$victim" ]] || { echo "demo: the deployment repository has no rendered manifest to hand-edit" >&2; exit 1; }
+sed -i 's/minReplicas: \([0-9]*\)$/minReplicas: 9/' "../deploy/$victim"
+echo "# hand edit" >> "../deploy/$victim"
+git -C ../deploy --no-pager diff --stat
+echo "edited demo/deploy/$victim"
+expect_fail "$MLSPEC" drift --repo ../deploy
+step "9. mlspec commit refuses to overwrite the hand edit (without --force)"
+expect_fail "$MLSPEC" commit --repo ../deploy
+step "10. The drift can also be reviewed per resource before deciding"
+expect_fail "$MLSPEC" diff --against ../deploy
+step "11. --force puts the rendered content back"
+run "$MLSPEC" commit --repo ../deploy --force
+run "$MLSPEC" drift --repo ../deploy
 
 step "Deployment repository history"
 run git -C ../deploy log --oneline

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
 import pytest
+
+from compiler.targets import Registry, installed_targets
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -11,3 +16,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def use_targets() -> Iterator[Callable[[Registry], Registry]]:
+    """`use_targets(registry)`: until the test ends, every command sees `registry` as the installed
+    targets (compiler.targets.installed_targets), instead of monkeypatching a module's `discover`."""
+    with ExitStack() as stack:
+        yield lambda registry: stack.enter_context(installed_targets(registry))

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,13 +94,14 @@ def test_github_format(runner: CliRunner) -> None:
     assert {"MLS301", "MLS302", "MLS303"} <= set(re.findall(r"::warning .*title=(MLS\d+)::", result.stdout))
 
 
-def test_lint_defaults_to_the_project_specs_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lint_defaults_to_the_project_specs_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     use_targets: Callable[[Registry], Registry]) -> None:
     (tmp_path / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
     (tmp_path / "specs").mkdir()
     shutil.copy(CORPUS / "bad-md5.yaml", tmp_path / "specs" / "bad-md5.yaml")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")  # found from a subdirectory too
-    monkeypatch.setattr("compiler.pipeline.discover", Registry)
+    use_targets(Registry())
     result = CliRunner().invoke(cli, ["lint"])
     assert result.exit_code == 1
     assert result.stderr.startswith("../specs/bad-md5.yaml:14:35: error MLS222 data.dvc.md5:")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import compiler.writer
 from compiler.deploy import repo as git_ops
 from compiler.deploy.commit import commit
 from compiler.lock import LockBusy, repo_lock
+from compiler.targets import Registry
 from compiler.writer import MANIFEST
 
 
@@ -241,11 +243,12 @@ def test_two_concurrent_commits_never_interleave(repos: tuple[Path, Path, Path],
     assert not (deploy / ".git" / "mlspec.lock").exists()
 
 
-def test_cli_commit_exit_codes(repos: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_commit_exit_codes(repos: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch,
+                               use_targets: Callable[[Registry], Registry]) -> None:
     from compiler.deploy.cli import commit_command
 
     spec_repo, deploy, _ = repos
-    monkeypatch.setattr("compiler.pipeline.discover", registry)
+    use_targets(registry())
     monkeypatch.chdir(spec_repo)
     runner = CliRunner()
     ok = runner.invoke(commit_command, ["--repo", str(deploy)])

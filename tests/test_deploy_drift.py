@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,14 +11,16 @@ from test_deploy_support import make_deploy_repo, make_spec_repo, other_spec, re
 from compiler.deploy.cli import drift_command
 from compiler.deploy.commit import commit
 from compiler.deploy.drift import find_drift
+from compiler.targets import Registry
 
 
 @pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+          use_targets: Callable[[Registry], Registry]) -> tuple[Path, Path]:
     spec_repo = make_spec_repo(tmp_path)
     deploy, _ = make_deploy_repo(tmp_path)
     commit(deploy, root=spec_repo, registry=registry())
-    monkeypatch.setattr("compiler.pipeline.discover", registry)
+    use_targets(registry())
     monkeypatch.chdir(spec_repo)
     return spec_repo, deploy
 

@@ -10,7 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,8 @@ def test_nothing_is_written_when_a_spec_has_errors(project: Path, tmp_path: Path
     assert not fresh.exists()
 
 
-def test_render_check_exit_codes(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("compiler.pipeline.discover", registry)
+def test_render_check_exit_codes(project: Path, tmp_path: Path, use_targets: Callable[[Registry], Registry]) -> None:
+    use_targets(registry())
     out = str(tmp_path / "out")
     runner = CliRunner()
     assert runner.invoke(cli, ["render", "--out", out, "--check"]).exit_code == 1  # nothing rendered yet

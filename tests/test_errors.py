@@ -102,3 +102,18 @@ def test_the_commands_known_failures_are_in_the_hierarchy() -> None:
     assert all(issubclass(e, UsageError) for e in usage)
     assert all(exit_code(e("x")) == 2 for e in environment + usage)
     assert issubclass(StateError, ValueError)  # callers that catch ValueError keep working
+
+
+def test_render_reports_a_known_failure_by_its_class_exit_code(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`render` catches the base class: an unreadable rollout state (UsageError) is exit 2, one line."""
+    out = tmp_path / "out"
+    (out / ".mlspec" / "rollout").mkdir(parents=True)
+    (out / ".mlspec" / "rollout" / "fraud-detector.json").write_text("{not json")
+    spec = Path(__file__).resolve().parent.parent / "specs" / "fraud-detector.yaml"
+    with pytest.raises(SystemExit) as info:
+        main(["render", str(spec), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert err.startswith("mlspec: ")
+    assert "Traceback" not in err

@@ -11,6 +11,7 @@ baselines, absolute and relative tolerances, both directions.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,52 @@ def test_negative_baseline_through_the_command(tmp_path: Path, fraud: Plan) -> N
     assert _cel_verdict(condition, _parameter_values(wiring, {"r2": -0.54}, {"r2": -0.5})) is True
     assert _cel_verdict(condition, _parameter_values(wiring, {"r2": -0.56}, {"r2": -0.5})) is False
     assert [c.verdict for c in evaluate((gate,), {"r2": -0.56}, {"r2": -0.5})] == [FAIL]
+
+
+# --- end to end: one spec, the rendered pipeline file, and `mlspec gate`'s own run ------------------------
+
+E2E_GATES = ("  - {metric: auc, min: -0.25, baseline: {tolerance: 10%}}\n"
+             "  - {metric: latency_p99_ms, max: 50, baseline: {tolerance: 5}}\n")
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, Any]]:
+    """A spec with relative and absolute baseline gates, and the condition of its RENDERED pipeline file."""
+    import yaml
+
+    from compiler.pipeline import run
+    from golden import registry_of
+
+    root = tmp_path_factory.mktemp("e2e")
+    (root / "specs").mkdir()
+    (root / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
+    text = (SPECS / "fraud-detector.yaml").read_text()
+    text = text.replace("  - {metric: auc, min: 0.92, baseline: {tolerance: 0.005}}\n"
+                        "  - {metric: latency_p99_ms, max: 50}\n", E2E_GATES)
+    assert E2E_GATES in text
+    spec = root / "specs" / "fraud-detector.yaml"
+    spec.write_text(text)
+    result = run([spec], root=root, render=True, registry=registry_of(KubeflowTarget()), jobs=1)
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    ir = next(yaml.safe_load_all(result.files()["models/fraud-detector/kubeflow/pipeline.yaml"]))  # IR, platform
+    task = ir["root"]["dag"]["tasks"]["condition-gates"]
+    return spec, task["triggerPolicy"]["condition"], task["inputs"]["parameters"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(auc=finite, auc_base=baselines, latency=finite, latency_base=baselines)
+@example(auc=-0.54, auc_base=-0.5, latency=54.0, latency_base=50.0)
+@example(auc=-0.56, auc_base=-0.5, latency=30.0, latency_base=50.0)
+def test_mlspec_gate_and_the_rendered_pipeline_agree(e2e: tuple[Path, str, dict[str, Any]], tmp_path: Path,
+                                                     auc: float, auc_base: float, latency: float,
+                                                     latency_base: float) -> None:
+    from compiler.gate import run_gate
+
+    spec, condition, wiring = e2e
+    cand, base = {"auc": auc, "latency_p99_ms": latency}, {"auc": auc_base, "latency_p99_ms": latency_base}
+    (tmp_path / "c.json").write_text(json.dumps(cand))
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    gate = run_gate(spec, tmp_path / "c.json", tmp_path / "b.json")
+    assert gate.verdict is not None, [d.to_text() for d in gate.diagnostics]
+    assert _cel_verdict(condition, _parameter_values(wiring, cand, base)) is (gate.exit_code == 0), (
+        condition, gate.verdict["gates"])

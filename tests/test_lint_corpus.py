@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from compiler.cli import cli
 from compiler.codes import CODES
 from compiler.plan import Plan
-from compiler.targets import OutputFile, Registry, Target
+from compiler.targets import OutputFile, Registry, Target, installed_targets
 from golden import GOLDEN, REPO, check_text, registry_of
 
 CORPUS = REPO / "tests" / "invalid"
@@ -56,8 +56,8 @@ def _registry() -> Registry:
 
 def lint(case: str, fmt: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     monkeypatch.chdir(REPO)
-    monkeypatch.setattr("compiler.pipeline.discover", _registry)
-    result = CliRunner().invoke(cli, ["lint", "--format", fmt, f"tests/invalid/{case}"])
+    with installed_targets(_registry()):
+        result = CliRunner().invoke(cli, ["lint", "--format", fmt, f"tests/invalid/{case}"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
 

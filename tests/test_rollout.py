@@ -6,8 +6,12 @@ each rule (hold, quiet monitors, version restarts, compare-and-swap, other model
 
 from __future__ import annotations
 
+import http.server
 import json
-from collections.abc import Callable
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,13 +112,41 @@ def answers(firing: tuple[str, ...] = (), requests: float | None = 500.0) -> Cal
     return ask
 
 
+@contextmanager
+def fake_prometheus(ask: Callable[[str, str], list[Sample]]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering Prometheus' instant-query API from `ask`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            samples = ask("", form["query"][0])
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": s.labels, "value": [0, str(s.value)]} for s in samples]}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_advance_changes_only_the_model_selection_state_and_audit(setup: Setup,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
     before = {p.relative_to(setup.repo).as_posix(): p.read_bytes() for p in setup.repo.rglob("*")
               if p.is_file() and ".git" not in p.parts}
     digests = load_manifest(setup.repo).specs  # type: ignore[union-attr]
-    result = advance(setup.options(), wait=True, timeout=30, interval=0.1)
+    result = advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.1)
     assert result.code == 0, result.lines
     changed = set(git.Repo(setup.repo).git.diff("--name-only", "HEAD~1", "HEAD").splitlines())
     assert changed == {KUSTOMIZATION.format("alpha"), ".mlspec/manifest.json", state_path("alpha"),
@@ -128,17 +160,16 @@ def test_advance_changes_only_the_model_selection_state_and_audit(setup: Setup,
 
 def test_full_commit_keeps_the_live_stage_and_a_new_version_restarts(setup: Setup,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
-    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+    assert advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.1).code == 0
     assert commit(setup.repo, root=setup.project).status == "unchanged"  # the state is read back
     assert setup.active() == "stages/canary-5"
     setup.write("alpha", **{"model.version": "13", "model.uri": "s3://models/fraud-detector/13",
                             "model.previous": {"version": "12", "uri": "s3://models/fraud-detector/12"}})
     assert commit(setup.repo, root=setup.project).status == "committed"
     assert setup.active() == "stages/shadow"
-    now = status(setup.options())
+    now = status(setup.options(query=answers()))
     assert (now["version"], now["stage"], now["restarted"], now["next"]) == ("13", "shadow", True, "canary-5")
-    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
+    assert advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.1).code == 0
     state, _ = read_state(setup.repo, "alpha")
     entry = state.environments["production"]
     assert (entry.version, entry.stage) == ("13", "canary-5")
@@ -146,10 +177,9 @@ def test_full_commit_keeps_the_live_stage_and_a_new_version_restarts(setup: Setu
 
 
 def test_hold_is_honoured_while_waiting(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
     setup.write("alpha", hold="3s")
     assert commit(setup.repo, root=setup.project).status == "committed"
-    assert advance(setup.options()).code == 1  # without --wait a stage still inside its hold refuses
+    assert advance(setup.options(query=answers())).code == 1  # without --wait a stage still inside its hold refuses
     pauses: list[float] = []
 
     def sleep(seconds: float) -> None:
@@ -158,7 +188,7 @@ def test_hold_is_honoured_while_waiting(setup: Setup, monkeypatch: pytest.Monkey
 
         time.sleep(seconds)
 
-    result = engine.advance(setup.options(), wait=True, timeout=30, interval=0.5, sleep=sleep)
+    result = engine.advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.5, sleep=sleep)
     assert result.code == 0, result.lines
     assert pauses
     assert all(p <= 0.5 for p in pauses)
@@ -169,9 +199,8 @@ def test_hold_is_honoured_while_waiting(setup: Setup, monkeypatch: pytest.Monkey
 def test_quiet_monitor_firing_times_out_without_rollback(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     setup.write("alpha", **{"rollout.rollbackOn": ["error-rate"]})
     assert commit(setup.repo, root=setup.project).status == "committed"
-    monkeypatch.setattr(engine, "query", answers(firing=("latency-p99",)))
     head = setup.head()
-    result = advance(setup.options(), wait=True, timeout=0.5, interval=0.1)
+    result = advance(setup.options(query=answers(firing=("latency-p99",))), wait=True, timeout=0.5, interval=0.1)
     assert result.code == 1
     assert "timed out" in result.lines[-1]
     assert "quiet: FAIL" in result.lines[-1]
@@ -179,17 +208,16 @@ def test_quiet_monitor_firing_times_out_without_rollback(setup: Setup, monkeypat
 
 
 def test_low_traffic_refuses(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers(requests=5))
-    result = advance(setup.options(), wait=True, timeout=1.5, interval=0.1)  # past the 1 s hold
+    # timeout: past the 1 s hold
+    result = advance(setup.options(query=answers(requests=5)), wait=True, timeout=1.5, interval=0.1)
     assert result.code == 1
     assert result.verdict is not None
     assert [c.name for c in result.verdict.failed] == ["traffic"]
 
 
 def test_manual_rollback_records_why_and_the_audit_log_chains(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
-    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
-    result = rollback(setup.options(), "customer complaints")
+    assert advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.1).code == 0
+    result = rollback(setup.options(query=answers()), "customer complaints")
     assert result.code == 0
     assert setup.active() == "stages/rollback"
     first, second = setup.records()
@@ -204,15 +232,14 @@ def test_manual_rollback_records_why_and_the_audit_log_chains(setup: Setup, monk
 
 
 def test_tampered_audit_log_stops_the_rollout(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
-    assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
-    assert rollback(setup.options(), "first").code == 0
+    assert advance(setup.options(query=answers()), wait=True, timeout=30, interval=0.1).code == 0
+    assert rollback(setup.options(query=answers()), "first").code == 0
     log = setup.repo / "audit" / "alpha.jsonl"
     first, second = log.read_text().splitlines()
     log.write_text(first.replace('"tester"', '"someone else"') + "\n" + second + "\n")
     setup.write("alpha", **{"model.version": "13"})  # a new version may roll back again
     with pytest.raises(engine.RolloutError, match=r"audit/alpha\.jsonl: uncommitted change"):
-        rollback(setup.options(), "second")
+        rollback(setup.options(query=answers()), "second")
     log.write_text(log.read_text() + log.read_text())  # a replayed record breaks seq and prev
     with pytest.raises(audit.AuditError):
         audit.verify(audit.read_log(log.read_bytes(), "log"), "log")
@@ -248,8 +275,8 @@ def test_cli_exit_codes(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong_env = runner.invoke(cli, ["rollout", "status", "alpha", "--repo", str(setup.repo), "--env", "staging",
                                     "--specs", str(setup.project / "specs")])
     assert wrong_env.exit_code == 2
-    monkeypatch.setattr(engine, "query", answers(firing=("error-rate",)))
-    rolled = runner.invoke(cli, ["rollout", "advance", "alpha", *common, "--prometheus", "http://p:9090"])
+    with fake_prometheus(answers(firing=("error-rate",))) as url:  # the real HTTP client, a stand-in server
+        rolled = runner.invoke(cli, ["rollout", "advance", "alpha", *common, "--prometheus", url])
     assert rolled.exit_code == 1
     assert "rolled back alpha 12" in rolled.output
     text = runner.invoke(cli, ["rollout", "status", "alpha", "--repo", str(setup.repo),
@@ -262,10 +289,9 @@ def test_prometheus_error_is_reported_not_swallowed(setup: Setup, monkeypatch: p
     def broken(url: str, expr: str, at: float | None = None) -> list[Sample]:
         raise PrometheusError("boom")
 
-    monkeypatch.setattr(engine, "query", broken)
     with pytest.raises(PrometheusError):
-        advance(setup.options())
-    assert advance(setup.options(), wait=True, timeout=0.2, interval=0.1).code == 2
+        advance(setup.options(query=broken))
+    assert advance(setup.options(query=broken), wait=True, timeout=0.2, interval=0.1).code == 2
 
 
 def _stale(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from compiler.ledger import audit
 from compiler.ledger.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
 from compiler.plan import ActiveStage, Plan, StagePlan
 from compiler.rollout import gate
-from compiler.rollout.prometheus import PrometheusError, query, rules
+from compiler.rollout.prometheus import PrometheusError, Sample, query, rules
 from compiler.targets import RolloutOutput, Target
 
 ROLLBACK = "rollback"
@@ -45,6 +45,8 @@ class Options:
     push: bool | None = None  # None: push when the branch tracks a remote branch
     remote: str = "origin"
     lock_timeout: float = 60.0
+    # How to ask Prometheus (url, expr, at=None) -> samples; default the HTTP client. Tests pass a stand-in.
+    query: Callable[..., list[Sample]] | None = None
 
 
 @dataclass(slots=True)
@@ -165,14 +167,18 @@ def _url(opts: Options) -> str:
     return opts.prometheus
 
 
+def _ask(opts: Options) -> Callable[..., list[Sample]]:
+    return opts.query or query
+
+
 def _query(opts: Options) -> gate.Query:
-    url = _url(opts)
-    return lambda expr: query(url, expr)
+    url, ask = _url(opts), _ask(opts)
+    return lambda expr: ask(url, expr)
 
 
 def _source(opts: Options) -> gate.Source:
-    url = _url(opts)
-    return gate.Source(lambda expr: query(url, expr), lambda expr, at: query(url, expr, at=at), lambda: rules(url))
+    url, ask = _url(opts), _ask(opts)
+    return gate.Source(lambda expr: ask(url, expr), lambda expr, at: ask(url, expr, at=at), lambda: rules(url))
 
 
 def status(opts: Options) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from compiler import provenance
 from compiler import serving as names
+from compiler.feature_store import feature_store_env
 from compiler.plan import EnvironmentPlan, Plan
 from targets.kserve.checks import HPA_METRICS
 from targets.kserve.runtimes import ARGS, ENV, Serving
@@ -107,6 +108,8 @@ def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, servin
     model["storageUri"] = storage_uri
     if model_name is not None:
         model.update(model_name_override(serving, model_name))
+    if feature_store_env(plan):
+        model["env"] = feature_store_env(plan)
     res = resources(env)
     if res:
         model["resources"] = res

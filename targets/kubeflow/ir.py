@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from compiler.feature_store import feature_store_env
 from compiler.plan import Plan, ResourcesPlan, StepPlan
 from targets.kubeflow import gates, names
 from targets.kubeflow.settings import KubeflowSettings
@@ -121,7 +122,7 @@ def _task(task: str, *, deps: Sequence[str], inputs: dict[str, Any], cache: bool
     return out
 
 
-def _step_executor(step: StepPlan) -> dict[str, Any]:
+def _step_executor(plan: Plan, step: StepPlan) -> dict[str, Any]:
     args = list(step.args)
     for metric in step.metrics:
         # The output file's path is only known at run time, so it is handed to the program as an argument.
@@ -132,6 +133,7 @@ def _step_executor(step: StepPlan) -> dict[str, Any]:
     if args:
         container["args"] = args
     env = [{"name": e.name, "value": e.value} for e in step.env if e.value is not None]
+    env += feature_store_env(plan, frozenset(e.name for e in step.env))
     if env:
         container["env"] = env
     resources = container_resources(step.resources)
@@ -228,7 +230,7 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
             comp["outputDefinitions"] = {
                 "parameters": {m: {"parameterType": "NUMBER_DOUBLE"} for m in step.metrics}}
         components[names.component(step.name)] = comp
-        executors[names.executor(step.name)] = _step_executor(step)
+        executors[names.executor(step.name)] = _step_executor(plan, step)
         tasks[step.name] = _task(step.name, deps=step.after, inputs=_from_root(names.TASK_PARAMETERS),
                                  cache=step.cache, retries=step.retries)
         k8s = _step_platform(step)
@@ -285,6 +287,8 @@ def scoring_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipeline
         args += ["--" + key.replace("_", "-"), names.input_placeholder(key)]
     container: dict[str, Any] = {"args": args, "command": list(settings.scoreCommand),
                                  "image": settings.scoreImage or plan.pipeline.image}
+    if feature_store_env(plan):
+        container["env"] = feature_store_env(plan)
     env = scoring_environment(plan)
     resources = container_resources(env) if env is not None else {}
     if resources:
