@@ -89,6 +89,29 @@ def test_a_directory_refusing_after_the_commit_point_is_rolled_back(tmp_path: Pa
     assert tree(out) == NEW
 
 
+def test_an_immutable_file_fails_after_the_commit_point_and_everything_is_undone(tmp_path: Path) -> None:
+    # Its directory is writable, so staging and the backup copy succeed; only the rename over the file
+    # fails, after the commit point: the one real fault that gets there without any help.
+    out = tmp_path / "out"
+    before = _written(out)
+    with immutable(out / "c" / "three.yaml"):
+        with pytest.raises(EnvironmentFault) as caught:
+            write_tree(out, NEW, ["b/gone.yaml"])
+        assert caught.value.error.errno == errno.EPERM
+        assert str(caught.value).endswith("out/c/three.yaml: Operation not permitted (EPERM)")
+        assert tree(out) == before  # a/one.yaml and b/two.yaml were already replaced: put back
+        assert not (out / "d").exists()
+        assert not recover(out)
+
+
+def test_an_environment_fault_names_the_path_and_the_errno() -> None:
+    fault = EnvironmentFault("write", "out/x.yaml", OSError(errno.ENOSPC, "No space left on device"))
+    assert str(fault) == "cannot write out/x.yaml: No space left on device (ENOSPC)"
+    assert fault.exit_code == 2
+    assert str(EnvironmentFault.of("access", OSError(errno.EIO, "Input/output error"))) == \
+        "cannot access: Input/output error (EIO)"
+
+
 @pytest.mark.parametrize("renames", [1, 2, 3])
 def test_a_crash_before_or_after_the_commit_point_is_all_or_nothing(tmp_path: Path, renames: int) -> None:
     out = tmp_path / "out"
