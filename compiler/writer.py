@@ -226,11 +226,20 @@ class FileSystem:
 _FS = FileSystem()
 
 
-def _read_journal(path: Path) -> dict[str, Any]:
-    plan = json.loads(path.read_text())
-    if not isinstance(plan, dict):
-        raise ValueError("journal is not an object")
-    return plan
+def _read_journal(path: Path) -> dict[str, Any] | None:
+    """The journal's plan, or None when it is not a complete journal."""
+    try:
+        plan = json.loads(path.read_bytes())
+    except ValueError:
+        return None
+    return plan if isinstance(plan, dict) and ("entries" in plan or "staging" in plan) else None
+
+
+def _damaged(path: Path) -> EnvironmentFault:
+    # Only a staging journal can be cut short by a crash (the others are renamed from a synced one):
+    # anything else is damage from outside that no automatic choice can safely repair.
+    return EnvironmentFault("use the write journal", path, OSError(
+        errno.EIO, "damaged; compare the tree with `git status`, then delete the journal"))
 
 
 def _exists(path: Path) -> bool:
@@ -324,6 +333,8 @@ def _prune_empty_dirs(root: Path, directory: Path, fs: FileSystem = _FS) -> None
 def _apply_journal(root: Path, journal: Path, fs: FileSystem = _FS) -> None:
     """Finish a committed write: roll forward, or roll back completely if the machine refuses."""
     plan = _read_journal(journal)
+    if plan is None:
+        raise _damaged(journal)
     if "staging" in plan:  # written by mlspec before 0.x journals: a staging dir under .mlspec
         _apply_legacy_journal(root, journal, plan)
         return
@@ -385,7 +396,11 @@ def recover(root: Path, fs: FileSystem | None = None) -> bool:
                 continue
             found = True
             plan = _read_journal(path)
-            if kind == "done":
+            if plan is None and kind != "staging":
+                raise _damaged(path)
+            if plan is None:
+                pass  # cut short while being written: nothing was staged after it yet
+            elif kind == "done":
                 _finish(root, plan, fs)
             else:
                 _roll_back(root, plan, fs, touched=kind == "rollback")

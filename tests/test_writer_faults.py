@@ -112,6 +112,24 @@ def test_an_environment_fault_names_the_path_and_the_errno() -> None:
         "cannot access: Input/output error (EIO)"
 
 
+def test_a_crash_while_writing_the_journal_is_recovered(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    before = _written(out)
+    (out / ".mlspec" / "journal.staging.json").write_bytes(b'{"entries": [{"path": "a/one.y')  # cut short
+    assert recover(out)
+    assert tree(out) == before
+    write_tree(out, NEW, ["b/gone.yaml"])
+    assert tree(out) == NEW
+
+
+def test_a_damaged_committed_journal_is_an_environment_fault_not_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _written(out)
+    (out / ".mlspec" / "journal.json").write_bytes(b"\0\0\0")
+    with pytest.raises(EnvironmentFault, match=r"journal.json: damaged.*\(EIO\)"):
+        write_tree(out, NEW)
+
+
 @pytest.mark.parametrize("renames", [1, 2, 3])
 def test_a_crash_before_or_after_the_commit_point_is_all_or_nothing(tmp_path: Path, renames: int) -> None:
     out = tmp_path / "out"
