@@ -213,3 +213,28 @@ def test_write_file_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
             write_file(target, b"x" * 200_000)
         assert caught.value.error.errno == errno.ENOSPC
         assert tree(out) == {"schema.json": b"old\n"}
+
+
+def test_concurrent_writers_into_one_directory_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    out = tmp_path / "out"
+    trees = [{f"m/{i}.yaml": f"{who} {i}\n".encode() for i in range(60)} for who in ("first", "second")]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def writer(files: dict[str, bytes]) -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                write_tree(out, files)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in trees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert tree(out) in trees  # exactly one of them, never a mix, no journal or temporaries left
