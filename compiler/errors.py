@@ -51,7 +51,8 @@ class EnvironmentFault(MlspecError):
             return
         name = errno.errorcode.get(error.errno or 0)
         reason = error.strerror or str(error) or type(error).__name__
-        super().__init__(f"cannot {action} {self.path}: {reason}" + (f" ({name})" if name else ""))
+        where = f" {self.path}" if self.path else ""
+        super().__init__(f"cannot {action}{where}: {reason}" + (f" ({name})" if name else ""))
 
     @classmethod
     def of(cls, action: str, error: OSError) -> EnvironmentFault:

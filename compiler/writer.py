@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -226,11 +227,20 @@ class FileSystem:
 _FS = FileSystem()
 
 
-def _read_journal(path: Path) -> dict[str, Any]:
-    plan = json.loads(path.read_text())
-    if not isinstance(plan, dict):
-        raise ValueError("journal is not an object")
-    return plan
+def _read_journal(path: Path) -> dict[str, Any] | None:
+    """The journal's plan, or None when it is not a complete journal."""
+    try:
+        plan = json.loads(path.read_bytes())
+    except ValueError:
+        return None
+    return plan if isinstance(plan, dict) and ("entries" in plan or "staging" in plan) else None
+
+
+def _damaged(path: Path) -> EnvironmentFault:
+    # Only a staging journal can be cut short by a crash (the others are renamed from a synced one):
+    # anything else is damage from outside that no automatic choice can safely repair.
+    return EnvironmentFault("use the write journal", path, OSError(
+        errno.EIO, "damaged; compare the tree with `git status`, then delete the journal"))
 
 
 def _exists(path: Path) -> bool:
@@ -324,6 +334,8 @@ def _prune_empty_dirs(root: Path, directory: Path, fs: FileSystem = _FS) -> None
 def _apply_journal(root: Path, journal: Path, fs: FileSystem = _FS) -> None:
     """Finish a committed write: roll forward, or roll back completely if the machine refuses."""
     plan = _read_journal(journal)
+    if plan is None:
+        raise _damaged(journal)
     if "staging" in plan:  # written by mlspec before 0.x journals: a staging dir under .mlspec
         _apply_legacy_journal(root, journal, plan)
         return
@@ -366,12 +378,35 @@ def _apply_legacy_journal(root: Path, journal: Path, plan: Mapping[str, Any]) ->
     journal.unlink()
 
 
+@contextlib.contextmanager
+def _exclusive(state: Path) -> Iterator[None]:
+    """One writer per tree at a time, threads and processes alike: a flock on the state directory
+    itself (no lock file to show up in `git status`), released by the kernel when a process dies."""
+    try:
+        fd = os.open(state, os.O_RDONLY)
+    except OSError as exc:
+        raise EnvironmentFault("open", state, exc) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def recover(root: Path, fs: FileSystem | None = None) -> bool:
     """Complete an interrupted write, if any. Returns True when there was one.
 
     Raises EnvironmentFault when the machine still refuses (the journal stays for the next run).
     """
-    fs = fs or _FS
+    state = root / STATE_DIR
+    pending = [*_JOURNALS.values(), _JOURNAL]
+    if not state.is_dir() or not (any((state / n).is_file() for n in pending) or any(state.glob("staging-*"))):
+        return False  # the common case, without a lock: a read-only tree with nothing to finish stays readable
+    with _exclusive(state):
+        return _recover(root, fs or _FS)
+
+
+def _recover(root: Path, fs: FileSystem) -> bool:
     state = root / STATE_DIR
     if not state.is_dir():
         return False
@@ -385,7 +420,11 @@ def recover(root: Path, fs: FileSystem | None = None) -> bool:
                 continue
             found = True
             plan = _read_journal(path)
-            if kind == "done":
+            if plan is None and kind != "staging":
+                raise _damaged(path)
+            if plan is None:
+                pass  # cut short while being written: nothing was staged after it yet
+            elif kind == "done":
                 _finish(root, plan, fs)
             else:
                 _roll_back(root, plan, fs, touched=kind == "rollback")
@@ -436,12 +475,18 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
     then exactly as it was.
     """
     fs = fs or _FS
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EnvironmentFault("create directory", root, exc) from exc
-    recover(root, fs)
     state = root / STATE_DIR
+    for directory in (root, state):
+        try:
+            directory.mkdir(parents=directory == root, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentFault("create directory", directory, exc) from exc
+    with _exclusive(state):
+        _recover(root, fs)
+        _write_tree(root, state, files, remove, fs)
+
+
+def _write_tree(root: Path, state: Path, files: Mapping[str, bytes], remove: Iterable[str], fs: FileSystem) -> None:
     changed: list[str] = []
     for rel, data in sorted(files.items()):
         dest = root / rel
@@ -456,11 +501,6 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
     removals = sorted({r for r in remove if r not in files and _exists(root / r)})
     if not changed and not removals:
         return
-    try:
-        if not state.is_dir():
-            fs.mkdir(state)
-    except OSError as exc:
-        raise EnvironmentFault("create directory", state, exc) from exc
     token = f"{os.getpid()}-{threading.get_ident()}"
     entries: list[dict[str, Any]] = []
     dirs: list[Path] = []

@@ -89,6 +89,47 @@ def test_a_directory_refusing_after_the_commit_point_is_rolled_back(tmp_path: Pa
     assert tree(out) == NEW
 
 
+def test_an_immutable_file_fails_after_the_commit_point_and_everything_is_undone(tmp_path: Path) -> None:
+    # Its directory is writable, so staging and the backup copy succeed; only the rename over the file
+    # fails, after the commit point: the one real fault that gets there without any help.
+    out = tmp_path / "out"
+    before = _written(out)
+    with immutable(out / "c" / "three.yaml"):
+        with pytest.raises(EnvironmentFault) as caught:
+            write_tree(out, NEW, ["b/gone.yaml"])
+        assert caught.value.error.errno == errno.EPERM
+        assert str(caught.value).endswith("out/c/three.yaml: Operation not permitted (EPERM)")
+        assert tree(out) == before  # a/one.yaml and b/two.yaml were already replaced: put back
+        assert not (out / "d").exists()
+        assert not recover(out)
+
+
+def test_an_environment_fault_names_the_path_and_the_errno() -> None:
+    fault = EnvironmentFault("write", "out/x.yaml", OSError(errno.ENOSPC, "No space left on device"))
+    assert str(fault) == "cannot write out/x.yaml: No space left on device (ENOSPC)"
+    assert fault.exit_code == 2
+    assert str(EnvironmentFault.of("access", OSError(errno.EIO, "Input/output error"))) == \
+        "cannot access: Input/output error (EIO)"
+
+
+def test_a_crash_while_writing_the_journal_is_recovered(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    before = _written(out)
+    (out / ".mlspec" / "journal.staging.json").write_bytes(b'{"entries": [{"path": "a/one.y')  # cut short
+    assert recover(out)
+    assert tree(out) == before
+    write_tree(out, NEW, ["b/gone.yaml"])
+    assert tree(out) == NEW
+
+
+def test_a_damaged_committed_journal_is_an_environment_fault_not_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _written(out)
+    (out / ".mlspec" / "journal.json").write_bytes(b"\0\0\0")
+    with pytest.raises(EnvironmentFault, match=r"journal.json: damaged.*\(EIO\)"):
+        write_tree(out, NEW)
+
+
 @pytest.mark.parametrize("renames", [1, 2, 3])
 def test_a_crash_before_or_after_the_commit_point_is_all_or_nothing(tmp_path: Path, renames: int) -> None:
     out = tmp_path / "out"
@@ -172,3 +213,28 @@ def test_write_file_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
             write_file(target, b"x" * 200_000)
         assert caught.value.error.errno == errno.ENOSPC
         assert tree(out) == {"schema.json": b"old\n"}
+
+
+def test_concurrent_writers_into_one_directory_take_turns(tmp_path: Path) -> None:
+    import threading
+
+    out = tmp_path / "out"
+    trees = [{f"m/{i}.yaml": f"{who} {i}\n".encode() for i in range(60)} for who in ("first", "second")]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def writer(files: dict[str, bytes]) -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                write_tree(out, files)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in trees]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert tree(out) in trees  # exactly one of them, never a mix, no journal or temporaries left
