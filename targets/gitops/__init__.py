@@ -68,14 +68,15 @@ class GitOpsTarget(Target):
                                   path=("targets", "gitops", "repoURL"), file="mlspec.yaml",
                                   hint="set targets.gitops.repoURL in mlspec.yaml to the deployment "
                                        "repository's clone URL"))
+        found: dict[str, list[dict[str, Any]]]
         if config.engine == "argocd":
-            found = argocd.objects(layout.apps, plans, config)
+            found = {p: [o] for p, o in argocd.objects(layout.apps, plans, config).items()}
             folder = argocd.DIR
         else:
-            found = flux.objects(layout.apps, config)
+            found = flux.objects(layout.apps, plans, config)
             folder = flux.DIR
-        for path, obj in sorted(found.items()):
-            out.append(OutputFile(path, "yaml", [obj]))
+        for path, docs in sorted(found.items()):
+            out.append(OutputFile(path, "yaml", docs))
         prefix = folder + "/"
         out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml",
                               [kustomization(p[len(prefix):] for p in found)]))

@@ -160,3 +160,44 @@ def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
             apps.append(App(f"{plan.name}-{suffix}", plan.name, plan.team, environment,
                             f"{prefix}gitops/{suffix}", tuple(bases), namespace, tuple(objects)))
     return Layout(missing, apps)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """Who an app acts as: a team (its namespaces from mlspec.yaml) or the platform (shared namespaces)."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    apps: tuple[App, ...]
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        return [o for a in self.apps for o in a.objects]
+
+    def kinds(self) -> list[tuple[str, str]]:
+        """(API group, kind) of everything its apps apply, sorted."""
+        return sorted({(str(o["apiVersion"]).rpartition("/")[0], str(o["kind"])) for o in self.objects})
+
+
+def tenants(apps: Sequence[App], plans: Sequence[Plan], platform: str) -> list[Tenant]:
+    """Environment apps belong to their team, whose namespaces are the policy's (mlspec.yaml) or, without
+    one, the ones its specs use; environment-less apps (pipeline schedules in the platform's namespace)
+    belong to `platform`, limited to the namespaces they use."""
+    policy = {t.name: t.namespaces for p in plans for t in p.project.teams}
+    by_team: dict[str, list[App]] = {}
+    shared: list[App] = []
+    for app in apps:
+        (by_team.setdefault(app.team, []) if app.environment else shared).append(app)
+    out = [Tenant(team, tuple(sorted(set(policy.get(team) or {a.namespace for a in team_apps}))), tuple(team_apps))
+           for team, team_apps in sorted(by_team.items())]
+    if shared:
+        out.append(Tenant(platform, tuple(sorted({ns for a in shared for ns in a.namespaces})), tuple(shared)))
+    return out
+
+
+def plural(kind: str) -> str:
+    """The resource name Kubernetes derives from a kind (CRDs and built-ins alike for mlspec's kinds)."""
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith(("s", "x", "ch", "sh")) else "s")
