@@ -258,3 +258,15 @@ def test_flux_applies_each_app_as_its_team_and_the_team_may_do_exactly_that(flux
                                                                                          ident(obj))
     risk = {ns for ns, _, _ in allowed["mlspec-risk-ml"]}
     assert risk == {"risk-staging", "risk-prod"}
+
+
+def test_an_environment_named_like_a_target_folder_is_a_diagnostic_not_a_crash(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "specs").mkdir(parents=True)
+    text = (SPECS / "fraud-detector.yaml").read_text()
+    assert "    staging: {namespace: risk-staging" in text
+    (root / "specs" / "fraud-detector.yaml").write_text(text.replace("    staging: {namespace: risk-staging",
+                                                                     "    kubeflow: {namespace: risk-staging"))
+    result = run(None, root=root, render=True)
+    codes = [d.code for d in result.diagnostics if d.is_error]
+    assert codes == ["OPS002"], [d.to_text() for d in result.diagnostics if d.is_error]

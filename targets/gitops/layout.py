@@ -58,10 +58,6 @@ class Tree:
     manifests: dict[str, list[Any]] = field(default_factory=dict)  # file -> its Kubernetes objects
     kustomizations: dict[str, Any] = field(default_factory=dict)  # folder -> its kustomization
 
-    def manifest_dirs(self) -> set[str]:
-        return {posixpath.dirname(p) for p in self.manifests}
-
-
 def scan(rendered: Mapping[str, bytes]) -> Tree:
     tree = Tree()
     for path in sorted(rendered):
@@ -110,7 +106,6 @@ class Layout:
     apps: list[App]
 
 
-
 def _objects_below(tree: Tree, folder: str) -> list[Mapping[str, Any]]:
     """Every object in the folder and below it, selected or not.
 
@@ -139,19 +134,19 @@ def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
         # stage) is applied only when its parent selects it.
         roots = sorted(f for f in kustomized if f.startswith(prefix)
                        and not any(a in kustomized for a in _ancestors(f)))
-        groups: dict[tuple[str, str | None], list[str]] = {}
+        # (app suffix, environment or "" for a model's environment-less folder of one target) -> bases
+        groups: dict[tuple[str, str], list[str]] = {}
         for root in roots:
             parts = root.split("/")
             if len(parts) < 3:
                 continue
-            env = parts[3] if len(parts) > 3 and parts[3] in envs else None
-            key = (env, None) if env else (parts[2], parts[2])
-            groups.setdefault((key[0], key[1]), []).append(root)
-        for (suffix, shared), bases in sorted(groups.items()):
+            env = parts[3] if len(parts) > 3 and parts[3] in envs else ""
+            groups.setdefault((env or parts[2], env), []).append(root)
+        for (suffix, env), bases in sorted(groups.items()):
             objects = [o for base in bases for o in _objects_below(tree, base)]
             if not objects:
                 continue
-            environment = None if shared else suffix
+            environment = env or None
             if environment is not None:
                 namespace = envs[environment]
             else:
