@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -80,6 +81,25 @@ def engine_objects(tree: Path, model: str, environment: str) -> list[EngineObjec
                 sources.append(EngineObject("source.toolkit.fluxcd.io/v1", "GitRepository",
                                             str(ref.get("namespace") or namespace), str(ref.get("name", ""))))
     return [*dict.fromkeys(sources), *found]
+
+
+def _import_client() -> None:
+    try:
+        import kubernetes.client
+        import kubernetes.config  # noqa: F401
+    except Exception:  # reported by request_sync when it needs the client
+        return
+
+
+def warm_up(settings: Mapping[str, Any]) -> None:
+    """Import the kubernetes client in the background while the rollout commit is rendered and pushed.
+
+    The import costs 0.25 s on an idle machine and over a second on a loaded one; done in parallel, the
+    sync request goes out right after the push instead of after the import.
+    """
+    if settings.get("webhook") or str(settings.get("engine", "argocd")) == "none":
+        return
+    threading.Thread(target=_import_client, name="mlspec-kube-import", daemon=True).start()
 
 
 def _annotation(obj: EngineObject) -> dict[str, Any]:

@@ -29,6 +29,8 @@ RESOURCES = [
     ("", "v1", "ConfigMap", "configmaps"),
     ("", "v1", "Secret", "secrets"),
     ("batch", "v1", "CronJob", "cronjobs"),
+    ("rbac.authorization.k8s.io", "v1", "Role", "roles"),
+    ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices"),
     ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
     ("networking.istio.io", "v1", "VirtualService", "virtualservices"),

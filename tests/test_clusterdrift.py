@@ -171,3 +171,46 @@ def test_repo_is_still_required_without_cluster(project: Path, monkeypatch: pyte
     result = CliRunner().invoke(cli, ["drift"])
     assert result.exit_code == 2
     assert "--repo is required" in result.stderr
+
+
+def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model mid-rollout is compared at the stage the deployment repository records, not the first one."""
+    import subprocess as sp
+
+    import yaml
+    from rollout_harness import rollout_spec
+    from test_rollout import answers
+
+    from compiler.deploy.commit import commit
+    from compiler.rollout import engine
+    from compiler.rollout.engine import Options, advance
+    from compiler.rollout.state import load_states
+
+    project, deploy = tmp_path / "project", tmp_path / "deploy"
+    (project / "specs").mkdir(parents=True)
+    base = yaml.safe_load((SPECS / "fraud-detector.yaml").read_text())
+    (project / "specs" / "alpha.yaml").write_text(yaml.safe_dump(rollout_spec(base, "alpha", "1s"), sort_keys=False))
+    (project / "mlspec.yaml").write_text(PROJECT)
+    sp.run(["git", "init", "-q", "-b", "main", str(deploy)], check=True)
+    sp.run(["git", "-C", str(deploy), "config", "user.name", "t"], check=True)
+    sp.run(["git", "-C", str(deploy), "config", "user.email", "t@example.com"], check=True)
+    monkeypatch.setenv("MLSPEC_ACTOR", "tester")
+    assert commit(deploy, root=project).status == "committed"
+    monkeypatch.setattr(engine, "query", answers())
+    options = Options("alpha", deploy, prometheus="http://prometheus.invalid:9090", specs=[project / "specs"],
+                      push=False)
+    assert advance(options, wait=True, timeout=30, interval=0.1).code == 0
+    result = run(None, root=project, render=True, rollout_state=load_states(deploy))
+    fake = FakeKube().start()
+    try:
+        for obj in desired(result.files(), None):
+            fake.put(obj)
+        monkeypatch.setenv("KUBECONFIG", str(fake.kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.chdir(project)
+        at_stage = drift("--repo", str(deploy))
+        assert at_stage.exit_code == 0, at_stage.output
+        first_stage = drift()
+        assert first_stage.exit_code == 1
+        assert "changed   risk-prod, alpha, InferenceService (serving.kserve.io)" in first_stage.stdout
+    finally:
+        fake.close()

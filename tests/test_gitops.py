@@ -14,6 +14,7 @@ from tools import kustomize_build, require_crds
 from compiler.pipeline import RunResult, run
 from compiler.validation import load_crds
 from compiler.validation.crds import validate_custom_resource
+from compiler.validation.kube import validate_builtin
 from golden import SPECS
 
 TEAMS = """
@@ -132,10 +133,13 @@ def test_flux_objects_pass_the_upstream_crds(flux_tree: tuple[RunResult, Path]) 
     _, out = flux_tree
     assert not (out / "gitops/argocd").exists()
     objects = kustomize_build(out / "gitops/flux")
-    assert {o["kind"] for o in objects} == {"GitRepository", "Kustomization"}
+    assert {o["kind"] for o in objects} == {"GitRepository", "Kustomization", "ServiceAccount", "Role", "RoleBinding"}
     for obj in objects:
-        assert index.knows(obj["apiVersion"], obj["kind"])
-        problems = validate_custom_resource(obj, index)
+        if obj["apiVersion"] in ("v1", "rbac.authorization.k8s.io/v1"):
+            problems = validate_builtin(obj)  # kubernetes-validate, strict
+        else:
+            assert index.knows(obj["apiVersion"], obj["kind"])
+            problems = validate_custom_resource(obj, index)
         assert not problems, (ident(obj), [p.to_text() for p in problems])
     repo = next(o for o in objects if o["kind"] == "GitRepository")
     assert repo["spec"]["ref"] == {"branch": "release"}
@@ -224,3 +228,45 @@ def test_golden(update_golden: bool) -> None:
     owned = {p: data for p, data in result.project_files.items() if result.project_file_targets[p] == "gitops"}
     assert owned
     check_tree(owned, GOLDEN / "gitops", update_golden)
+
+
+def test_flux_applies_each_app_as_its_team_and_the_team_may_do_exactly_that(flux_tree: tuple[RunResult, Path]) -> None:
+    """Flux's form of the AppProject: kustomize-controller impersonates mlspec-<team>, whose Roles cover
+    every object the team's apps apply and nothing outside the team's namespaces."""
+    _, out = flux_tree
+    objects = kustomize_build(out / "gitops/flux")
+    allowed: dict[str, set[tuple[str, str, str]]] = {}  # account -> (namespace, group, resource)
+    roles = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects if o["kind"] == "Role"}
+    for binding in (o for o in objects if o["kind"] == "RoleBinding"):
+        role = roles[(binding["metadata"]["namespace"], binding["roleRef"]["name"])]
+        for subject in binding["subjects"]:
+            assert subject["namespace"] == "flux-system"
+            allowed.setdefault(subject["name"], set()).update(
+                (binding["metadata"]["namespace"], g, r) for rule in role["rules"] for g in rule["apiGroups"]
+                for r in rule["resources"])
+    kustomizations = [o for o in objects if o["kind"] == "Kustomization" and o["metadata"]["name"] != "mlspec-root"]
+    assert len(kustomizations) == 14
+    for ks in kustomizations:
+        account = ks["spec"]["serviceAccountName"]
+        team = ks["metadata"]["labels"]["mlspec.dev/team"]
+        assert account == (f"mlspec-{team}" if "mlspec.dev/environment" in ks["metadata"]["labels"]
+                           else "mlspec-platform")
+        for obj in kustomize_build(out / ks["spec"]["path"].removeprefix("./")):
+            group = obj["apiVersion"].rpartition("/")[0]
+            resource = obj["kind"].lower() + "s"
+            assert (obj["metadata"]["namespace"], group, resource) in allowed[account], (ks["metadata"]["name"],
+                                                                                         ident(obj))
+    risk = {ns for ns, _, _ in allowed["mlspec-risk-ml"]}
+    assert risk == {"risk-staging", "risk-prod"}
+
+
+def test_an_environment_named_like_a_target_folder_is_a_diagnostic_not_a_crash(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "specs").mkdir(parents=True)
+    text = (SPECS / "fraud-detector.yaml").read_text()
+    assert "    staging: {namespace: risk-staging" in text
+    (root / "specs" / "fraud-detector.yaml").write_text(text.replace("    staging: {namespace: risk-staging",
+                                                                     "    kubeflow: {namespace: risk-staging"))
+    result = run(None, root=root, render=True)
+    codes = [d.code for d in result.diagnostics if d.is_error]
+    assert codes == ["OPS002"], [d.to_text() for d in result.diagnostics if d.is_error]

@@ -326,6 +326,9 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
     trailers = [f"Rollout-Model: {plan.name}", f"Rollout-Environment: {env}", f"Rollout-Event: {event}",
                 f"Rollout-From: {pos.current.stage}", f"Rollout-Stage: {to}",
                 f"Audit-Record: {audit.record_digest(record)}", f"Audit-Seq: {record['seq']}"]
+    from compiler.sync import request_sync, warm_up  # the engine applies it now, not at its next poll
+
+    warm_up(plan.settings("gitops"))
     outcome = commit(opts.repo, [pos.spec_file], push=_push(repo, opts), remote=opts.remote,
                      message=message, lock_timeout=opts.lock_timeout,
                      rollout_state={plan.name: {env: ActiveStage(plan.model.version, to)}},
@@ -341,8 +344,6 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
              f"{pos.current.stage} -> {to}" + (f" (commit {outcome.sha[:12]})" if outcome.sha else "")]
     if outcome.pushed:
         lines.append(f"pushed {outcome.pushed} to {opts.remote}")
-        from compiler.sync import request_sync  # the engine applies it now, not at its next poll
-
         lines.extend(request_sync(pos.tree, plan.settings("gitops"), plan.name, env, outcome.sha))
     return Result(ADVANCED, lines, outcome.sha, record=record)
 

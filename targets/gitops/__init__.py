@@ -45,13 +45,19 @@ class GitOpsTarget(Target):
         config: GitOpsSettings = settings
         layout = plan_layout(scan(rendered), plans)
         out: list[OutputFile | Diagnostic] = []
+        spec_of = {p.name: p.provenance.spec_path for p in plans}
         names: dict[str, str] = {}
+        unique = []
         for app in layout.apps:
             if app.name in names:
-                out.append(Diagnostic("OPS002", f"app {app.name!r} comes from {names[app.name]} and {app.path}",
-                                      hint="rename the model or the environment so <model>-<environment> "
-                                           "is unique"))
-            names[app.name] = app.path
+                out.append(Diagnostic("OPS002", f"app {app.name!r} comes from both {names[app.name]} and "
+                                                f"{', '.join(app.bases)}", file=spec_of.get(app.model, ""),
+                                      hint="rename the environment (or the model) so <model>-<environment> "
+                                           "names one app"))
+                continue
+            names[app.name] = ", ".join(app.bases)
+            unique.append(app)
+        layout.apps = unique
         for folder, files in sorted(layout.missing_kustomizations.items()):
             # Every file here is project-wide (a partial render keeps it), so its header names the full
             # render as the way to regenerate it, even where only one spec's folders are listed.
@@ -68,14 +74,15 @@ class GitOpsTarget(Target):
                                   path=("targets", "gitops", "repoURL"), file="mlspec.yaml",
                                   hint="set targets.gitops.repoURL in mlspec.yaml to the deployment "
                                        "repository's clone URL"))
+        found: dict[str, list[dict[str, Any]]]
         if config.engine == "argocd":
-            found = argocd.objects(layout.apps, plans, config)
+            found = {p: [o] for p, o in argocd.objects(layout.apps, plans, config).items()}
             folder = argocd.DIR
         else:
-            found = flux.objects(layout.apps, config)
+            found = flux.objects(layout.apps, plans, config)
             folder = flux.DIR
-        for path, obj in sorted(found.items()):
-            out.append(OutputFile(path, "yaml", [obj]))
+        for path, docs in sorted(found.items()):
+            out.append(OutputFile(path, "yaml", docs))
         prefix = folder + "/"
         out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml",
                               [kustomization(p[len(prefix):] for p in found)]))

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compiler.plan import Plan
-from targets.gitops.layout import App
+from targets.gitops.layout import App, tenants
 from targets.gitops.settings import GitOpsSettings
 
 API = "argoproj.io/v1alpha1"
@@ -91,28 +91,16 @@ def root_application(settings: GitOpsSettings) -> dict[str, Any]:
 
 def objects(apps: Sequence[App], plans: Sequence[Plan], settings: GitOpsSettings) -> dict[str, dict[str, Any]]:
     """File path -> object, for every Argo CD object."""
-    teams = {t.name: t.namespaces for p in plans for t in p.project.teams}
     out: dict[str, dict[str, Any]] = {}
-    by_team: dict[str, list[App]] = {}
-    platform: list[App] = []
-    for app in apps:
-        (by_team.setdefault(app.team, []) if app.environment else platform).append(app)
     project_of: dict[str, str] = {}
-    for team, team_apps in sorted(by_team.items()):
-        # The policy's namespaces when mlspec.yaml declares the team; else the ones its specs use.
-        namespaces = list(teams.get(team) or sorted({a.namespace for a in team_apps}))
-        team_objects = [o for a in team_apps for o in a.objects]
-        out[f"{DIR}/projects/{team}.yaml"] = project(
-            team, f"Models of team {team}, rendered by mlspec", namespaces, team_objects, settings)
-        for app in team_apps:
-            project_of[app.name] = team
-    if platform:
-        namespaces = sorted({ns for a in platform for ns in a.namespaces})
-        out[f"{DIR}/projects/{settings.platformProject}.yaml"] = project(
-            settings.platformProject, "mlspec objects in shared platform namespaces (pipeline schedules)",
-            namespaces, [o for a in platform for o in a.objects], settings)
-        for app in platform:
-            project_of[app.name] = settings.platformProject
+    for tenant in tenants(apps, plans, settings.platformProject):
+        shared = tenant.name == settings.platformProject
+        description = ("mlspec objects in shared platform namespaces (pipeline schedules)" if shared
+                       else f"Models of team {tenant.name}, rendered by mlspec")
+        out[f"{DIR}/projects/{tenant.name}.yaml"] = project(tenant.name, description, tenant.namespaces,
+                                                             tenant.objects, settings)
+        for app in tenant.apps:
+            project_of[app.name] = tenant.name
     for app in apps:
         out[f"{DIR}/applications/{app.name}.yaml"] = application(app, project_of[app.name], settings)
     out[f"{DIR}/projects/{ROOT_PROJECT}.yaml"] = project(

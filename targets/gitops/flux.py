@@ -1,15 +1,18 @@
 """Flux objects: one GitRepository for the deployment repository, a Kustomization per app, and a root.
 
 Each app's Kustomization builds the same folder an Argo CD Application would (`models/<m>/gitops/<x>`),
-so both engines apply the same objects with the same scoping.
+and applies it as its tenant: kustomize-controller impersonates the ServiceAccount `mlspec-<team>`
+(`spec.serviceAccountName`), whose Roles allow exactly the kinds the team's apps render in exactly the
+team's namespaces. That is Flux's form of the policy an Argo CD AppProject enforces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from targets.gitops.layout import App
+from compiler.plan import Plan
+from targets.gitops.layout import App, Tenant, plural, tenants
 from targets.gitops.settings import GitOpsSettings
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -36,13 +39,16 @@ def git_repository(settings: GitOpsSettings) -> dict[str, Any]:
     }
 
 
-def kustomization(name: str, path: str, settings: GitOpsSettings, labels: dict[str, str]) -> dict[str, Any]:
+def kustomization(name: str, path: str, settings: GitOpsSettings, labels: dict[str, str],
+                  account: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": settings.interval,
         "path": "./" + path,
         "prune": True,
         "sourceRef": {"kind": "GitRepository", "name": SOURCE},
     }
+    if account:
+        spec["serviceAccountName"] = account
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",
@@ -51,11 +57,45 @@ def kustomization(name: str, path: str, settings: GitOpsSettings, labels: dict[s
     }
 
 
-def objects(apps: Sequence[App], settings: GitOpsSettings) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {f"{DIR}/gitrepository.yaml": git_repository(settings)}
-    for app in apps:
-        labels = _labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
-                            "mlspec.dev/environment": app.environment or ""})
-        out[f"{DIR}/kustomizations/{app.name}.yaml"] = kustomization(app.name, app.path, settings, labels)
-    out[f"{DIR}/root.yaml"] = kustomization(ROOT, DIR, settings, _labels())
+VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def account(tenant: str) -> str:
+    return tenant if tenant.startswith("mlspec-") else f"mlspec-{tenant}"
+
+
+def tenant_objects(tenant: Tenant, settings: GitOpsSettings) -> list[dict[str, Any]]:
+    """The tenant's ServiceAccount, and a Role and RoleBinding in each of its namespaces."""
+    name = account(tenant.name)
+    by_group: dict[str, list[str]] = {}
+    for group, kind in tenant.kinds():
+        by_group.setdefault(group, []).append(plural(kind))
+    rules = [{"apiGroups": [g], "resources": sorted(r), "verbs": VERBS} for g, r in sorted(by_group.items())]
+    labels = _labels(**{"mlspec.dev/team": tenant.name})
+    docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ServiceAccount",
+                                   "metadata": {"name": name, "namespace": settings.engine_namespace,
+                                                "labels": labels}}]
+    for ns in tenant.namespaces:
+        meta: Mapping[str, Any] = {"name": name, "namespace": ns, "labels": labels}
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": dict(meta),
+                     "rules": rules})
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
+                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                     "subjects": [{"kind": "ServiceAccount", "name": name,
+                                   "namespace": settings.engine_namespace}]})
+    return docs
+
+
+def objects(apps: Sequence[App], plans: Sequence[Plan], settings: GitOpsSettings) -> dict[str, list[dict[str, Any]]]:
+    """File path -> its documents, for every Flux object and the tenants' RBAC."""
+    out: dict[str, list[dict[str, Any]]] = {f"{DIR}/gitrepository.yaml": [git_repository(settings)]}
+    for tenant in tenants(apps, plans, settings.platformProject):
+        out[f"{DIR}/tenants/{tenant.name}.yaml"] = tenant_objects(tenant, settings)
+        for app in tenant.apps:
+            labels = _labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
+                                "mlspec.dev/environment": app.environment or ""})
+            out[f"{DIR}/kustomizations/{app.name}.yaml"] = [
+                kustomization(app.name, app.path, settings, labels, account(tenant.name))]
+    # The root runs as the controller itself: it creates the tenants' accounts and roles.
+    out[f"{DIR}/root.yaml"] = [kustomization(ROOT, DIR, settings, _labels())]
     return out

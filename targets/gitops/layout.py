@@ -58,10 +58,6 @@ class Tree:
     manifests: dict[str, list[Any]] = field(default_factory=dict)  # file -> its Kubernetes objects
     kustomizations: dict[str, Any] = field(default_factory=dict)  # folder -> its kustomization
 
-    def manifest_dirs(self) -> set[str]:
-        return {posixpath.dirname(p) for p in self.manifests}
-
-
 def scan(rendered: Mapping[str, bytes]) -> Tree:
     tree = Tree()
     for path in sorted(rendered):
@@ -110,7 +106,6 @@ class Layout:
     apps: list[App]
 
 
-
 def _objects_below(tree: Tree, folder: str) -> list[Mapping[str, Any]]:
     """Every object in the folder and below it, selected or not.
 
@@ -139,19 +134,19 @@ def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
         # stage) is applied only when its parent selects it.
         roots = sorted(f for f in kustomized if f.startswith(prefix)
                        and not any(a in kustomized for a in _ancestors(f)))
-        groups: dict[tuple[str, str | None], list[str]] = {}
+        # (app suffix, environment or "" for a model's environment-less folder of one target) -> bases
+        groups: dict[tuple[str, str], list[str]] = {}
         for root in roots:
             parts = root.split("/")
             if len(parts) < 3:
                 continue
-            env = parts[3] if len(parts) > 3 and parts[3] in envs else None
-            key = (env, None) if env else (parts[2], parts[2])
-            groups.setdefault((key[0], key[1]), []).append(root)
-        for (suffix, shared), bases in sorted(groups.items()):
+            env = parts[3] if len(parts) > 3 and parts[3] in envs else ""
+            groups.setdefault((env or parts[2], env), []).append(root)
+        for (suffix, env), bases in sorted(groups.items()):
             objects = [o for base in bases for o in _objects_below(tree, base)]
             if not objects:
                 continue
-            environment = None if shared else suffix
+            environment = env or None
             if environment is not None:
                 namespace = envs[environment]
             else:
@@ -160,3 +155,44 @@ def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
             apps.append(App(f"{plan.name}-{suffix}", plan.name, plan.team, environment,
                             f"{prefix}gitops/{suffix}", tuple(bases), namespace, tuple(objects)))
     return Layout(missing, apps)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """Who an app acts as: a team (its namespaces from mlspec.yaml) or the platform (shared namespaces)."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    apps: tuple[App, ...]
+
+    @property
+    def objects(self) -> list[Mapping[str, Any]]:
+        return [o for a in self.apps for o in a.objects]
+
+    def kinds(self) -> list[tuple[str, str]]:
+        """(API group, kind) of everything its apps apply, sorted."""
+        return sorted({(str(o["apiVersion"]).rpartition("/")[0], str(o["kind"])) for o in self.objects})
+
+
+def tenants(apps: Sequence[App], plans: Sequence[Plan], platform: str) -> list[Tenant]:
+    """Environment apps belong to their team, whose namespaces are the policy's (mlspec.yaml) or, without
+    one, the ones its specs use; environment-less apps (pipeline schedules in the platform's namespace)
+    belong to `platform`, limited to the namespaces they use."""
+    policy = {t.name: t.namespaces for p in plans for t in p.project.teams}
+    by_team: dict[str, list[App]] = {}
+    shared: list[App] = []
+    for app in apps:
+        (by_team.setdefault(app.team, []) if app.environment else shared).append(app)
+    out = [Tenant(team, tuple(sorted(set(policy.get(team) or {a.namespace for a in team_apps}))), tuple(team_apps))
+           for team, team_apps in sorted(by_team.items())]
+    if shared:
+        out.append(Tenant(platform, tuple(sorted({ns for a in shared for ns in a.namespaces})), tuple(shared)))
+    return out
+
+
+def plural(kind: str) -> str:
+    """The resource name Kubernetes derives from a kind (CRDs and built-ins alike for mlspec's kinds)."""
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith(("s", "x", "ch", "sh")) else "s")
