@@ -38,6 +38,7 @@ LAZY_COMMANDS = {
     "diff": "compiler.deploy.cli:diff_command",
     "drift": "compiler.deploy.cli:drift_command",
     "rollout": "compiler.rollout.cli:rollout_command",
+    "verify": "compiler.verify:verify_command",
 }
 
 

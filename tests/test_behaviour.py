@@ -13,6 +13,7 @@ test property). `mlspec verify` is run against the same Prometheus.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -36,9 +37,14 @@ from behaviour_harness import (
     start_prometheus,
     wait_until,
 )
+from click.testing import CliRunner
+from test_servingmetrics import parse_exposition
 from tools import REPO_ROOT, require_tool, unavailable
 
+from compiler import servingmetrics, verify
+from compiler.cli import cli
 from compiler.pipeline import run
+from compiler.rollout.prometheus import query as prom_query
 from golden import registry_of
 from targets.prometheus import PrometheusTarget
 
@@ -114,6 +120,7 @@ class Live:
     exporter: ContractExporter
     traffic: Traffic
     control: Path
+    kserve: str
 
     def set_model(self, **settings: Any) -> None:
         tmp = self.control.with_suffix(".tmp")
@@ -182,7 +189,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         prom_proc, prom_url = start_prometheus(prometheus_bin, work, config)
         processes.append(prom_proc)
         traffic = Traffic(f"{kserve_url}/v1/models/{MODEL}:predict", RATE)
-        yield Live(root, files, prom_url, am_url, receiver, exporter, traffic, control)
+        yield Live(root, files, prom_url, am_url, receiver, exporter, traffic, control, kserve_url)
     finally:
         if traffic is not None:
             traffic.stop()
@@ -190,6 +197,56 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             proc.stop()
         exporter.server.close()
         receiver.server.close()
+
+
+def check_contract(live: Live) -> None:
+    """The kserve stack of compiler/servingmetrics.py is what the real server exports: names, the one
+    `model_name` label, and prometheus_client's default buckets."""
+    stack = servingmetrics.STACKS["kserve"]
+    assert stack.latency is not None
+    series = parse_exposition(get(f"{live.kserve}/metrics").decode())
+    for metric in (stack.requests_metric, stack.latency.bucket_metric, stack.latency.count_metric):
+        assert metric in series, metric
+        assert {frozenset(ls) - {"le"} for ls in series[metric]} == {frozenset({"model_name"})}
+        assert {ls["model_name"] for ls in series[metric]} == {MODEL}
+    bounds = sorted(float(ls["le"]) for ls in series[stack.latency.bucket_metric] if ls["le"] != "+Inf")
+    assert tuple(bounds) == stack.latency.buckets
+    assert servingmetrics.CONTRACT_ERRORS in series  # this predictor honours the exporter contract
+
+
+def verify_cli(live: Live, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["verify", "--root", str(live.root / "project"), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def check_verify(live: Live) -> None:
+    """`mlspec verify` against the healthy stack: clean in production, and each problem class found."""
+    code, out = verify_cli(live, "--prometheus", live.prometheus, "--env", "production")
+    assert (code, out.splitlines()[-1]) == (0, "ok: every queried series exists (1 model(s))"), out
+    # Staging is rendered but nothing serves it: every serving series misses its namespace.
+    code, out = verify_cli(live, "--prometheus", live.prometheus, "--env", "staging")
+    assert code == 1, out
+    assert ('VER002 beh-model/staging: request_predict_seconds_count has no series with namespace="beh-staging"; '
+            'namespace values: beh-prod') in out, out
+    assert 'VER002 beh-model/staging: ml_feature_drift_score has no series with environment="staging"' in out, out
+    # Unreachable Prometheus and an unknown environment are usage problems.
+    assert verify_cli(live, "--prometheus", "http://127.0.0.1:9", "--env", "production")[0] == 2
+    assert verify_cli(live, "--prometheus", live.prometheus, "--env", "qa")[0] == 2
+    # A rule written for a bucket the server does not have (300ms: prometheus_client has .25 and .5).
+    result = run([live.root / "project" / "specs"], root=live.root / "project", render=True)
+    plan = next(s.plan for s in result.specs if s.plan is not None)
+    rules = list(verify.rule_groups(result.files()))
+    wrong = dict(rules[0], expr=f'sum(rate(request_predict_seconds_bucket{{namespace="{NAMESPACE}", '
+                                f'model_name="{MODEL}", le=~"0.3|0.3"}}[10s]))')
+    asked = verify.check_plan(plan, "production", [*rules, wrong], lambda e: prom_query(live.prometheus, e))
+    assert [p.code for p in asked] == ["VER003"], asked
+    assert "has no bucket le=~\"0.3|0.3\"; its buckets: +Inf, 0.005, 0.01" in asked[0].message
+    # A latency threshold above the highest live bucket (10s) can never fire.
+    slow = [dataclasses.replace(m, threshold=12.0) if m.kind == "latency" else m for m in plan.monitors]
+    never = verify.check_plan(dataclasses.replace(plan, monitors=tuple(slow)), "production", rules,
+                              lambda e: prom_query(live.prometheus, e))
+    assert [p.code for p in never] == ["VER004"], never
 
 
 def test_every_alert_is_quiet_when_healthy_fires_on_its_fault_and_reaches_its_receiver(
@@ -203,6 +260,9 @@ def test_every_alert_is_quiet_when_healthy_fires_on_its_fault_and_reaches_its_re
     while time.monotonic() - healthy_start < 10:
         assert not firing(live.prometheus), f"alerts while healthy: {sorted(firing(live.prometheus))}"
         time.sleep(1)
+
+    check_contract(live)
+    check_verify(live)
 
     timings: dict[str, float] = {}
 
