@@ -13,12 +13,12 @@ from typing import Any
 
 from compiler import provenance, servingmetrics
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
+from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from compiler.targets import OutputFile, Target
 from compiler.units import format_duration
 from targets.prometheus import alertmanager, burnrate, contract, unittests
 from targets.prometheus.promql import PromQLError
-from targets.prometheus.rules import RuleSet, build
+from targets.prometheus.rules import RuleSet, build, unexported
 from targets.prometheus.settings import PrometheusSettings
 
 RULE_FILE = "rules.yaml"
@@ -76,23 +76,33 @@ class PrometheusTarget(Target):
             if never:
                 out.append(_warn("PRM004", path, f"monitor {m.name!r} can never fire: {never}"))
         out.extend(self._environments(plan))
-        # Every environment: overrides make their thresholds differ. Each finding once per monitor.
-        seen: set[tuple[str, tuple[str | int, ...]]] = set()
+        # Rules for one environment prove every expression parses (environments differ only in label
+        # values, escaped the same way; render parses all of them). The findings below depend on the
+        # monitors as applied per environment (overrides change thresholds), which is cheap to redo.
+        try:
+            rules = build(plan, plan.serving.environments[0], settings)
+        except PromQLError as exc:
+            out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
+            return out
+        found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
+                 for index, why in rules.skipped]
+        stack = servingmetrics.stack_for(plan, settings.model_dump())
+        live = plan.serving.pattern in contract.LIVE_PATTERNS
         for env in plan.serving.environments:
-            try:
-                rules = build(plan, env, settings)
-            except PromQLError as exc:
-                out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
-                return out
-            found = [Diagnostic("PRM020", why, path=("monitors", index), hint=hint)
-                     for index, why, hint in rules.unsupported]
-            found += list(self._buckets(plan, settings, rules.monitors))
-            found += [_warn("PRM002", ("monitors", index), why,
-                            "drift, quality, fairness and cost monitors still apply") for index, why in rules.skipped]
-            for d in found:
-                if (d.code, d.path) not in seen:
-                    seen.add((d.code, d.path))
-                    out.append(d)
+            applied = rules.monitors if env is rules.env else [
+                (i, a) for i, m in enumerate(plan.monitors) if (a := monitor_in(m, env)) is not None]
+            if env is not rules.env and applied == rules.monitors:
+                continue
+            for index, m in applied:
+                missing = unexported(stack, m) if live else None
+                if missing is not None:
+                    found.append(Diagnostic("PRM020", missing[0], path=("monitors", index), hint=missing[1]))
+            found += self._buckets(plan, stack, applied)
+        seen: set[tuple[str, tuple[str | int, ...]]] = set()
+        for d in sorted(found, key=lambda d: d.path):
+            if (d.code, d.path) not in seen:  # each finding once per monitor, whichever environment
+                seen.add((d.code, d.path))
+                out.append(d)
         return out
 
     @staticmethod
@@ -117,10 +127,9 @@ class PrometheusTarget(Target):
                                      hint=f"write it like the monitor's own threshold: {form}")
 
     @staticmethod
-    def _buckets(plan: Plan, settings: PrometheusSettings,
+    def _buckets(plan: Plan, stack: servingmetrics.Stack,
                  monitors: list[tuple[int, MonitorPlan]]) -> Iterator[Diagnostic]:
         """Latency thresholds against the bucket bounds the runtime really has (compiler.servingmetrics)."""
-        stack = servingmetrics.stack_for(plan, settings.model_dump())
         if stack.latency is None or stack.latency.buckets is None or plan.serving.pattern not in contract.LIVE_PATTERNS:
             return
         bounds = stack.latency.buckets
