@@ -229,6 +229,12 @@ def test_overrides_naming_unknown_environments_or_bad_thresholds_are_errors(tmp_
     assert all(d.is_error for d in result.diagnostics if d.code in ("PRM024", "PRM025"))
 
 
+def test_a_gate_monitor_scoped_out_of_the_rollout_environment_is_an_error(tmp_path: Path) -> None:
+    data = spec(monitors=[{**ERROR_RATE, "failures": "exporter", "environments": ["staging"]}])
+    data["rollout"]["rollbackOn"] = ["error-rate"]
+    assert codes(lint(tmp_path, data)) == [("PRM026", "rollout.rollbackOn")]
+
+
 def test_time_scale_shortens_windows_and_for_at_render_time(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, spec(monitors=[{**ERROR_RATE, "failures": "exporter", "window": "5m", "for": "1m"}],
                                   rollout=None))

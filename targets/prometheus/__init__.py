@@ -51,6 +51,7 @@ class PrometheusTarget(Target):
         "PRM023": "a latency threshold at or above the histogram's highest finite bucket can never fire",
         "PRM024": "a monitor's environments or overrides name an environment the model is not served in",
         "PRM025": "a monitor override's threshold is not in the monitor kind's form",
+        "PRM026": "a rollout gate names a monitor that does not watch the rollout's environment",
         "PRM900": "internal: a generated PromQL expression does not parse",
     }
     settings_model = PrometheusSettings
@@ -76,6 +77,7 @@ class PrometheusTarget(Target):
             if never:
                 out.append(_warn("PRM004", path, f"monitor {m.name!r} can never fire: {never}"))
         out.extend(self._environments(plan))
+        out.extend(self._rollout_scope(plan))
         # Rules for one environment prove every expression parses (environments differ only in label
         # values, escaped the same way; render parses all of them). The findings below depend on the
         # monitors as applied per environment (overrides change thresholds), which is cheap to redo.
@@ -104,6 +106,22 @@ class PrometheusTarget(Target):
                 seen.add((d.code, d.path))
                 out.append(d)
         return out
+
+    @staticmethod
+    def _rollout_scope(plan: Plan) -> Iterator[Diagnostic]:
+        """A gate monitor scoped out of the rollout's environment renders no alert there, so the gate
+        would read "quiet" forever: silence is not health."""
+        rollout = plan.rollout
+        if rollout is None:
+            return
+        for field, names in (("advanceWhenQuiet", rollout.advance_when_quiet), ("rollbackOn", rollout.rollback_on)):
+            for name in names:
+                m = next((m for m in plan.monitors if m.name == name), None)
+                if m is not None and m.environments is not None and rollout.environment not in m.environments:
+                    yield Diagnostic("PRM026", f"rollout.{field} names monitor {name!r}, which does not watch "
+                                     f"{rollout.environment!r}: the gate would never see it fire",
+                                     path=("rollout", field), hint=f"add {rollout.environment} to the monitor's "
+                                     f"environments, or drop it from rollout.{field}")
 
     @staticmethod
     def _environments(plan: Plan) -> Iterable[Diagnostic]:
