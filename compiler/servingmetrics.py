@@ -212,9 +212,7 @@ def stack_for(plan: Any, settings: Mapping[str, Any] | None = None) -> Stack:
     declared = opts.get("inferenceErrors") == "exporter" or any(
         getattr(m, "failures", None) == "exporter" for m in plan.monitors)
     if stack.errors_metric is None and declared:
-        return replace(stack, name=stack.name + "+errors", errors_metric=CONTRACT_ERRORS,
-                       what=stack.what + " with the exporter contract's failure counter",
-                       errors_from_contract=True)
+        return replace(stack, name=stack.name + "+errors", errors_metric=CONTRACT_ERRORS, errors_from_contract=True)
     return stack
 
 
