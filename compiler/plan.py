@@ -568,6 +568,9 @@ def _override(kind: str, override: Any) -> MonitorOverridePlan:
             threshold = percent(raw)
         elif not isinstance(raw, str | bool):
             threshold = float(raw)
+        # The monitor's own thresholds are positive except a quality floor or a fairness bound.
+        if threshold is not None and threshold <= 0 and kind not in ("concept_drift", "fairness"):
+            threshold = None
     return MonitorOverridePlan(
         threshold=threshold, threshold_invalid=raw is not None and threshold is None, severity=override.severity,
         window=override.window, for_=override.for_, min_rps=override.min, max_rps=override.max)

@@ -221,11 +221,14 @@ def test_environments_and_overrides_scope_and_tune_a_monitor(tmp_path: Path) -> 
 
 def test_overrides_naming_unknown_environments_or_bad_thresholds_are_errors(tmp_path: Path) -> None:
     data = spec(monitors=[{**ERROR_RATE, "failures": "exporter", "environments": ["prod"],
-                           "overrides": {"qa": {"severity": "info"}, "staging": {"threshold": "fast"}}}],
+                           "overrides": {"qa": {"severity": "info"}, "staging": {"threshold": "fast"}}},
+                          {"name": "drift", "kind": "data_drift", "threshold": 0.2,
+                           "overrides": {"staging": {"threshold": -1}}}],
                 rollout=None)
     result = lint(tmp_path, data)
     assert codes(result) == [("PRM024", "monitors.0.environments"), ("PRM024", "monitors.0.overrides.qa"),
-                             ("PRM025", "monitors.0.overrides.staging.threshold")]
+                             ("PRM025", "monitors.0.overrides.staging.threshold"),
+                             ("PRM025", "monitors.1.overrides.staging.threshold")]
     assert all(d.is_error for d in result.diagnostics if d.code in ("PRM024", "PRM025"))
 
 
