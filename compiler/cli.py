@@ -51,6 +51,7 @@ LAZY_COMMANDS = {
     # Verbs the rendered CI jobs and retraining call: a public contract, unlike module paths.
     "data": "targets.ci.datacheck:data_command",
     "kfp": "targets.kubeflow.cli:kfp_command",
+    "verify": "compiler.verify:verify_command",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from compiler import __version__
@@ -312,6 +312,60 @@ class MonitorPlan:
     currency: str | None = None
     price_input_per_1k: float | None = None
     price_output_per_1k: float | None = None
+    failures: str | None = None  # runtime | exporter | None (the prometheus target's default)
+    environments: tuple[str, ...] | None = None  # None: every environment
+    overrides: tuple[tuple[str, MonitorOverridePlan], ...] = ()
+
+    def override(self, environment: str) -> MonitorOverridePlan | None:
+        return next((o for name, o in self.overrides if name == environment), None)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOverridePlan:
+    """One environment's tuning; `threshold` normalized like the monitor's (None: unset or invalid,
+    `threshold_invalid` tells which; the prometheus target reports an invalid one)."""
+
+    threshold: float | None = None
+    threshold_invalid: bool = False
+    severity: str | None = None
+    window: str | None = None
+    for_: str | None = None
+    min_rps: float | None = None
+    max_rps: float | None = None
+
+
+def monitor_in(monitor: MonitorPlan, env: EnvironmentPlan) -> MonitorPlan | None:
+    """`monitor` as it applies to `env`, or None when it does not watch `env`.
+
+    Outside production (the rollout's environment, or one named production) a critical monitor alerts
+    as warning: staging should not page anyone. A throughput floor is dropped where the environment
+    may scale to zero (minReplicas 0), since it would fire for as long as nobody calls. An override for
+    the environment wins over both.
+    """
+    if monitor.environments is not None and env.name not in monitor.environments:
+        return None
+    changes: dict[str, Any] = {}
+    production = env.rollout or env.name == "production"
+    if not production and monitor.severity == "critical":
+        changes["severity"] = "warning"
+    if monitor.kind == "throughput" and env.replicas_min == 0:
+        changes["min_rps"] = None
+    found = monitor.override(env.name)
+    if found is not None:
+        if found.threshold is not None:
+            changes["threshold"] = found.threshold
+        if found.severity is not None:
+            changes["severity"] = found.severity
+        if found.window is not None:
+            changes["window"] = format_duration(duration_ms(found.window) or 0)
+            changes["window_seconds"] = _seconds(found.window)
+        if found.for_ is not None:
+            changes["for_"] = found.for_
+        if found.min_rps is not None:
+            changes["min_rps"] = found.min_rps
+        if found.max_rps is not None:
+            changes["max_rps"] = found.max_rps
+    return replace(monitor, **changes) if changes else monitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,12 +549,36 @@ def _monitor(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
         extra = {"threshold": monitor.threshold, "currency": monitor.currency,
                  "price_input_per_1k": monitor.pricePer1kTokens.input,
                  "price_output_per_1k": monitor.pricePer1kTokens.output}
+    if isinstance(monitor, ErrorRate | Slo):
+        extra["failures"] = monitor.failures
     return MonitorPlan(
         name=monitor.name, kind=monitor.kind, window=format_duration(duration_ms(window) or 0),
         window_seconds=_seconds(window), for_=monitor.for_ or default_for, severity=monitor.severity,
         team=team, owner_email=owner_email, runbook=runbook, retrain=monitor.retrain,
-        description=monitor.description, **extra,
+        description=monitor.description,
+        environments=tuple(monitor.environments) if monitor.environments is not None else None,
+        overrides=tuple((env, _override(monitor.kind, o)) for env, o in sorted(monitor.overrides.items())),
+        **extra,
     )
+
+
+def _override(kind: str, override: Any) -> MonitorOverridePlan:
+    threshold: float | None = None
+    raw = override.threshold
+    if raw is not None:
+        if kind == "latency":
+            ms = duration_ms(raw) if isinstance(raw, str) else None
+            threshold = ms / 1000 if ms else None
+        elif kind in ("error_rate", "hallucination_rate"):
+            threshold = percent(raw)
+        elif not isinstance(raw, str | bool):
+            threshold = float(raw)
+        # The monitor's own thresholds are positive except a quality floor or a fairness bound.
+        if threshold is not None and threshold <= 0 and kind not in ("concept_drift", "fairness"):
+            threshold = None
+    return MonitorOverridePlan(
+        threshold=threshold, threshold_invalid=raw is not None and threshold is None, severity=override.severity,
+        window=override.window, for_=override.for_, min_rps=override.min, max_rps=override.max)
 
 
 def _step(step: Step, spec: Spec, project: Project, evaluation: str, gate_metrics: tuple[str, ...]) -> StepPlan:

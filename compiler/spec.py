@@ -384,6 +384,21 @@ Severity = Literal["critical", "warning", "info"]
 DriftMethod = Literal["psi", "ks", "js", "wasserstein", "chi2"]
 
 
+class MonitorOverride(Strict):
+    """One environment's tuning of a monitor; unset keys keep the monitor's own values."""
+
+    threshold: float | str | None = Field(
+        None, description="In the monitor kind's own form: a duration for latency, a percent for rates.")
+    severity: Severity | None = None
+    window: Duration | None = None
+    for_: Duration | None = Field(None, alias="for")
+    min: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Throughput floor here; setting it applies the floor even at minReplicas 0.")
+    max: Annotated[float, Field(gt=0)] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class MonitorBase(Strict):
     name: Name
     window: Duration | None = Field(None, description="Evaluation window; a default fits each kind.")
@@ -393,6 +408,11 @@ class MonitorBase(Strict):
     runbook: Text | None = Field(None, description="Runbook URL (required for critical alerts).")
     retrain: bool = Field(False, description="Firing triggers the retraining pipeline.")
     description: Text | None = None
+    environments: list[Name] | None = Field(
+        None, description="Environments the monitor watches; default all. Outside production a critical "
+                          "monitor alerts as warning unless overridden.")
+    overrides: dict[Name, MonitorOverride] = Field(
+        default_factory=dict, description="Per-environment threshold, severity, window, for, min/max.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -424,9 +444,15 @@ class Latency(MonitorBase):
     threshold: Duration
 
 
+Failures = Literal["runtime", "exporter"]
+_FAILURES = ("Who counts failed requests: the serving runtime, or the predictor through the exporter "
+             "contract's ml_inference_errors_total (docs/metrics.md). Default: targets.prometheus.inferenceErrors.")
+
+
 class ErrorRate(MonitorBase):
     kind: Literal["error_rate"]
     threshold: Percent
+    failures: Failures | None = Field(None, description=_FAILURES)
 
 
 class Throughput(MonitorBase):
@@ -455,6 +481,7 @@ class Slo(MonitorBase):
     objective: Annotated[float, Field(gt=0, lt=100)] = Field(description="Target in percent, e.g. 99.9.")
     period: Duration = "30d"
     latency: Duration | None = Field(None, description="For a latency SLI: requests faster than this are good.")
+    failures: Failures | None = Field(None, description=_FAILURES)
 
 
 class Hallucination(MonitorBase):

@@ -56,8 +56,9 @@ rollout:
   advanceWhenQuiet: [latency-p95, error-rate]
   rollbackOn: [error-rate]
 monitors:
-  - {{name: latency-p95, kind: latency, quantile: 0.95, threshold: 200ms}}
-  - {{name: error-rate, kind: error_rate, threshold: 1%}}
+  - {{name: latency-p95, kind: latency, quantile: 0.95, threshold: 250ms}}   # a bucket bound of the server
+  # KServe's model server counts no failures: the predictor exports ml_inference_errors_total (docs/metrics.md)
+  - {{name: error-rate, kind: error_rate, threshold: 1%, failures: exporter}}
   - {{name: feature-drift, kind: data_drift, threshold: 0.2}}
 """
 

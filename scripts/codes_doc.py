@@ -47,6 +47,10 @@ def render_codes_doc(registry: Registry | None = None) -> str:
         section = {code: text for code, text in CODES.items() if code.startswith(prefix)}
         if section:
             out += ["", f"### {title}", "", *_table(section)]
+    from compiler.verify import CODES as VERIFY_CODES
+
+    out += ["", "## `mlspec verify`", "",
+            "One line per problem found in a live Prometheus (`CODE model/env: message`).", "", *_table(VERIFY_CODES)]
     for name in registry.names():
         target = registry.targets[name]
         out += ["", f"## Target `{name}`", ""]

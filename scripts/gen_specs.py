@@ -38,7 +38,8 @@ def _monitors(rng: random.Random, pattern: str, features: list[str], high: bool)
         monitors += [
             {"name": "latency-p99", "kind": "latency", "quantile": 0.99, "threshold": f"{rng.choice([50, 150, 300])}ms",
              "severity": "critical", "runbook": "https://runbooks.example.com/latency"},
-            {"name": "error-rate", "kind": "error_rate", "threshold": f"{rng.choice([1, 2, 5])}%"},
+            {"name": "error-rate", "kind": "error_rate", "threshold": f"{rng.choice([1, 2, 5])}%",
+             "failures": "exporter"},  # KServe counts no failures: the predictor exports the counter
         ]
         if rng.random() < 0.5:
             monitors.append({"name": "availability", "kind": "slo", "objective": 99.9, "period": "30d"})
@@ -124,6 +125,10 @@ def make_spec(index: int) -> dict[str, Any]:
             rollout["shadow"] = {"duration": "24h", "mirror": 100}
             rollout["manualApproval"] = True
         spec["rollout"] = rollout
+    if spec["model"]["framework"] == "onnx":  # Triton serves it: no latency histogram (docs/metrics.md)
+        spec["monitors"] = [m for m in spec["monitors"] if m["kind"] != "latency"]
+        if "rollout" in spec:
+            spec["rollout"]["advanceWhenQuiet"] = ["error-rate"]
     return spec
 
 

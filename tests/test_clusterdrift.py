@@ -178,13 +178,13 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
     import subprocess as sp
 
     import yaml
+    from compiler.rollout.state import load_states
     from rollout_harness import rollout_spec
     from test_rollout import answers
 
     from compiler.deploy.commit import commit
     from compiler.rollout import engine
     from compiler.rollout.engine import Options, advance
-    from compiler.rollout.state import load_states
 
     project, deploy = tmp_path / "project", tmp_path / "deploy"
     (project / "specs").mkdir(parents=True)

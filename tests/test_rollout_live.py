@@ -83,6 +83,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     exporter = Exporter().start()
     try:
         exporter.set("fd-healthy", NAMESPACE, Traffic(ok=50, latency=0.02))
+        # The shadow stage's gate counts the shadow InferenceService's own series (its model_name).
+        exporter.set("fd-healthy-shadow", NAMESPACE, Traffic(ok=50, latency=0.02))
         exporter.set("fd-slow", NAMESPACE, Traffic(ok=50, latency=0.4))
         exporter.set("fd-failing", NAMESPACE, Traffic(ok=25, failed=25, latency=0.02))
         with LocalPrometheus(binary, rules, [f"127.0.0.1:{exporter.port}"], root / "prometheus") as prom:

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from compiler import servingmetrics
 from compiler.plan import Plan, StagePlan
+from compiler.promql import selector
 from compiler.rollout.prometheus import Sample
 from compiler.units import format_duration
 
@@ -103,22 +105,17 @@ def window_seconds(plan: Plan, stage: StagePlan) -> int:
 
 
 def alerts_query(plan: Plan, environment: str, monitors: Sequence[str]) -> str:
-    from targets.prometheus.promql import selector
-
     return selector("ALERTS", {"alertstate": "firing", "model": plan.name, "environment": environment},
                     {"monitor": sorted(monitors)})
 
 
-def traffic_query(plan: Plan, environment: str, seconds: int) -> str:
-    """Requests served over `seconds`, from the serving stack's request counter (targets.prometheus)."""
-    from targets.prometheus.stacks import STACKS
-
-    stack = STACKS.get(plan.project.serving_stack)
-    if stack is None:
-        raise ValueError(f"serving stack {plan.project.serving_stack!r} has no request metric contract")
+def traffic_query(plan: Plan, environment: str, seconds: int, stage: StagePlan | None = None) -> str:
+    """Requests served over `seconds`, from the serving stack's request counter (compiler.servingmetrics);
+    in the shadow stage, the shadow InferenceService's own series."""
     namespace = plan.environment(environment).namespace
     window = format_duration(seconds * 1000)
-    return f"{stack.requests(plan.name, namespace, window)} * {seconds}"
+    return servingmetrics.traffic_query(plan, namespace, window, seconds,
+                                        shadow=stage is not None and stage.kind == "shadow")
 
 
 def _alerts(name: str, query: Query, plan: Plan, environment: str, monitors: Sequence[str]) -> Check:
@@ -134,7 +131,7 @@ def _alerts(name: str, query: Query, plan: Plan, environment: str, monitors: Seq
 def _traffic(query: Query, plan: Plan, environment: str, stage: StagePlan) -> Check:
     assert plan.rollout is not None
     seconds = window_seconds(plan, stage)
-    expr = traffic_query(plan, environment, seconds)
+    expr = traffic_query(plan, environment, seconds, stage)
     found = query(expr)
     needed = plan.rollout.min_requests
     if not found:

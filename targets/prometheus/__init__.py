@@ -8,21 +8,28 @@ the assembled `alertmanager.yml`. See docs/prometheus.md and docs/metrics.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from compiler import provenance
+from compiler import provenance, servingmetrics
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import EnvironmentPlan, Plan
+from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from compiler.targets import OutputFile, Target
+from compiler.units import format_duration
 from targets.prometheus import alertmanager, burnrate, contract, unittests
 from targets.prometheus.promql import PromQLError
-from targets.prometheus.rules import RuleSet, build
+from targets.prometheus.rules import RuleSet, build, unexported
 from targets.prometheus.settings import PrometheusSettings
 
 RULE_FILE = "rules.yaml"
 TEST_FILE = "rules.test.yaml"
 WRAPPER_FILE = "prometheusrule.yaml"
+
+
+def _seconds(value: float) -> str:
+    """A spec duration for `value` seconds: `250ms`, `2500ms`, `5s`."""
+    ms = round(value * 1000)
+    return format_duration(ms) if ms % 1000 == 0 else f"{ms}ms"
 
 
 def _warn(code: str, path: tuple[str | int, ...], message: str, hint: str | None = None) -> Diagnostic:
@@ -38,6 +45,13 @@ class PrometheusTarget(Target):
         "PRM003": "an SLO burn-rate tier was dropped: its window is not shorter than the period, or its "
                   "threshold would need more than 100% errors",
         "PRM004": "a monitor can never fire with its threshold",
+        "PRM020": "a monitor reads a series the model's serving runtime does not export",
+        "PRM021": "a latency SLO threshold is not a bucket bound of the runtime's latency histogram",
+        "PRM022": "a latency threshold falls between bucket bounds: the alert compares an interpolated estimate",
+        "PRM023": "a latency threshold at or above the histogram's highest finite bucket can never fire",
+        "PRM024": "a monitor's environments or overrides name an environment the model is not served in",
+        "PRM025": "a monitor override's threshold is not in the monitor kind's form",
+        "PRM026": "a rollout gate names a monitor that does not watch the rollout's environment",
         "PRM900": "internal: a generated PromQL expression does not parse",
     }
     settings_model = PrometheusSettings
@@ -62,17 +76,109 @@ class PrometheusTarget(Target):
             never = self._never_fires(m)
             if never:
                 out.append(_warn("PRM004", path, f"monitor {m.name!r} can never fire: {never}"))
-        # One environment is enough at lint time: environments differ only in label values, which are
-        # escaped the same way, and render still parses every expression of every environment.
+        out.extend(self._environments(plan))
+        out.extend(self._rollout_scope(plan))
+        # Rules for one environment prove every expression parses (environments differ only in label
+        # values, escaped the same way; render parses all of them). The findings below depend on the
+        # monitors as applied per environment (overrides change thresholds), which is cheap to redo.
         try:
             rules = build(plan, plan.serving.environments[0], settings)
         except PromQLError as exc:
             out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
             return out
-        for index, why in rules.skipped:
-            out.append(_warn("PRM002", ("monitors", index), why,
-                             "drift, quality, fairness and cost monitors still apply"))
+        found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
+                 for index, why in rules.skipped]
+        stack = servingmetrics.stack_for(plan, settings.model_dump())
+        live = plan.serving.pattern in contract.LIVE_PATTERNS
+        for env in plan.serving.environments:
+            applied = rules.monitors if env is rules.env else [
+                (i, a) for i, m in enumerate(plan.monitors) if (a := monitor_in(m, env)) is not None]
+            if env is not rules.env and applied == rules.monitors:
+                continue
+            for index, m in applied:
+                missing = unexported(stack, m) if live else None
+                if missing is not None:
+                    found.append(Diagnostic("PRM020", missing[0], path=("monitors", index), hint=missing[1]))
+            found += self._buckets(plan, stack, applied)
+        seen: set[tuple[str, tuple[str | int, ...]]] = set()
+        for d in sorted(found, key=lambda d: d.path):
+            if (d.code, d.path) not in seen:  # each finding once per monitor, whichever environment
+                seen.add((d.code, d.path))
+                out.append(d)
         return out
+
+    @staticmethod
+    def _rollout_scope(plan: Plan) -> Iterator[Diagnostic]:
+        """A gate monitor scoped out of the rollout's environment renders no alert there, so the gate
+        would read "quiet" forever: silence is not health."""
+        rollout = plan.rollout
+        if rollout is None:
+            return
+        for field, names in (("advanceWhenQuiet", rollout.advance_when_quiet), ("rollbackOn", rollout.rollback_on)):
+            for name in names:
+                m = next((m for m in plan.monitors if m.name == name), None)
+                if m is not None and m.environments is not None and rollout.environment not in m.environments:
+                    yield Diagnostic("PRM026", f"rollout.{field} names monitor {name!r}, which does not watch "
+                                     f"{rollout.environment!r}: the gate would never see it fire",
+                                     path=("rollout", field), hint=f"add {rollout.environment} to the monitor's "
+                                     f"environments, or drop it from rollout.{field}")
+
+    @staticmethod
+    def _environments(plan: Plan) -> Iterable[Diagnostic]:
+        known = [e.name for e in plan.serving.environments]
+        for i, m in enumerate(plan.monitors):
+            for name in m.environments or ():
+                if name not in known:
+                    yield Diagnostic("PRM024", f"monitor {m.name!r} names environment {name!r}, which the model is "
+                                     f"not served in", path=("monitors", i, "environments"),
+                                     hint=f"one of: {', '.join(known)}")
+            for name, override in m.overrides:
+                if name not in known:
+                    yield Diagnostic("PRM024", f"monitor {m.name!r} overrides environment {name!r}, which the model "
+                                     f"is not served in", path=("monitors", i, "overrides", name),
+                                     hint=f"one of: {', '.join(known)}")
+                if override.threshold_invalid:
+                    form = {"latency": "a duration such as 300ms", "error_rate": "a percent such as 2%",
+                            "hallucination_rate": "a percent such as 2%"}.get(m.kind, "a number")
+                    yield Diagnostic("PRM025", f"monitor {m.name!r}: the {name} override's threshold is not "
+                                     f"{form}", path=("monitors", i, "overrides", name, "threshold"),
+                                     hint=f"write it like the monitor's own threshold: {form}")
+
+    @staticmethod
+    def _buckets(plan: Plan, stack: servingmetrics.Stack,
+                 monitors: list[tuple[int, MonitorPlan]]) -> Iterator[Diagnostic]:
+        """Latency thresholds against the bucket bounds the runtime really has (compiler.servingmetrics)."""
+        if stack.latency is None or stack.latency.buckets is None or plan.serving.pattern not in contract.LIVE_PATTERNS:
+            return
+        bounds = stack.latency.buckets
+        for i, m in monitors:
+            if m.kind == "slo" and m.sli == "latency" and m.latency_seconds is not None:
+                field, thr = "latency", m.latency_seconds
+            elif m.kind == "latency" and m.threshold is not None:
+                field, thr = "threshold", m.threshold
+            else:
+                continue
+            if stack.is_bucket(thr):
+                if m.kind == "latency" and thr >= bounds[-1]:
+                    yield Diagnostic("PRM023", f"latency monitor {m.name!r} can never fire: {stack.what} has no "
+                                     f"finite bucket above {_seconds(thr)}, and a quantile in the +Inf bucket "
+                                     f"reads as the highest bound", path=("monitors", i, field),
+                                     hint=f"use a threshold below {_seconds(bounds[-1])}")
+                continue
+            below, above = stack.bucket_near(thr)
+            near = " or ".join(_seconds(b) for b in (below, above) if b is not None)
+            if m.kind == "slo":
+                yield Diagnostic("PRM021", f"SLO {m.name!r}: {_seconds(thr)} is not a bucket bound of {stack.what}'s "
+                                 f"latency histogram, so no request is ever counted as fast enough and the SLO "
+                                 f"reads nothing", path=("monitors", i, field), hint=f"use {near}")
+            elif above is None:
+                yield Diagnostic("PRM023", f"latency monitor {m.name!r} can never fire: {_seconds(thr)} is above "
+                                 f"the highest finite bucket of {stack.what} ({_seconds(bounds[-1])})",
+                                 path=("monitors", i, field), hint=f"use a threshold below {_seconds(bounds[-1])}")
+            else:
+                yield _warn("PRM022", ("monitors", i, field),
+                            f"latency monitor {m.name!r}: {_seconds(thr)} lies between the bucket bounds of "
+                            f"{stack.what}, so the alert compares a linear interpolation", f"use {near}")
 
     @staticmethod
     def _never_fires(m: Any) -> str | None:

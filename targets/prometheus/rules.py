@@ -10,16 +10,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
+from compiler import servingmetrics
+from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
+from compiler.servingmetrics import Stack
 from compiler.units import duration_ms, format_duration
 from targets.prometheus import burnrate, contract
 from targets.prometheus.alertmanager import retrains
 from targets.prometheus.promql import check, number, quote_meta, regex_alternation, selector, template_literal
 from targets.prometheus.settings import PrometheusSettings
-from targets.prometheus.stacks import STACKS, Stack
 
 TEST_INTERVAL = "1m"
 
@@ -72,6 +73,9 @@ class RuleSet:
     env: EnvironmentPlan
     groups: list[Group]
     skipped: list[tuple[int, str]]  # (monitor index, why) for monitors that got no rules
+    # (monitor index, why, hint) for live monitors whose series the model's runtime does not export
+    unsupported: list[tuple[int, str, str]] = field(default_factory=list)
+    monitors: list[tuple[int, MonitorPlan]] = field(default_factory=list)  # as applied to `env`
 
     def data(self) -> dict[str, Any]:
         """One rule group: rules in a group run in order, so every alert reads recordings made in the
@@ -122,14 +126,33 @@ class Builder:
         self.plan = plan
         self.env = env
         self.settings = settings
-        self.stack: Stack = STACKS[plan.project.serving_stack]
+        self.stack: Stack = servingmetrics.stack_for(plan, settings.model_dump())
         self.identity = {"model": plan.name, "model_version": plan.model.version, "environment": env.name}
         self.live = plan.serving.pattern in contract.LIVE_PATTERNS
+        # Staleness pages in production only, like critical monitors (compiler.plan.monitor_in).
+        self.paging = "critical" if env.rollout or env.name == "production" else "warning"
         self.groups: list[Group] = []
         self.skipped: list[tuple[int, str]] = []
+        self.unsupported: list[tuple[int, str, str]] = []
+        # The monitors as they apply here (environments, overrides, non-production severity).
+        self.monitors = [(i, applied) for i, m in enumerate(plan.monitors)
+                         if (applied := monitor_in(m, env)) is not None]
         self._recorded: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
 
     # --- shared pieces --------------------------------------------------------------------------
+
+    def scale(self, duration: str) -> str:
+        """`duration` times the test-only timeScale setting, never below one second."""
+        if self.settings.timeScale == 1:
+            return duration
+        ms = (duration_ms(duration) or 0) * self.settings.timeScale
+        return format_duration(max(1000, round(ms / 1000) * 1000))
+
+    def scaled(self, m: MonitorPlan) -> MonitorPlan:
+        if self.settings.timeScale == 1:
+            return m
+        window = self.scale(m.window)
+        return replace(m, window=window, window_seconds=seconds(window), for_=self.scale(m.for_))
 
     def id_selector(self, metric: str, /, **extra: str) -> str:
         return selector(metric, {**self.identity, **extra})
@@ -197,7 +220,8 @@ class Builder:
             labels=self.labels(monitor, severity, retrain),
             annotations=self.annotations(monitor, summary, description, runbook or monitor.runbook),
             scenarios=scenarios,
-            keep_firing_for=self.settings.keepFiringFor if keep_firing else None,
+            keep_firing_for=self.scale(self.settings.keepFiringFor)
+            if keep_firing and self.settings.keepFiringFor else None,
         )
         group.alerts.append(made)
         return made
@@ -212,35 +236,41 @@ class Builder:
         s, name, ns = self.stack, self.plan.name, self.env.namespace
         match = s.matchers(name, ns)
         out: list[Series] = []
-        if s.name == "knative":
-            out.append(Series(selector(s.requests_metric, {**match, "response_code_class": "2xx"}),
-                              counter(ok, eval_s)))
+        assert s.requests_metric is not None
+        if s.errors_extra:  # one family, failures picked by a status label (Knative)
+            label = s.errors_extra[0][0]
+            ok_value, failed_value = ("2xx", "5xx") if label == "response_code_class" else ("200", "500")
+            out.append(Series(selector(s.requests_metric, {**match, label: ok_value}), counter(ok, eval_s)))
             if failed:
-                out.append(Series(selector(s.requests_metric, {**match, "response_code_class": "5xx"}),
+                out.append(Series(selector(s.requests_metric, {**match, label: failed_value}),
                                   counter(failed, eval_s)))
         elif s.requests_are_successes:
+            assert s.errors_metric is not None
             out.append(Series(selector(s.requests_metric, match), counter(ok, eval_s)))
             if failed:
                 out.append(Series(selector(s.errors_metric, match), counter(failed, eval_s)))
         else:
             out.append(Series(selector(s.requests_metric, match), counter(ok + failed, eval_s)))
-            if failed:
+            if s.errors_metric is not None and (failed or s.errors_from_contract):
+                # The contract's counter is exported from start-up, at 0 until the first failure.
                 out.append(Series(selector(s.errors_metric, match), counter(failed, eval_s)))
         return out
 
     def latency_series(self, buckets: Mapping[float, float], total: float, eval_s: int) -> list[Series]:
         """Histogram series: `buckets` maps a bound in seconds to the requests per second at or below it."""
         s = self.stack
+        lat = s.latency
+        assert lat is not None
         out = []
         pod = {"pod": f"{self.plan.name}-predictor-7d9f8"} if s.latency_by_pod else {}
         base = {**(s.matchers(self.plan.name, self.env.namespace) if not s.latency_by_pod
                    else {s.namespace_label: self.env.namespace}), **pod}
         for bound, rate in sorted(buckets.items()):
             le = s.le_values(bound)[0]
-            out.append(Series(selector(s.bucket_metric, {**base, "le": le}), counter(rate, eval_s)))
-        out.append(Series(selector(s.bucket_metric, {**base, "le": "+Inf"}), counter(total, eval_s)))
-        if s.count_metric != s.requests_metric or s.latency_by_pod:
-            out.append(Series(selector(s.count_metric, base), counter(total, eval_s)))
+            out.append(Series(selector(lat.bucket_metric, {**base, "le": le}), counter(rate, eval_s)))
+        out.append(Series(selector(lat.bucket_metric, {**base, "le": "+Inf"}), counter(total, eval_s)))
+        if lat.count_metric != s.requests_metric or s.latency_by_pod:
+            out.append(Series(selector(lat.count_metric, base), counter(total, eval_s)))
         return out
 
     def busy(self, window: str) -> float:
@@ -256,25 +286,32 @@ class Builder:
             "concept_drift": self.concept_drift, "fairness": self.fairness, "cost": self.cost,
             "hallucination_rate": self.hallucination, "grounding": self.grounding, "token_cost": self.token_cost,
         }
-        for index, monitor in enumerate(self.plan.monitors):
+        for index, monitor in self.monitors:
             if monitor.kind in contract.LIVE_KINDS and not self.live:
                 self.skipped.append((index, f"a {self.plan.serving.pattern} model serves no live traffic, so "
                                             f"the {monitor.kind} monitor has no metrics to watch"))
                 continue
+            missing = unexported(self.stack, monitor)
+            if missing is not None:
+                self.unsupported.append((index, *missing))
+                continue
+            monitor = self.scaled(monitor)
             group = Group(f"mlspec.{self.plan.name}.{self.env.name}.{monitor.name}", monitor.name)
             self.groups.append(group)
             kinds[monitor.kind](group, monitor)
         self.staleness()
-        return RuleSet(self.plan, self.env, self.groups, self.skipped)
+        return RuleSet(self.plan, self.env, self.groups, self.skipped, self.unsupported, self.monitors)
 
     def latency(self, group: Group, m: MonitorPlan) -> None:
         assert m.threshold is not None
         assert m.quantile is not None
         w, thr, q = m.window, m.threshold, m.quantile
         s = self.stack
-        inner = (f"sum by (le) (rate({s.latency_selector(s.bucket_metric, self.plan.name, self.env.namespace)}"
+        lat = s.latency
+        assert lat is not None
+        inner = (f"sum by (le) (rate({s.latency_selector(lat.bucket_metric, self.plan.name, self.env.namespace)}"
                  f"[{w}]))")
-        scale = f" * {number(s.unit_seconds)}" if s.unit_seconds != 1 else ""
+        scale = f" * {number(lat.unit_seconds)}" if lat.unit_seconds != 1 else ""
         latency = self.record(group, f"ml:request_latency_seconds:histogram_quantile_rate{w}",
                               f"histogram_quantile({number(q)}, {inner}){scale}", quantile=number(q))
         req = self.requests(group, w)
@@ -320,6 +357,25 @@ class Builder:
                    [Scenario("fires", tuple(self.traffic_series(0, rate, eval_s)), eval_s, ({},)),
                     Scenario("healthy", tuple(self.traffic_series(rate, 0, eval_s)), eval_s, ()),
                     Scenario("low-traffic", tuple(self.traffic_series(0, guard / 4, eval_s)), eval_s, ())])
+        self.errors_missing(group, m, req, guard, eval_s, rate)
+
+    def errors_missing(self, group: Group, m: MonitorPlan, req: str, guard: float, eval_s: int, rate: float) -> None:
+        """The contract's failure counter is absent while requests flow: the error ratio is blind."""
+        s = self.stack
+        sel = s.errors_selector(self.plan.name, self.env.namespace)
+        if not s.errors_from_contract or sel is None:
+            return
+        served = tuple(x for x in self.traffic_series(rate, 0, eval_s)
+                       if not x.series.startswith(s.errors_metric or ""))
+        made = self.alert(
+            group, m, "ErrorCounterMissing", f"absent({sel}) and on () ({req} >= {number(guard)})",
+            f"{self.who()} serves traffic but exports no failure counter",
+            f"{s.errors_metric} is missing while requests are served, so the {m.name} monitor cannot see errors: "
+            f"the predictor must export it (initialised at 0), see docs/metrics.md.",
+            [Scenario("fires", served, eval_s, (s.matchers(self.plan.name, self.env.namespace),)),
+             Scenario("healthy", tuple(self.traffic_series(rate, 0, eval_s)), eval_s, ())],
+            severity="warning", retrain=False, keep_firing=False)
+        made.labels["monitor"] = m.name
 
     def throughput(self, group: Group, m: MonitorPlan) -> None:
         w = m.window
@@ -345,13 +401,17 @@ class Builder:
         assert m.period_seconds is not None
         tiers = burnrate.tiers(m.objective, m.period_seconds)
         s, name, ns = self.stack, self.plan.name, self.env.namespace
+        lat = s.latency
         ratios: dict[str, str] = {}
-        for w in burnrate.windows(tiers):
+        long = {t.long: self.scale(t.long) for t in tiers}
+        short = {t.short: self.scale(t.short) for t in tiers}
+        for w in sorted({*long.values(), *short.values()}, key=seconds):  # shortest first
             if m.sli == "latency":
                 assert m.latency_seconds is not None
-                good = (f"sum(rate({s.latency_selector(s.bucket_metric, name, ns, s.le_values(m.latency_seconds))}"
+                assert lat is not None
+                good = (f"sum(rate({s.latency_selector(lat.bucket_metric, name, ns, s.le_values(m.latency_seconds))}"
                         f"[{w}]))")
-                total = f"sum(rate({s.latency_selector(s.count_metric, name, ns)}[{w}]))"
+                total = f"sum(rate({s.latency_selector(lat.count_metric, name, ns)}[{w}]))"
                 expr = f"1 - ({good} / {total})"
             else:
                 expr = f"{s.errors(name, ns, w)} / {self.requests_expr(w)}"
@@ -365,10 +425,11 @@ class Builder:
             if not chosen:
                 continue
             conditions = " or ".join(
-                f"({ratios[t.long]} > {number(t.threshold)} and {ratios[t.short]} > {number(t.threshold)})"
+                f"({ratios[long[t.long]]} > {number(t.threshold)} and {ratios[short[t.short]]} > "
+                f"{number(t.threshold)})"
                 for t in chosen)
             # The short window confirms the burn is still happening; it must carry enough traffic too.
-            guard_window = chosen[0].short
+            guard_window = short[chosen[0].short]
             req = self.requests(group, guard_window)
             guard = self.guard_rate(guard_window)
             expr = f"({conditions}) and on () ({req} >= {number(guard)})"
@@ -378,11 +439,11 @@ class Builder:
             tiers_text = ", ".join(f"{number(t.factor)}x over {t.long} and {t.short}" for t in chosen)
             if m.sli == "latency":
                 assert m.latency_seconds is not None
-                lat = m.latency_seconds
-                bad = self.traffic_series(rate, 0, eval_s) + self.latency_series({lat: 0.0}, rate, eval_s)
-                good_series = self.traffic_series(rate, 0, eval_s) + self.latency_series({lat: rate}, rate, eval_s)
-                low = self.traffic_series(guard / 4, 0, eval_s) + self.latency_series({lat: 0.0}, guard / 4, eval_s)
-                what = f"requests slower than {number(lat)}s"
+                slow_at = m.latency_seconds
+                bad = self.traffic_series(rate, 0, eval_s) + self.latency_series({slow_at: 0.0}, rate, eval_s)
+                good_series = self.traffic_series(rate, 0, eval_s) + self.latency_series({slow_at: rate}, rate, eval_s)
+                low = self.traffic_series(guard / 4, 0, eval_s) + self.latency_series({slow_at: 0.0}, guard / 4, eval_s)
+                what = f"requests slower than {number(slow_at)}s"
             else:
                 bad = self.traffic_series(0, rate, eval_s)
                 good_series = self.traffic_series(rate, 0, eval_s)
@@ -586,9 +647,9 @@ class Builder:
 
     def staleness(self) -> None:
         families: dict[str, list[MonitorPlan]] = {}
-        for monitor in self.plan.monitors:
+        for _, monitor in self.monitors:
             if monitor.kind in contract.STALENESS:
-                families.setdefault(contract.STALENESS[monitor.kind][0], []).append(monitor)
+                families.setdefault(contract.STALENESS[monitor.kind][0], []).append(self.scaled(monitor))
         for family, monitors in families.items():
             metric = contract.STALENESS[monitors[0].kind][1]
             window = max(m.window_seconds for m in monitors)
@@ -601,7 +662,7 @@ class Builder:
             sel = self.id_selector(metric)
             names = ", ".join(m.name for m in monitors)
             labels = {"exporter": family}
-            for_stale = "5m"
+            for_stale = self.scale("5m")
             # A last run long before the test's time 0 is stale at once, so the test stays short.
             eval_stale = seconds(for_stale) + 300
             alert = self.alert(
@@ -610,7 +671,7 @@ class Builder:
                 f"{metric} is older than {stale}: the monitors {template_literal(names)} are blind.",
                 [Scenario("fires", (Series(sel, gauge(-2 * stale_s, eval_stale)),), eval_stale, ({},)),
                  Scenario("healthy", (Series(sel, counter(1, eval_stale)),), eval_stale, ())],
-                severity="critical", retrain=False, for_=for_stale, runbook=runbook, keep_firing=False)
+                severity=self.paging, retrain=False, for_=for_stale, runbook=runbook, keep_firing=False)
             alert.name = f"{camel(family)}ExporterStale"
             alert.labels.update(labels)
             eval_missing = stale_s + 300
@@ -620,11 +681,32 @@ class Builder:
                 f"No {metric} series for {stale}: the monitors {template_literal(names)} are blind.",
                 [Scenario("fires", (), eval_missing, ({},)),
                  Scenario("healthy", (Series(sel, counter(1, eval_missing)),), eval_missing, ())],
-                severity="critical", retrain=False, for_=stale, runbook=runbook, keep_firing=False)
+                severity=self.paging, retrain=False, for_=stale, runbook=runbook, keep_firing=False)
             alert.name = f"{camel(family)}ExporterMissing"
             alert.labels.update(labels)
             # absent() carries the selector's equality matchers as labels.
             alert.scenarios[0] = Scenario("fires", (), eval_missing, (dict(self.identity),))
+
+
+_ERRORS_HINT = ("declare the exporter contract's failure counter (targets.prometheus.inferenceErrors: exporter, "
+                "docs/metrics.md) and export ml_inference_errors_total from the predictor, or serve on a stack "
+                "that counts failures (knative, mlserver, triton)")
+
+
+def unexported(stack: Stack, m: MonitorPlan) -> tuple[str, str] | None:
+    """(why, hint) when `m` reads a series `stack` does not export, else None."""
+    needs_errors = m.kind == "error_rate" or (m.kind == "slo" and m.sli == "availability")
+    needs_latency = m.kind == "latency" or (m.kind == "slo" and m.sli == "latency")
+    if m.kind in contract.LIVE_KINDS and stack.requests_metric is None:
+        return f"{stack.what} exports no request counter for the {m.kind} monitor", "choose another servingStack"
+    if needs_errors and stack.errors_metric is None:
+        what = "error rate" if m.kind == "error_rate" else "availability SLO"
+        return (f"the {what} monitor {m.name!r} needs a failure counter, and {stack.what} exports none "
+                f"(an absent counter would read as 0% errors)", _ERRORS_HINT)
+    if needs_latency and stack.latency is None:
+        return (f"the latency monitor {m.name!r} needs a latency histogram, and {stack.what} exports none",
+                "use a serving stack with a latency histogram, or watch latency in the runtime's own terms")
+    return None
 
 
 def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> RuleSet:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -16,6 +17,15 @@ def _duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
+
+
+def _version(value: str) -> str:
+    if not re.fullmatch(r"v?[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", value):
+        raise ValueError(f"{value!r} is not a version such as 1.19 or 1.19.2")
+    return value
+
+
+Version = Annotated[str, AfterValidator(_version)]
 
 
 class _Strict(BaseModel):
@@ -62,5 +72,16 @@ class PrometheusSettings(_Strict):
     stalenessRunbookUrl: str = Field(
         "https://mlspec.dev/runbooks/stale-exporter-metrics",
         description="Runbook of staleness alerts for monitors that have no runbook of their own.")
+    inferenceErrors: Literal["runtime", "exporter"] = Field(
+        "runtime", description="Who counts failed requests: `runtime` (only what the serving runtime exports; "
+                               "the KServe Python server and vLLM count none) or `exporter` (the predictors export "
+                               "the contract's ml_inference_errors_total, initialised at 0; docs/metrics.md).")
+    knativeVersion: Version = Field(
+        "1.20",
+        description="Knative Serving version for servingStack knative: up to 1.18 the queue-proxy exports "
+                    "OpenCensus names (revision_request_count), from 1.19 OpenTelemetry ones.")
+    timeScale: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="Multiply every rule window, `for:` and `keep_firing_for` by this (tests only: a "
+                         "behavioural test runs minutes of alerting in seconds). Never below 1s.")
     keepFiringFor: Duration | None = Field("5m", description="keep_firing_for on threshold alerts (anti-flapping).")
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
