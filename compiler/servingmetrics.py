@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.promql import number, quote_meta, raw_selector, selector
+from compiler import serving
+from compiler.promql import number, quote_meta, raw_selector
 
 # prometheus_client's default buckets (prometheus_client/metrics.py, Histogram.DEFAULT_BUCKETS): the
 # KServe Python server declares its histograms without buckets, so it gets these.
@@ -67,10 +68,12 @@ class Stack:
             return None
         return raw_selector(self.errors_metric, self.matchers(model, namespace), dict(self.errors_extra))
 
-    def requests(self, model: str, namespace: str, window: str) -> str:
+    def requests(self, model: str, namespace: str, window: str, pods: str | None = None) -> str:
+        """Requests per second; `pods`: only those of pods matching this RE2 regex."""
         if self.requests_metric is None:
             raise ValueError(f"{self.what} exports no request counter")
-        total = f"sum(rate({selector(self.requests_metric, self.matchers(model, namespace))}[{window}]))"
+        matched = raw_selector(self.requests_metric, self.matchers(model, namespace), {"pod": pods} if pods else {})
+        total = f"sum(rate({matched}[{window}]))"
         if self.requests_are_successes:
             return f"({total} + ({self.errors(model, namespace, window)}))"
         return total
@@ -216,16 +219,20 @@ def stack_for(plan: Any, settings: Mapping[str, Any] | None = None) -> Stack:
     return stack
 
 
-# KServe serves a model under its InferenceService's name (the built-in runtimes pass
-# `--model_name={{.Name}}`, kserve/kserve config/runtimes); the shadow is its own InferenceService.
-SHADOW_SUFFIX = "-shadow"
+SHADOW_SUFFIX = serving.SHADOW_SUFFIX
 
 
 def traffic_query(plan: Any, namespace: str, window: str, seconds: int, *, shadow: bool = False) -> str:
     """Requests served over `window` (`seconds` long): what the rollout gate counts. `shadow`: the
-    mirrored copy's requests, which carry the shadow InferenceService's name."""
-    name = plan.name + SHADOW_SUFFIX if shadow else plan.name
-    return f"{stack_for(plan).requests(name, namespace, window)} * {seconds}"
+    mirrored copy's requests. The shadow serves the primary's model name (compiler.serving: mirrored
+    requests keep their path), so where a stack labels series by the served model name the shadow's
+    pods tell them apart; where it labels them by workload (Knative's service), the shadow's own name."""
+    stack = stack_for(plan)
+    if not shadow:
+        return f"{stack.requests(plan.name, namespace, window)} * {seconds}"
+    if stack.model_suffix:
+        return f"{stack.requests(serving.shadow_service_name(plan), namespace, window)} * {seconds}"
+    return f"{stack.requests(plan.name, namespace, window, pods=serving.shadow_pod_regex(plan))} * {seconds}"
 
 
 __all__ = [

@@ -9,6 +9,10 @@ Writing: everything is rendered in memory first; nothing touches disk when any e
 tree is then staged beside each destination and swapped in file by file under a journal: a crash
 mid-swap is finished (rolled forward) by the next run, and a write the machine refuses (full disk,
 read-only directory) is undone, so no run leaves half a tree.
+
+Length: one module on purpose: serialization, staging, the journal and its recovery share the same
+file-system collaborator and invariants (what is written where, and how it is undone); split, each
+part would need the others' private rules.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ in ~0.3 ms; we build plain Python data from those nodes ourselves, which lets us
 
 libyaml is older than the YAML 1.2 spec and rejects a few valid documents, so on a libyaml parse
 error we re-compose with ruamel.yaml's pure-Python parser before reporting anything.
+
+Length: one module on purpose: the libyaml composer path, the pure-parser fallback and the limits
+(size, depth, aliases) must walk the same nodes the same way so both paths give identical data and
+positions.
 """
 
 from __future__ import annotations

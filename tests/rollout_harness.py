@@ -64,7 +64,7 @@ class Exporter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._models: dict[str, _Counters] = {}
+        self._models: dict[tuple[str, str], _Counters] = {}  # (model_name, pod) -> counters
         exporter = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,16 +99,19 @@ class Exporter:
                  trace: TracebackType | None) -> None:
         self.close()
 
-    def set(self, model: str, namespace: str, traffic: Traffic | None) -> None:
-        """Change a model's rates from now on (None: stop exporting it, as if it never served)."""
+    def set(self, model: str, namespace: str, traffic: Traffic | None, pod: str = "") -> None:
+        """Change a model's rates from now on (None: stop exporting it, as if it never served). `pod`:
+        the pod label a cluster's service discovery would add (the shadow serves the primary's model
+        name, so only its pods tell its series apart)."""
+        key = (model, pod)
         with self._lock:
             at = time.monotonic()
             if traffic is None:
-                self._models.pop(model, None)
+                self._models.pop(key, None)
                 return
-            current = self._models.get(model)
+            current = self._models.get(key)
             if current is None:
-                self._models[model] = _Counters(namespace, traffic, at)
+                self._models[key] = _Counters(namespace, traffic, at)
             else:
                 current.advance(at)
                 current.traffic = traffic
@@ -117,9 +120,9 @@ class Exporter:
         lines = ["# TYPE request_predict_seconds histogram", "# TYPE ml_inference_errors_total counter"]
         with self._lock:
             at = time.monotonic()
-            for model, counters in sorted(self._models.items()):
+            for (model, pod), counters in sorted(self._models.items()):
                 counters.advance(at)
-                labels = f'namespace="{counters.namespace}",model_name="{model}"'
+                labels = f'namespace="{counters.namespace}",model_name="{model}"' + (f',pod="{pod}"' if pod else "")
                 for bound, count in sorted((counters.buckets or {}).items()):
                     lines.append(f'request_predict_seconds_bucket{{{labels},le="{bound}"}} {count:.3f}')
                 lines.append(f'request_predict_seconds_bucket{{{labels},le="+Inf"}} {counters.requests:.3f}')

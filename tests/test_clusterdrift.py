@@ -88,7 +88,7 @@ def test_missing_changed_and_orphaned(kube: FakeKube) -> None:
     live = kube.get(*ISVC, "risk-prod", "fraud-detector")
     assert live is not None
     live["spec"]["predictor"]["minReplicas"] = 9
-    live["metadata"]["labels"]["mlspec.dev/model-version"] = "11"
+    live["metadata"]["labels"]["mlspec.dev/model-version"] = "99"
     orphan = copy.deepcopy(live)
     orphan["metadata"]["name"] = "retired-model"
     kube.put(orphan)
@@ -102,7 +102,8 @@ def test_missing_changed_and_orphaned(kube: FakeKube) -> None:
     assert "missing   risk-prod, fraud-detector-production, PrometheusRule (monitoring.coreos.com)" in lines
     assert "changed   risk-prod, fraud-detector, InferenceService (serving.kserve.io)" in lines
     assert "  ~ spec.predictor.minReplicas: 2 -> 9 (live)" in lines
-    assert "  ~ metadata.labels.mlspec.dev/model-version: \"12\" -> \"11\" (live)" in lines
+    # production starts at the shadow stage, where the primary still runs (and is labelled) version 11
+    assert "  ~ metadata.labels.mlspec.dev/model-version: \"11\" -> \"99\" (live)" in lines
     assert any(line.startswith("orphaned  risk-prod, retired-model, InferenceService") for line in lines)
     assert not any("not-ours" in line for line in lines)
     data = json.loads(drift("--format", "json").stdout)
@@ -178,11 +179,11 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
     import subprocess as sp
 
     import yaml
-    from compiler.rollout.state import load_states
     from rollout_harness import rollout_spec
-    from test_rollout import answers
+    from test_rollout import answers, loaded_rules
 
     from compiler.deploy.commit import commit
+    from compiler.ledger.state import load_states
     from compiler.rollout import engine
     from compiler.rollout.engine import Options, advance
 
@@ -197,6 +198,7 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("MLSPEC_ACTOR", "tester")
     assert commit(deploy, root=project).status == "committed"
     monkeypatch.setattr(engine, "query", answers())
+    monkeypatch.setattr(engine, "rules", lambda url: loaded_rules(deploy))
     options = Options("alpha", deploy, prometheus="http://prometheus.invalid:9090", specs=[project / "specs"],
                       push=False)
     assert advance(options, wait=True, timeout=30, interval=0.1).code == 0
@@ -211,6 +213,7 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
         assert at_stage.exit_code == 0, at_stage.output
         first_stage = drift()
         assert first_stage.exit_code == 1
-        assert "changed   risk-prod, alpha, InferenceService (serving.kserve.io)" in first_stage.stdout
+        # Compared at the first stage instead, the shadow stage's objects are missing from the cluster.
+        assert "missing   risk-prod, alpha-shadow, InferenceService (serving.kserve.io)" in first_stage.stdout
     finally:
         fake.close()

@@ -83,8 +83,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     exporter = Exporter().start()
     try:
         exporter.set("fd-healthy", NAMESPACE, Traffic(ok=50, latency=0.02))
-        # The shadow stage's gate counts the shadow InferenceService's own series (its model_name).
-        exporter.set("fd-healthy-shadow", NAMESPACE, Traffic(ok=50, latency=0.02))
+        # The shadow stage's gate counts the shadow's own series: the primary's model name on its pods.
+        exporter.set("fd-healthy", NAMESPACE, Traffic(ok=50, latency=0.02), pod="fd-healthy-shadow-predictor-0")
         exporter.set("fd-slow", NAMESPACE, Traffic(ok=50, latency=0.4))
         exporter.set("fd-failing", NAMESPACE, Traffic(ok=25, failed=25, latency=0.02))
         with LocalPrometheus(binary, rules, [f"127.0.0.1:{exporter.port}"], root / "prometheus") as prom:
@@ -165,7 +165,8 @@ def _gate_lines(live: Live, model: str, url: str) -> tuple[int, str]:
 
 def test_rules_not_loaded_refuses(live: Live) -> None:
     # Healthy traffic, but this Prometheus has no rule files: no alert can ever fire, so silence is no proof.
-    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4))  # violating, unseen
+    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4))
+    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4), pod="fd-norules-shadow-predictor-0")  # violating, unseen
     with LocalPrometheus(live.binary, [], [f"127.0.0.1:{live.exporter.port}"], live.root / "prom-norules") as prom:
         wait_for(lambda: query(prom.url, 'sum(rate(request_predict_seconds_count{model_name="fd-norules"}[2s])) '
                                          "* 2 >= 20"), timeout=30)
@@ -179,6 +180,7 @@ def test_fresh_storage_refuses_while_the_model_violates(live: Live) -> None:
     # A Prometheus with an empty TSDB (as after losing its storage) and the rules loaded: the slow model's
     # latency alert needs 10 s of window and 30 s of `for:` before it can fire, so "not firing" is no proof.
     live.exporter.set("fd-fresh", NAMESPACE, Traffic(ok=50, latency=0.4))
+    live.exporter.set("fd-fresh", NAMESPACE, Traffic(ok=50, latency=0.4), pod="fd-fresh-shadow-predictor-0")
     rules = [live.repo / "models/fd-fresh/prometheus/production/rules.yaml"]
     with LocalPrometheus(live.binary, rules, [f"127.0.0.1:{live.exporter.port}"], live.root / "prom-fresh") as prom:
         wait_for(lambda: query(prom.url, 'sum(rate(request_predict_seconds_count{model_name="fd-fresh"}[2s])) '

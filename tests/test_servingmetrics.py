@@ -165,10 +165,12 @@ def test_the_gate_no_longer_imports_the_prometheus_target() -> None:
 
 
 def test_the_shadow_gate_counts_the_shadow_inference_services_series(tmp_path: Path) -> None:
+    # The shadow serves the primary's model name (mirrored requests keep their path), so its series
+    # carry model_name="m1" and only its pods tell them apart.
     plan = plan_of(tmp_path, spec(monitors=[{**ERROR_RATE, "failures": "exporter"}]))
     shadow = StagePlan("shadow", "shadow", 0.0, 100.0, 60)
     canary = StagePlan("canary-5", "canary", 5.0, 0.0, 60)
-    assert 'model_name="m1-shadow"' in traffic_query(plan, "production", 60, shadow)
+    assert 'model_name="m1", pod=~"m1-shadow-predictor-.+"' in traffic_query(plan, "production", 60, shadow)
     assert 'model_name="m1"}' in traffic_query(plan, "production", 60, canary)
 
 

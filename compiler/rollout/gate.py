@@ -284,6 +284,11 @@ def evaluate(plan: Plan, environment: str, stage: StagePlan, held_seconds: float
             answers[expr] = source.query(expr)
         return answers[expr]
 
+    rollback = _alerts("rollback", once, plan, environment, plan.rollout.rollback_on)
+    if not rollback.passed:
+        # A firing rollbackOn alert proves its rule is loaded and evaluating: roll back on it even when
+        # the rules API cannot be asked. Failing closed must never block the way back.
+        return Verdict([rollback])
     at = source.clock()
     loaded = loaded_rules(source.rules(), plan, environment)
     left = hold_left(stage, held_seconds)
@@ -291,7 +296,7 @@ def evaluate(plan: Plan, environment: str, stage: StagePlan, held_seconds: float
                  f"held {held_seconds:.1f}s of {stage.duration_seconds or 0}s"
                  + (f", {left:.1f}s left" if left > 0 else ""))
     return Verdict([
-        _alerts("rollback", once, plan, environment, plan.rollout.rollback_on),
+        rollback,
         _alerts("quiet", once, plan, environment, plan.rollout.advance_when_quiet),
         _traffic(once, plan, environment, stage),
         _rules(plan, environment, loaded, at),

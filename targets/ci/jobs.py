@@ -3,6 +3,9 @@
 Scripts here are constants. Whatever comes from the spec is an `Lit` environment value, which the
 provider writes as a YAML scalar under `env:`/`variables:` (escaped for the CI system's own expansion)
 and the script reads as a quoted `"$VAR"`; no spec text is ever part of a script.
+
+Length: the six stages (and the scheduled advance) are one table of provider-neutral jobs; keeping them
+together keeps their ordering, `needs` and shared environment reviewable in one place.
 """
 
 from __future__ import annotations
