@@ -46,6 +46,9 @@ def render_codes_doc(registry: Registry | None = None) -> str:
         section = {code: text for code, text in CODES.items() if code.startswith(prefix)}
         if section:
             out += ["", f"### {title}", "", *_table(section)]
+    from compiler.validation import CODES as VALIDATION_CODES
+
+    out += ["", "## `mlspec validate`", "", *_table(VALIDATION_CODES)]
     for name in registry.names():
         target = registry.targets[name]
         out += ["", f"## Target `{name}`", ""]
