@@ -22,6 +22,10 @@ PIN_PARAMETERS = (
 # task's cache key and the registered model's URI differ per run (targets/kubeflow/runs.py).
 RUN_ID = "run_id"
 TASK_PARAMETERS = (*PIN_PARAMETERS, RUN_ID)
+# An LLM application's prompt pin (model.prompt): with defaults, and an input of every training task, so
+# a step can check the file it loads (`--prompt-sha256 {{$.inputs.parameters['prompt_sha256']}}`) and a
+# changed pin is a new cache key.
+PROMPT_PARAMETERS = ("prompt_path", "prompt_sha256")
 
 
 def component(task: str) -> str:
