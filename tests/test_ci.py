@@ -386,3 +386,15 @@ def test_prompt_pin_is_checked_in_ci(rendered: dict[str, bytes], tmp_path: Path,
     assert "prompt file hashes to" in changed.output
     prompt.unlink()
     assert runner.invoke(cli, ["data", "check"], env=base).exit_code == 1
+
+
+def test_concurrency_groups_name_real_environments(rendered: dict[str, bytes]) -> None:
+    for rel, doc in _workflows(rendered).items():
+        assert "${{ github.event_name }}" in doc["concurrency"]["group"], rel
+        groups = {name: job["concurrency"]["group"] for name, job in doc["jobs"].items() if "concurrency" in job}
+        assert not any("None" in group for group in groups.values()), (rel, groups)
+        if ROLLOUT_JOB in groups:
+            assert groups[ROLLOUT_JOB] != groups["canary_deploy_production"], rel
+    for rel, doc in _pipelines(rendered).items():
+        groups = [str(job.get("resource_group", "")) for job in doc.values() if isinstance(job, dict)]
+        assert not any("None" in group for group in groups), rel
