@@ -185,7 +185,8 @@ def test_github_workflow_production_moves_only_in_the_approved_job(world: dict[s
         assert kfp.problems == []
         assert len(kfp.runs) == 1
         params = kfp.runs[0]["runtime_config"]["parameters"]
-        assert params == {"run_id": "4242-1", "baseline_auc": 0.94}
+        assert params == {"run_id": "4242-1", "baseline_auc": 0.94,
+                          "model_output_uri": f"s3://models/{MODEL}/13/runs/4242-1"}
         # Approval releases production: the new version's first stage, and nothing further.
         results = runner.run_github(world["workflow"], approve=world["protected"])
         assert results["canary_deploy_production"].status == "success", _logs(results)

@@ -373,6 +373,9 @@ def test_scheduled_runs_are_run_unique_and_accepted_by_kfp_server_api(plans: lis
     ids = [run["runtime_config"]["parameters"]["run_id"] for run in kfp.runs]
     assert len(ids) == 2
     assert ids[0] != ids[1]
+    # Each run writes its model under its own URI, never over the spec's immutable model_uri.
+    uris = [run["runtime_config"]["parameters"]["model_output_uri"] for run in kfp.runs]
+    assert uris == [f"{plan.model.uri}/runs/{run_id}" for run_id in ids]
 
 
 def test_submit_needs_a_baseline_or_a_first_deployment(plans: list[Plan], tmp_path: Path) -> None:
@@ -382,7 +385,8 @@ def test_submit_needs_a_baseline_or_a_first_deployment(plans: list[Plan], tmp_pa
     spec = rendered.api_form()
     with pytest.raises(runs.RunError, match="--first-deployment"):
         runs.run_parameters(spec, "42-1", None)
-    assert runs.run_parameters(spec, "42-1", {"auc": 0.93}) == {"run_id": "42-1", "baseline_auc": 0.93}
+    assert runs.run_parameters(spec, "42-1", {"auc": 0.93}) == {
+        "run_id": "42-1", "baseline_auc": 0.93, "model_output_uri": "s3://models/fraud-detector/12/runs/42-1"}
     # auc is higher-is-better: with nothing in production the comparison must hold for any candidate.
     assert runs.run_parameters(spec, "42-1", None, first_deployment=True)["baseline_auc"] == -1e308
     with pytest.raises(runs.RunError):

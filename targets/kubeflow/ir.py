@@ -242,6 +242,7 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
 
     root_params = _pin_root_params(plan)
     root_params[names.RUN_ID] = {"parameterType": "STRING"}  # no default: each run names itself
+    root_params[names.OUTPUT_URI] = {"parameterType": "STRING"}  # no default: derived from run_id per run
     if plan.model.prompt_path and plan.model.prompt_sha256:
         for key, value in zip(names.PROMPT_PARAMETERS, (plan.model.prompt_path, plan.model.prompt_sha256), strict=True):
             root_params[key] = {"defaultValue": value, "isOptional": True, "parameterType": "STRING"}
