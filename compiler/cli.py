@@ -252,13 +252,19 @@ def init(name: str, team: str, directory: Path) -> None:
               envvar="MLSPEC_CRDS", help="CRDs to validate against, e.g. exported from your cluster.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def validate(directory: Path, crds: Path | None, fmt: str) -> None:
-    """Validate a rendered tree with the consumers' own schemas (needs mlspec[validate])."""
-    from compiler.validation import validate_tree
+    """Validate every file of a rendered tree with its consumer's own validator (needs mlspec[validate])."""
+    from collections import Counter
 
-    diags = validate_tree(directory, crds)
+    from compiler.validation import judge_tree
+
+    diags, judged = judge_tree(directory, crds)
     _report(diags, fmt)
-    if fmt == "text" and not diags:
-        click.echo(f"{directory}: valid", err=True)
+    if fmt == "text":
+        # Which validator judged what: "not judged" must never pass for "valid".
+        for how, count in sorted(Counter(judged.values()).items()):
+            click.echo(f"  {count:4d} file(s): {how}", err=True)
+        if not diags:
+            click.echo(f"{directory}: valid", err=True)
     sys.exit(1 if has_errors(diags) else 0)
 
 

@@ -51,6 +51,9 @@ def render_codes_doc(registry: Registry | None = None) -> str:
 
     out += ["", "## `mlspec verify`", "",
             "One line per problem found in a live Prometheus (`CODE model/env: message`).", "", *_table(VERIFY_CODES)]
+    from compiler.validation import CODES as VALIDATION_CODES
+
+    out += ["", "## `mlspec validate`", "", *_table(VALIDATION_CODES)]
     for name in registry.names():
         target = registry.targets[name]
         out += ["", f"## Target `{name}`", ""]

@@ -355,3 +355,47 @@ def test_install_pins_our_distribution_not_the_squatted_name(rendered: dict[str,
             for step in job["steps"]:
                 if step.get("name") == "Install mlspec":
                     assert step["run"] == 'python -m pip install "mlspec-compiler==0.1.0"', rel
+
+
+def test_prompt_pin_is_checked_in_ci(rendered: dict[str, bytes], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = _workflows(rendered)["models/support-assistant/ci/github-workflow.yaml"]["jobs"]
+    steps = {s["name"]: s.get("run", "") for s in jobs["validate_data"]["steps"]}
+    assert 'git -C prompt-source show "FETCH_HEAD:$PROMPT_PATH" > prompt-pin' in steps["Fetch the pinned prompt"]
+    assert list(steps).index("Fetch the pinned prompt") < list(steps).index("Check pins and features")
+    env = jobs["validate_data"]["env"]
+    assert env["PROMPT_PATH"] == "prompts/draft-reply.jinja"
+    assert re.fullmatch(r"[0-9a-f]{64}", env["PROMPT_SHA256"])
+    fraud = _workflows(rendered)["models/fraud-detector/ci/github-workflow.yaml"]["jobs"]["validate_data"]
+    assert "PROMPT_SHA256" not in fraud["env"]
+    # The check itself, through the public verb the workflow calls.
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    data = tmp_path / "data-pin"
+    data.write_text("a\n1\n")
+    prompt = tmp_path / "prompt-pin"
+    prompt.write_text("Draft a reply to {{ ticket }}\n")
+    base = {"DATA_PIN_KIND": "file", "DATA_DIGEST": datacheck.file_digest(data, "sha256"),
+            "FEATURE_EXPECTATIONS": "[]", "PROMPT_SHA256": datacheck.file_digest(prompt, "sha256")}
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)  # the verb reads ./data-pin and ./prompt-pin, like the CI job
+    assert runner.invoke(cli, ["data", "check"], env=base).exit_code == 0
+    changed = runner.invoke(cli, ["data", "check"], env={**base, "PROMPT_SHA256": "0" * 64})
+    assert changed.exit_code == 1
+    assert "prompt file hashes to" in changed.output
+    prompt.unlink()
+    assert runner.invoke(cli, ["data", "check"], env=base).exit_code == 1
+
+
+def test_concurrency_groups_name_real_environments(rendered: dict[str, bytes]) -> None:
+    for rel, doc in _workflows(rendered).items():
+        assert "${{ github.event_name }}" in doc["concurrency"]["group"], rel
+        groups = {name: job["concurrency"]["group"] for name, job in doc["jobs"].items() if "concurrency" in job}
+        assert not any("None" in group for group in groups.values()), (rel, groups)
+        if ROLLOUT_JOB in groups:
+            assert groups[ROLLOUT_JOB] != groups["canary_deploy_production"], rel
+    for rel, doc in _pipelines(rendered).items():
+        groups = [str(job.get("resource_group", "")) for job in doc.values() if isinstance(job, dict)]
+        assert not any("None" in group for group in groups), rel

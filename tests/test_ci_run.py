@@ -141,6 +141,15 @@ esac""")
     }
 
 
+def _deploy(world: dict[str, Any], *hold: str) -> None:
+    """What deploy_to_staging (with `--hold production`) or the released production job commits."""
+    clone = world["tmp"] / f"release-{len(hold)}-{len(list(world['tmp'].glob('release-*')))}"
+    env = {"HOME": str(world["tmp"] / "work" / "home"), "PATH": env_path(world["shims"])}
+    subprocess.run(["git", "clone", "-q", str(world["bare"]), str(clone)], check=True, capture_output=True, env=env)
+    subprocess.run(["mlspec", "commit", f"specs/{MODEL}.yaml", "--repo", str(clone), *hold, "--push"],
+                   cwd=world["spec_repo"], env=env, check=True, capture_output=True)
+
+
 def _runner(world: dict[str, Any], kfp: FakeKfp, event: str = "push", prometheus: str = "") -> Runner:
     work = world["tmp"] / "work"
     return Runner(
@@ -176,7 +185,8 @@ def test_github_workflow_production_moves_only_in_the_approved_job(world: dict[s
         assert kfp.problems == []
         assert len(kfp.runs) == 1
         params = kfp.runs[0]["runtime_config"]["parameters"]
-        assert params == {"run_id": "4242-1", "baseline_auc": 0.94}
+        assert params == {"run_id": "4242-1", "baseline_auc": 0.94,
+                          "model_output_uri": f"s3://models/{MODEL}/13/runs/4242-1"}
         # Approval releases production: the new version's first stage, and nothing further.
         results = runner.run_github(world["workflow"], approve=world["protected"])
         assert results["canary_deploy_production"].status == "success", _logs(results)
@@ -190,17 +200,18 @@ def test_scheduled_rollout_waits_for_the_release_and_asks_prometheus(world: dict
     before = _production(world["bare"], scratch)
     binary = require_tool("prometheus")
     with FakeKfp() as kfp, LocalPrometheus(binary, [], [], workdir=world["tmp"] / "prom") as prom:
-        # The push ran up to the approval; a scheduled run must not move the unapproved version.
-        pushed = _runner(world, kfp)
-        pushed.run_github(world["workflow"])
+        # Staging is deployed and the release waits for approval (the push pipeline up to there is
+        # executed by the test above; here its two deployment commands stand in for it).
+        _deploy(world, "--hold", "production")
         scheduled = _runner(world, kfp, event="schedule", prometheus=prom.url)
         results = scheduled.run_github(world["workflow"])
         assert {n for n, r in results.items() if r.status == "success"} == {"advance_rollout"}, _logs(results)
         assert "waiting for the approved release" in results["advance_rollout"].log
         assert _production(world["bare"], scratch) == before
         # After the release, the scheduled job asks the gate (a 24 h shadow hold: not yet) and moves nothing.
-        pushed.run_github(world["workflow"], approve=world["protected"])
+        _deploy(world)  # the approved release
         released = _production(world["bare"], scratch)
+        assert released != before
         again = _runner(world, kfp, event="schedule", prometheus=prom.url).run_github(world["workflow"])
         assert again["advance_rollout"].status == "success", _logs(again)
         assert "gate does not pass yet" in again["advance_rollout"].log

@@ -374,6 +374,9 @@ def test_scheduled_runs_are_run_unique_and_accepted_by_kfp_server_api(plans: lis
     ids = [run["runtime_config"]["parameters"]["run_id"] for run in kfp.runs]
     assert len(ids) == 2
     assert ids[0] != ids[1]
+    # Each run writes its model under its own URI, never over the spec's immutable model_uri.
+    uris = [run["runtime_config"]["parameters"]["model_output_uri"] for run in kfp.runs]
+    assert uris == [f"{plan.model.uri}/runs/{run_id}" for run_id in ids]
 
 
 def test_submit_needs_a_baseline_or_a_first_deployment(plans: list[Plan], tmp_path: Path) -> None:
@@ -383,8 +386,49 @@ def test_submit_needs_a_baseline_or_a_first_deployment(plans: list[Plan], tmp_pa
     spec = rendered.api_form()
     with pytest.raises(runs.RunError, match="--first-deployment"):
         runs.run_parameters(spec, "42-1", None)
-    assert runs.run_parameters(spec, "42-1", {"auc": 0.93}) == {"run_id": "42-1", "baseline_auc": 0.93}
+    assert runs.run_parameters(spec, "42-1", {"auc": 0.93}) == {
+        "run_id": "42-1", "baseline_auc": 0.93, "model_output_uri": "s3://models/fraud-detector/12/runs/42-1"}
     # auc is higher-is-better: with nothing in production the comparison must hold for any candidate.
     assert runs.run_parameters(spec, "42-1", None, first_deployment=True)["baseline_auc"] == -1e308
     with pytest.raises(runs.RunError):
         runs.run_parameters(spec, "42 1; rm", None, first_deployment=True)
+
+
+def test_prompt_pin_is_a_pipeline_parameter(plans: list[Plan]) -> None:
+    """An LLM application's pipeline receives the prompt pin: a default on the root, an input of every
+    task (a changed pin is a new cache key), and an argument of register-model."""
+    plan = _plan(plans, "support-assistant")
+    assert plan.model.prompt_sha256
+    ir = training_pipeline(plan, KubeflowSettings()).ir
+    root = ir["root"]["inputDefinitions"]["parameters"]
+    assert root["prompt_sha256"]["defaultValue"] == plan.model.prompt_sha256
+    assert root["prompt_path"]["defaultValue"] == plan.model.prompt_path
+    for name, task in ir["root"]["dag"]["tasks"].items():
+        assert {"componentInputParameter": "prompt_sha256"} in task["inputs"]["parameters"].values(), name
+    register = ir["deploymentSpec"]["executors"]["exec-register-model"]["container"]["args"]
+    assert register[register.index("--prompt-sha256") + 1] == "{{$.inputs.parameters['prompt_sha256']}}"
+    arg = "{{$.inputs.parameters['prompt_sha256']}}"
+    step = dataclasses.replace(plan.pipeline.steps[0], args=("--prompt-sha256", arg))
+    steps = (step, *plan.pipeline.steps[1:])
+    pinned = dataclasses.replace(plan, pipeline=dataclasses.replace(plan.pipeline, steps=steps))
+    assert [d.code for d in checks.check(pinned) if d.code == "KFP005"] == []
+    fraud = training_pipeline(_plan(plans, "fraud-detector"), KubeflowSettings()).ir
+    assert "prompt_sha256" not in fraud["root"]["inputDefinitions"]["parameters"]
+
+
+def test_only_pipelines_with_baselines_reference_the_params_configmap(plans: list[Plan]) -> None:
+    """mlspec does not render `<model>-<purpose>-params`; a CronJob may depend on it only for what no
+    default can hold (production's baselines)."""
+    from targets.kubeflow import schedule
+    from targets.kubeflow.ir import scoring_pipeline
+
+    def volumes(plan: Plan, pipeline: Any, purpose: str) -> list[str]:
+        cron = schedule.cronjob(plan, KubeflowSettings(), pipeline, purpose, "0 3 * * *")
+        return [v["name"] for v in cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]]
+
+    churn = _plan(plans, "churn-scorer")
+    scoring = scoring_pipeline(churn, KubeflowSettings())
+    assert scoring is not None
+    assert volumes(churn, scoring, "score") == ["runner"]
+    fraud = _plan(plans, "fraud-detector")
+    assert volumes(fraud, training_pipeline(fraud, KubeflowSettings()), "train") == ["runner", "params"]

@@ -103,6 +103,7 @@ def test_drift_alert_through_alertmanager_starts_one_run_unique_kfp_run(deploy: 
     params = run["runtime_config"]["parameters"]
     assert params["baseline_auc"] == 0.931
     assert params["run_id"].startswith("drift-")
+    assert params["model_output_uri"] == f"s3://models/{MODEL}/12/runs/{params['run_id']}"
     # The committed pipeline, as it is in the deployment repository: IR and Kubernetes platform document.
     ir, platform = yaml.safe_load_all((out / "models" / MODEL / "kubeflow" / "pipeline.yaml").read_text())
     assert run["pipeline_spec"] == {"pipeline_spec": ir, "platform_spec": platform}

@@ -165,8 +165,8 @@ def _gate_lines(live: Live, model: str, url: str) -> tuple[int, str]:
 
 def test_rules_not_loaded_refuses(live: Live) -> None:
     # Healthy traffic, but this Prometheus has no rule files: no alert can ever fire, so silence is no proof.
-    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4))
-    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4), pod="fd-norules-shadow-predictor-0")  # violating, unseen
+    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4))  # violating, unseen
+    live.exporter.set("fd-norules", NAMESPACE, Traffic(ok=50, latency=0.4), pod="fd-norules-shadow-predictor-0")
     with LocalPrometheus(live.binary, [], [f"127.0.0.1:{live.exporter.port}"], live.root / "prom-norules") as prom:
         wait_for(lambda: query(prom.url, 'sum(rate(request_predict_seconds_count{model_name="fd-norules"}[2s])) '
                                          "* 2 >= 20"), timeout=30)

@@ -8,13 +8,17 @@ How a document is recognized, first match wins (`classify` is this list in code)
    `apiVersion` in `kustomize.config.k8s.io`. Skipped: it is not an API object.
 3. Kubernetes object: has `apiVersion` or `kind` (then both are required). Judged by the CRD from
    `--crds` that defines it, else by kubernetes-validate for built-in groups, else VAL002.
-4. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. Skipped (actionlint,
-   check-jsonschema judge it).
-5. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. Skipped (check-jsonschema).
-6. Prometheus rule file: top-level `groups`. Skipped (`promtool check rules`).
-7. promtool unit test: top-level `rule_files`. Skipped (`promtool test rules`).
-8. Alertmanager config: top-level `route` or `receivers`. Skipped (`amtool check-config`).
-9. Anything else (audit records, settings, empty documents): plain data, skipped.
+   mlspec's own artifacts (`apiVersion: mlspec/v1`, e.g. CiRepositorySettings) come first and are judged
+   by the schema mlspec ships for the kind.
+4. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. check-jsonschema's
+   vendored schema.
+5. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. check-jsonschema's vendored schema.
+6. Prometheus rule file: top-level `groups`. `promtool check rules` (else the PromQL parser).
+7. promtool unit test: top-level `rule_files`. `promtool test rules`.
+8. Alertmanager config: top-level `route` or `receivers`. `amtool check-config` (team fragments wrapped).
+9. Anything else (audit records, empty documents): plain data, not judged (and reported as such).
+
+`judge_file` also says what judged each file (compiler/validation/external.py has the tool judges).
 
 A `PipelineVersion` custom resource is also checked as a pipeline: its `spec.pipelineSpec` (with
 `spec.platformSpec`) goes through `kfp_ir`, since its CRD leaves that field unchecked.
@@ -32,7 +36,7 @@ import yaml
 
 from compiler.diagnostics import Diagnostic, Severity, sort_diagnostics
 from compiler.diagnostics import Path as DocPath
-from compiler.validation import kfp_ir, kube
+from compiler.validation import external, kfp_ir, kube
 from compiler.validation.common import (
     CRDS_INVALID,
     NOTHING_TO_CHECK,
@@ -57,6 +61,16 @@ PROMETHEUS_RULES = "prometheus-rules"
 PROMTOOL_TEST = "promtool-test"
 ALERTMANAGER_CONFIG = "alertmanager-config"
 DATA = "data"
+MLSPEC_ARTIFACT = "mlspec-artifact"
+MLSPEC_API_VERSION = "mlspec/v1"
+
+# What judged a file, by its first document's kind (tool judges name themselves in compiler.validation.external).
+JUDGES = {
+    KFP_PIPELINE: "kfp SDK (strict protobuf parse, references, load_component_from_text)",
+    KUBERNETES: "Kubernetes schemas (CRDs made strict, kubernetes-validate)",
+    KUSTOMIZE: "not judged: kustomize config",
+    DATA: "not judged: plain data",
+}
 
 
 class _NoDuplicateKeys(yaml.constructor.SafeConstructor):
@@ -116,6 +130,8 @@ def classify(doc: object, rel: str = "", index: int = 0, first: object = None) -
         isinstance(api_version, str) and api_group(api_version) == "kustomize.config.k8s.io"
     ):
         return KUSTOMIZE
+    if api_version == MLSPEC_API_VERSION:
+        return MLSPEC_ARTIFACT
     if "apiVersion" in doc or "kind" in doc:
         return KUBERNETES
     # PyYAML reads the workflow key `on` as the boolean True (YAML 1.1).
@@ -155,6 +171,10 @@ def validate_documents(
             assert isinstance(doc, Mapping)
             label = identity(doc)
             out += [_locate(d, file, i, label) for d in validate_object(doc, crds)]
+        elif kind in (MLSPEC_ARTIFACT, GITHUB_WORKFLOW, GITLAB_CI) and isinstance(doc, Mapping):
+            judge = {MLSPEC_ARTIFACT: external.mlspec_artifact, GITHUB_WORKFLOW: external.github_workflow,
+                     GITLAB_CI: external.gitlab_ci}[kind]
+            out += [_locate(d, file, i, kind) for d in judge(doc)[0]]
     return out
 
 
@@ -204,13 +224,39 @@ def _locate(diag: Diagnostic, file: str, index: int, label: str) -> Diagnostic:
 
 
 def validate_file(path: Path, crds: CrdIndex | None, *, rel: str | None = None) -> list[Diagnostic]:
+    return judge_file(path, crds, rel=rel)[0]
+
+
+def judge_file(path: Path, crds: CrdIndex | None, *, rel: str | None = None) -> tuple[list[Diagnostic], str]:
+    """The file's problems and what judged it."""
     name = rel if rel is not None else str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [Diagnostic(YAML_INVALID, f"cannot read file: {exc}", file=name)]
+        return [Diagnostic(YAML_INVALID, f"cannot read file: {exc}", file=name)], "unreadable"
     docs, problems = load_documents(text, name)
-    return problems or validate_documents(docs, crds, file=name, text=text)
+    if problems:
+        return problems, "YAML parser"
+    out = validate_documents(docs, crds, file=name, text=text)
+    first = docs[0] if docs else None
+    kind = classify(first, name, 0, first)
+    how = JUDGES.get(kind, kind)
+    if isinstance(first, Mapping):
+        found: list[Diagnostic] = []
+        if kind == PROMETHEUS_RULES:
+            found, how = external.rule_file(path, first)
+        elif kind == PROMTOOL_TEST:
+            found, how = external.promtool_test(path)
+        elif kind == ALERTMANAGER_CONFIG:
+            found, how = external.alertmanager_config(path, first)
+        elif kind == MLSPEC_ARTIFACT:
+            how = external.mlspec_artifact(first)[1]
+        elif kind == GITHUB_WORKFLOW:
+            how = external.github_workflow(first)[1]
+        elif kind == GITLAB_CI:
+            how = external.gitlab_ci(first)[1]
+        out += [_locate(d, name, 0, kind) for d in found]
+    return out, how
 
 
 def yaml_files(root: Path) -> list[Path]:
@@ -224,13 +270,19 @@ def yaml_files(root: Path) -> list[Path]:
 
 def validate_tree(root: Path, crds_dir: Path | None) -> list[Diagnostic]:
     """Every problem in a rendered tree, sorted; file names are relative to `root`."""
+    return judge_tree(root, crds_dir)[0]
+
+
+def judge_tree(root: Path, crds_dir: Path | None) -> tuple[list[Diagnostic], dict[str, str]]:
+    """Every problem in a rendered tree, sorted, and what judged each file (relative path -> judge)."""
+    judged: dict[str, str] = {}
     if not root.is_dir():
-        return [Diagnostic(NOTHING_TO_CHECK, f"{root} is not a directory")]
+        return [Diagnostic(NOTHING_TO_CHECK, f"{root} is not a directory")], judged
     out: list[Diagnostic] = []
     crds: CrdIndex | None = None
     if crds_dir is not None:
         if not crds_dir.is_dir():
-            return [Diagnostic(CRDS_INVALID, f"CRD folder {crds_dir} does not exist")]
+            return [Diagnostic(CRDS_INVALID, f"CRD folder {crds_dir} does not exist")], judged
         crds = load_crds(crds_dir)
         out += crds.problems
     files = yaml_files(root)
@@ -240,5 +292,7 @@ def validate_tree(root: Path, crds_dir: Path | None) -> list[Diagnostic]:
             Diagnostic(NOTHING_TO_CHECK, f"no .yaml/.yml files under {root}", severity=Severity.WARNING)
         )
     for path in files:
-        out += validate_file(path, crds, rel=path.relative_to(root).as_posix())
-    return sort_diagnostics(out)
+        rel = path.relative_to(root).as_posix()
+        found, judged[rel] = judge_file(path, crds, rel=rel)
+        out += found
+    return sort_diagnostics(out), judged

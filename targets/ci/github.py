@@ -71,7 +71,8 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
     if job.environment is not None:
         out["environment"] = {"name": job.environment}
     if job.deploys:
-        out["concurrency"] = {"group": f"mlspec-{plan.name}-{job.environment}", "cancel-in-progress": False}
+        out["concurrency"] = {"group": f"mlspec-{plan.name}-{job.lock or job.environment}",
+                              "cancel-in-progress": False}
     names = [n for n in ALL_OUTPUTS if n.upper() in dict(job.env) or
              any(n.upper() in s.exports for s in job.steps)]
     if names:
@@ -112,7 +113,9 @@ def workflow(plan: Plan, settings: CiSettings) -> dict[str, Any]:
         "on": triggers,
         "permissions": {"contents": "read"},
         # Runs of one model queue instead of cancelling each other: a deploy is never cut off midway.
-        "concurrency": {"group": f"mlspec-{plan.name}-${{{{ github.ref }}}}", "cancel-in-progress": False},
+        # The event is part of the group: a scheduled rollout check must not displace a queued push run.
+        "concurrency": {"group": f"mlspec-{plan.name}-${{{{ github.ref }}}}-${{{{ github.event_name }}}}",
+                        "cancel-in-progress": False},
         "env": {name: _env_value(value, None) for name, value in common_env(plan)},
         "jobs": {job.stage: _job(job, plan, settings) for job in jobs},
     }

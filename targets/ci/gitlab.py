@@ -59,7 +59,7 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
         tier = "production" if job.stage in ("canary_deploy_production", ROLLOUT_JOB) else "staging"
         out["environment"] = {"name": job.environment, "deployment_tier": tier}
     if job.deploys:
-        out["resource_group"] = f"mlspec-{plan.name}-{job.environment}"
+        out["resource_group"] = f"mlspec-{plan.name}-{job.lock or job.environment}"
     variables = {name: _variable(value) for name, value in job.env if not isinstance(value, Output)}
     if job.docker:
         out["services"] = [settings.gitlab_docker_service]

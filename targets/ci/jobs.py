@@ -91,6 +91,7 @@ class Job:
     runs_on: str | None = None
     needs: tuple[str, ...] = field(default=())
     scheduled: bool = False  # runs only in scheduled pipelines (advance_rollout), never on push
+    lock: str | None = None  # concurrency group / resource group suffix; default: the environment
 
 
 def environment_name(plan: Plan, env: str, settings: CiSettings) -> str:
@@ -410,7 +411,9 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
             steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
                    Step("mlspec rollout advance", ADVANCE)),
             timeout_minutes=settings.timeout(ROLLOUT_JOB), deploys=True, runs_on=settings.deploy_runs_on,
-            scheduled=True,
+            # Its own group: a scheduled check queued behind a running one must never displace (cancel)
+            # a pending release in the production group; the repository lock orders their commits.
+            scheduled=True, lock=f"{prod_name}-rollout",
         ))
     return out
 

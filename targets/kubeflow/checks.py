@@ -40,7 +40,7 @@ def _step_path(i: int, *rest: str | int) -> tuple[str | int, ...]:
 def check(plan: Plan) -> Iterator[Diagnostic]:
     steps = plan.pipeline.steps
     for step in steps:
-        yield from _check_step(step.spec_index, step)
+        yield from _check_step(step.spec_index, step, plan)
     yield from _check_gates(plan)
     retraining = plan.pipeline.retraining
     if retraining is not None and retraining.on_drift and not retraining.monitors:
@@ -60,7 +60,7 @@ def check(plan: Plan) -> Iterator[Diagnostic]:
                              hint="use minute hour day-of-month month day-of-week, e.g. '0 3 * * 1'")
 
 
-def _check_step(i: int, step: StepPlan) -> Iterator[Diagnostic]:
+def _check_step(i: int, step: StepPlan, plan: Plan) -> Iterator[Diagnostic]:
     if step.name in names.RESERVED_TASKS:
         yield Diagnostic("KFP001", f"step name {step.name!r} is the name of a task the kubeflow target adds",
                          path=_step_path(i, "name"), hint="rename the step")
@@ -72,7 +72,7 @@ def _check_step(i: int, step: StepPlan) -> Iterator[Diagnostic]:
     if not step.command:
         yield Diagnostic("KFP004", "step has no command; KFP runs its launcher instead of the image entrypoint",
                          path=_step_path(i), hint="set command, e.g. [python, -m, my_package.train]")
-    inputs = set(names.PIN_PARAMETERS)
+    inputs = set(names.TASK_PARAMETERS) | (set(names.PROMPT_PARAMETERS) if plan.model.prompt_sha256 else set())
     outputs = set(step.metrics)
     for j, arg in enumerate(step.args):
         for ref in _PLACEHOLDER.findall(arg):

@@ -169,16 +169,21 @@ def _step_platform(step: StepPlan) -> dict[str, Any]:
     return out
 
 
+def task_parameters(plan: Plan) -> tuple[str, ...]:
+    """What every training task receives: the pins, the run id and, for LLM applications, the prompt pin."""
+    return (*names.TASK_PARAMETERS, *(names.PROMPT_PARAMETERS if plan.model.prompt_sha256 else ()))
+
+
 def _register(plan: Plan, settings: KubeflowSettings, metrics: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     args: list[str] = []
-    for key in names.TASK_PARAMETERS:
+    for key in task_parameters(plan):
         args += ["--" + key.replace("_", "-"), names.input_placeholder(key)]
     for metric in metrics:
         args += ["--metric", metric, names.input_placeholder(names.metric_input(metric))]
     component = {
         "executorLabel": names.executor(names.REGISTER_TASK),
         "inputDefinitions": {"parameters": {
-            **_string_params(names.TASK_PARAMETERS),
+            **_string_params(task_parameters(plan)),
             **{names.metric_input(m): {"parameterType": "NUMBER_DOUBLE"} for m in metrics},
         }},
     }
@@ -224,14 +229,14 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
     for step in pipeline.steps:
         comp: dict[str, Any] = {
             "executorLabel": names.executor(step.name),
-            "inputDefinitions": {"parameters": _string_params(names.TASK_PARAMETERS)},
+            "inputDefinitions": {"parameters": _string_params(task_parameters(plan))},
         }
         if step.metrics:
             comp["outputDefinitions"] = {
                 "parameters": {m: {"parameterType": "NUMBER_DOUBLE"} for m in step.metrics}}
         components[names.component(step.name)] = comp
         executors[names.executor(step.name)] = _step_executor(plan, step)
-        tasks[step.name] = _task(step.name, deps=step.after, inputs=_from_root(names.TASK_PARAMETERS),
+        tasks[step.name] = _task(step.name, deps=step.after, inputs=_from_root(task_parameters(plan)),
                                  cache=step.cache, retries=step.retries)
         k8s = _step_platform(step)
         if k8s:
@@ -239,6 +244,10 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
 
     root_params = _pin_root_params(plan)
     root_params[names.RUN_ID] = {"parameterType": "STRING"}  # no default: each run names itself
+    root_params[names.OUTPUT_URI] = {"parameterType": "STRING"}  # no default: derived from run_id per run
+    if plan.model.prompt_path and plan.model.prompt_sha256:
+        for key, value in zip(names.PROMPT_PARAMETERS, (plan.model.prompt_path, plan.model.prompt_sha256), strict=True):
+            root_params[key] = {"defaultValue": value, "isOptional": True, "parameterType": "STRING"}
     baselines = gates.baseline_metrics(plan.gates)
     for metric in baselines:
         # No default on purpose: a run without the production model's value must not start (fail closed).
@@ -251,13 +260,13 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
     executors[names.executor(names.REGISTER_TASK)] = register_exec
     deps = sorted({*_leaves(pipeline.steps), *([evaluation] if gate_metrics else [])})
     if not gate_metrics:
-        tasks[names.REGISTER_TASK] = _task(names.REGISTER_TASK, deps=deps, inputs=_from_root(names.TASK_PARAMETERS),
+        tasks[names.REGISTER_TASK] = _task(names.REGISTER_TASK, deps=deps, inputs=_from_root(task_parameters(plan)),
                                            cache=False)
     else:
         # The SDK's shape for `with dsl.If(...)`: a sub-DAG component whose inputs are pipeline channels.
-        sub_inputs: dict[str, Any] = {names.channel(k): {"parameterType": "STRING"} for k in names.TASK_PARAMETERS}
-        outer: dict[str, Any] = {names.channel(k): {"componentInputParameter": k} for k in names.TASK_PARAMETERS}
-        register_inputs: dict[str, Any] = _from_root(names.TASK_PARAMETERS, via_channel=True)
+        sub_inputs: dict[str, Any] = {names.channel(k): {"parameterType": "STRING"} for k in task_parameters(plan)}
+        outer: dict[str, Any] = {names.channel(k): {"componentInputParameter": k} for k in task_parameters(plan)}
+        register_inputs: dict[str, Any] = _from_root(task_parameters(plan), via_channel=True)
         for metric in gate_metrics:
             chan = names.channel_output(evaluation, metric)
             sub_inputs[chan] = {"parameterType": "NUMBER_DOUBLE"}

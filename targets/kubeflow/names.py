@@ -21,7 +21,14 @@ PIN_PARAMETERS = (
 # Run-unique, without a default: every run says which run it is (CI run, schedule time, alert), so each
 # task's cache key and the registered model's URI differ per run (targets/kubeflow/runs.py).
 RUN_ID = "run_id"
-TASK_PARAMETERS = (*PIN_PARAMETERS, RUN_ID)
+# Where this run's model goes: `<model_uri>/runs/<run_id>`, set by whoever starts the run (runs.py,
+# start_run.py), never the spec's immutable model_uri, which a retraining run would otherwise overwrite.
+OUTPUT_URI = "model_output_uri"
+TASK_PARAMETERS = (*PIN_PARAMETERS, RUN_ID, OUTPUT_URI)
+# An LLM application's prompt pin (model.prompt): with defaults, and an input of every training task, so
+# a step can check the file it loads (`--prompt-sha256 {{$.inputs.parameters['prompt_sha256']}}`) and a
+# changed pin is a new cache key.
+PROMPT_PARAMETERS = ("prompt_path", "prompt_sha256")
 
 
 def component(task: str) -> str:

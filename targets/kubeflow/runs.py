@@ -1,9 +1,10 @@
 """One KFP run of a rendered training pipeline: its run-unique parameters and the v2beta1 request.
 
 Every run gets a `run_id` parameter (the CI run, the scheduler's start time, the alert that triggered
-it). It is an input of every task, so KFP's cache key differs per run and a retraining run trains
-instead of replaying the cache, and the register step gets it to register a new version under a
-run-unique URI instead of overwriting the spec's immutable one (docs/kubeflow.md).
+it) and `model_output_uri` = `<model_uri>/runs/<run_id>`. Both are inputs of every task, so KFP's cache
+key differs per run and a retraining run trains instead of replaying the cache, and the model is
+written and registered under a run-unique URI instead of over the spec's immutable one
+(docs/kubeflow.md).
 
 Baseline parameters have no default in the IR (a run without the production model's value must not
 start); the caller passes them from a metrics file, or says explicitly that this is a first deployment.
@@ -103,6 +104,11 @@ def run_parameters(pipeline_spec: Mapping[str, Any], run_id: str, baseline: Mapp
     out: dict[str, Any] = {}
     if RUN_ID in declared:
         out[RUN_ID] = run_id
+    if names.OUTPUT_URI in declared:
+        base = (declared.get("model_uri") or {}).get("defaultValue")
+        if not isinstance(base, str) or not base:
+            raise RunError("the pipeline declares model_output_uri but model_uri has no default to derive it from")
+        out[names.OUTPUT_URI] = output_uri(base, run_id)
     directions = baseline_directions(pipeline_spec)
     for name in sorted(declared):
         if not name.startswith("baseline_") or "defaultValue" in declared[name]:
@@ -118,6 +124,11 @@ def run_parameters(pipeline_spec: Mapping[str, Any], run_id: str, baseline: Mapp
             raise RunError(f"the pipeline compares {metric!r} with production's value: pass --baseline FILE, "
                            "or --first-deployment when no model is in production yet")
     return out
+
+
+def output_uri(model_uri: str, run_id: str) -> str:
+    """The run-unique place of a run's model (start_run.py computes the same)."""
+    return f"{model_uri.rstrip('/')}/runs/{run_id}"
 
 
 def request_body(display_name: str, pipeline_spec: Mapping[str, Any], parameters: Mapping[str, Any],

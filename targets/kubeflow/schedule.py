@@ -58,9 +58,14 @@ def runner_configmap(plan: Plan, settings: KubeflowSettings, pipeline: RenderedP
 def cronjob(plan: Plan, settings: KubeflowSettings, pipeline: RenderedPipeline, purpose: str,
             schedule: str | None) -> dict[str, Any]:
     name = object_name(plan, purpose)
-    args = ["--host", settings.host, "--pipeline", f"{RUNNER_DIR}/pipeline.json", "--run-name", pipeline.name,
-            "--param-dir", PARAMS_DIR]
-    if RUN_ID in runs.declared_parameters(pipeline.api_form()):
+    declared = runs.declared_parameters(pipeline.api_form())
+    # Only a pipeline with parameters nobody can default (production's baselines) reads the params
+    # ConfigMap; the others must not depend on an object mlspec does not render.
+    needs_params = any(name.startswith("baseline_") and "defaultValue" not in d for name, d in declared.items())
+    args = ["--host", settings.host, "--pipeline", f"{RUNNER_DIR}/pipeline.json", "--run-name", pipeline.name]
+    if needs_params:
+        args += ["--param-dir", PARAMS_DIR]
+    if RUN_ID in declared:
         args += ["--run-id-param", RUN_ID]
     if settings.experimentId:
         args += ["--experiment-id", settings.experimentId]
@@ -68,16 +73,14 @@ def cronjob(plan: Plan, settings: KubeflowSettings, pipeline: RenderedPipeline, 
         args += ["--token-file", f"{TOKEN_DIR}/token"]
     if settings.skipIfActive:
         args.append("--skip-if-active")
-    mounts: list[dict[str, Any]] = [
-        {"mountPath": RUNNER_DIR, "name": "runner", "readOnly": True},
-        {"mountPath": PARAMS_DIR, "name": "params", "readOnly": True},
-    ]
-    volumes: list[dict[str, Any]] = [
-        {"configMap": {"name": name}, "name": "runner"},
-        # Run parameters without a default (baseline metrics) come from a ConfigMap the register step or
-        # an operator maintains; optional, so a missing one makes KFP refuse the run, not the pod hang.
-        {"configMap": {"name": params_configmap_name(plan, purpose), "optional": True}, "name": "params"},
-    ]
+    mounts: list[dict[str, Any]] = [{"mountPath": RUNNER_DIR, "name": "runner", "readOnly": True}]
+    volumes: list[dict[str, Any]] = [{"configMap": {"name": name}, "name": "runner"}]
+    if needs_params:
+        # Baselines are production's metrics, not spec data: a ConfigMap the register step or an operator
+        # maintains outside git; optional, so a missing one makes KFP refuse the run, not the pod hang.
+        mounts.append({"mountPath": PARAMS_DIR, "name": "params", "readOnly": True})
+        volumes.append({"configMap": {"name": params_configmap_name(plan, purpose), "optional": True},
+                        "name": "params"})
     if settings.multiUser:
         mounts.append({"mountPath": TOKEN_DIR, "name": "kfp-token", "readOnly": True})
         volumes.append({"name": "kfp-token", "projected": {"sources": [{"serviceAccountToken": {

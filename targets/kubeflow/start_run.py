@@ -58,6 +58,20 @@ def run_parameters(params: list[str], param_dir: Path | None) -> dict[str, Any]:
     return out
 
 
+OUTPUT_URI = "model_output_uri"
+
+
+def _root_parameters(pipeline: Any) -> dict[str, Any]:
+    ir = pipeline.get("pipeline_spec", pipeline) if isinstance(pipeline, dict) else {}
+    params = (((ir or {}).get("root") or {}).get("inputDefinitions") or {}).get("parameters") or {}
+    return params if isinstance(params, dict) else {}
+
+
+def _root_default(pipeline: Any, name: str) -> str | None:
+    value = (_root_parameters(pipeline).get(name) or {}).get("defaultValue")
+    return value if isinstance(value, str) else None
+
+
 class Api:
     def __init__(self, host: str, token: str | None, timeout: float) -> None:
         self.base = host.rstrip("/") + "/apis/v2beta1"
@@ -110,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
         if args.run_id_param:
-            parameters[args.run_id_param] = f"{stamp}-{secrets.token_hex(4)}"
+            run_id = f"{stamp}-{secrets.token_hex(4)}"
+            parameters[args.run_id_param] = run_id
+            base = _root_default(pipeline, "model_uri")
+            if OUTPUT_URI in _root_parameters(pipeline) and base:
+                # The same rule as targets/kubeflow/runs.py: this run's model never lands on model_uri.
+                parameters[OUTPUT_URI] = f"{base.rstrip('/')}/runs/{run_id}"
         body: dict[str, Any] = {
             "display_name": f"{args.run_name}-{stamp}",
             "pipeline_spec": pipeline,
