@@ -30,6 +30,7 @@ RESOURCES = [
     ("", "v1", "Secret", "secrets"),
     ("batch", "v1", "CronJob", "cronjobs"),
     ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices"),
+    ("serving.kserve.io", "v1alpha2", "LLMInferenceService", "llminferenceservices"),
     ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
     ("networking.istio.io", "v1", "VirtualService", "virtualservices"),
     ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
