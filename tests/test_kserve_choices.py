@@ -343,9 +343,14 @@ def test_output_topic_reaches_the_primary_only(tmp_path: Path) -> None:
     stage = "models/txn-anomaly/kserve/production/stages/shadow"
     primary = yaml.safe_load(files[f"{stage}/inferenceservice.yaml"])
     shadow = yaml.safe_load(files[f"{stage}/shadow-inferenceservice.yaml"])
-    env = {e["name"]: e["value"] for e in primary["spec"]["predictor"]["model"]["env"]}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in primary["spec"]["predictor"]["model"]["env"]}
+    # The producer gets the source's credentials by Secret key reference, never a value.
     assert env == {"MLSPEC_OUTPUT_TOPIC": "payments.anomaly-scores.v1",
-                   "MLSPEC_KAFKA_BOOTSTRAP_SERVERS": "kafka-0.kafka.svc:9092,kafka-1.kafka.svc:9092"}
+                   "MLSPEC_KAFKA_BOOTSTRAP_SERVERS": "kafka-0.kafka.svc:9092,kafka-1.kafka.svc:9092",
+                   "MLSPEC_KAFKA_SASL_USER": {"secretKeyRef": {"name": "kafka-txn-anomaly", "key": "user"}},
+                   "MLSPEC_KAFKA_SASL_PASSWORD": {"secretKeyRef": {"name": "kafka-txn-anomaly", "key": "password"}},
+                   "MLSPEC_KAFKA_SASL_MECHANISM": {"secretKeyRef": {"name": "kafka-txn-anomaly", "key": "saslType"}},
+                   "MLSPEC_KAFKA_TLS_CA_CERT": {"secretKeyRef": {"name": "kafka-ca", "key": "ca.crt"}}}
     assert "MLSPEC_OUTPUT_TOPIC" not in str(shadow["spec"]["predictor"]["model"].get("env", []))
     _strict(files, tmp_path / "out")
 

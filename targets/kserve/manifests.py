@@ -27,6 +27,7 @@ PROMPT_PATH_ENV = "MLSPEC_PROMPT_PATH"
 PROMPT_SHA256_ENV = "MLSPEC_PROMPT_SHA256"
 OUTPUT_TOPIC_ENV = "MLSPEC_OUTPUT_TOPIC"
 BOOTSTRAP_SERVERS_ENV = "MLSPEC_KAFKA_BOOTSTRAP_SERVERS"
+KAFKA_ENV_PREFIX = "MLSPEC_KAFKA_"
 # Labels that say which model version a pod runs, and the training lineage known only for the new one.
 VERSION_LABELS = ("app.kubernetes.io/version", f"{provenance.PREFIX}/model-version")
 LINEAGE_LABELS = (f"{provenance.PREFIX}/data-hash", f"{provenance.PREFIX}/code-commit")
@@ -291,14 +292,25 @@ def kafka_net(plan: Plan) -> dict[str, Any]:
     return net
 
 
-def output_env(plan: Plan) -> list[dict[str, str]]:
+def output_env(plan: Plan) -> list[dict[str, Any]]:
     """Where a streaming model's scores go: the output topic and brokers, for the model server to publish
-    to. A KafkaSource drops the sink's replies, so the predictor itself is the producer (docs/kserve.md)."""
+    to. A KafkaSource drops the sink's replies, so the predictor itself is the producer (docs/kserve.md).
+    With TLS or SASL the producer needs the same credentials as the source: the same Secret keys, by
+    reference (`valueFrom.secretKeyRef`), never their values."""
     stream = plan.serving.stream
     if stream is None or stream.output_topic is None:
         return []
-    return [{"name": OUTPUT_TOPIC_ENV, "value": stream.output_topic},
-            {"name": BOOTSTRAP_SERVERS_ENV, "value": ",".join(stream.bootstrap_servers)}]
+    out: list[dict[str, Any]] = [{"name": OUTPUT_TOPIC_ENV, "value": stream.output_topic},
+                                 {"name": BOOTSTRAP_SERVERS_ENV, "value": ",".join(stream.bootstrap_servers)}]
+    refs: list[tuple[str, SecretKeyPlan | None]] = []
+    if stream.sasl is not None:
+        refs += [("SASL_USER", stream.sasl.user), ("SASL_PASSWORD", stream.sasl.password),
+                 ("SASL_MECHANISM", stream.sasl.type)]
+    if stream.tls is not None:
+        refs += [("TLS_CA_CERT", stream.tls.ca_cert), ("TLS_CERT", stream.tls.cert), ("TLS_KEY", stream.tls.key)]
+    out += [{"name": f"{KAFKA_ENV_PREFIX}{suffix}", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+            for suffix, ref in refs if ref is not None]
+    return out
 
 
 def consumer_group(plan: Plan, env: EnvironmentPlan) -> str:
