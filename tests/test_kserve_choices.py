@@ -281,6 +281,16 @@ def test_ksv043_mode_on_an_llm_is_ignored(tmp_path: Path) -> None:
     assert result.ok
 
 
+def test_ksv043_protocol_and_runtime_on_an_llm_are_ignored(tmp_path: Path) -> None:
+    spec = _spec("support-assistant")
+    spec["serving"]["protocol"] = "v2"
+    spec["model"]["runtime"] = "kserve-huggingfaceserver"
+    result = _run(tmp_path, {"m": spec}, render=False)
+    paths = sorted(d.path for d in result.diagnostics if d.code == "KSV043")
+    assert paths == [("model", "runtime"), ("serving", "protocol")]
+    assert all(d.line is not None for d in result.diagnostics)
+
+
 def test_ksv044_llm_autoscaling_range(tmp_path: Path) -> None:
     spec = _spec("support-assistant")
     spec["serving"]["environments"]["production"]["replicas"] = {"min": 2, "max": 8}

@@ -32,7 +32,8 @@ CODES: dict[str, str] = {
     "KSV040": "serving.kind `llm` (LLMInferenceService, vLLM) serves huggingface models only.",
     "KSV041": "LLMInferenceService has no traffic mirroring: a shadow stage cannot be rendered for kind `llm`.",
     "KSV042": "LLMInferenceService (serving.kserve.io/v1alpha2 with weighted route groups) needs KServe >= 0.20.",
-    "KSV043": "Deployment mode and mirroring do not apply to an LLMInferenceService: the override is ignored.",
+    "KSV043": "A serving choice that does not apply to an LLMInferenceService (deployment mode, mirroring, "
+              "protocol, runtime) is ignored.",
     "KSV044": "LLMInferenceService autoscaling needs the Workload Variant Autoscaler: fixed replicas (the "
               "minimum) are rendered.",
     "KSV045": "serving.llm is set but serving.kind is not `llm`: it is ignored.",
@@ -99,11 +100,17 @@ def _llm(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
                    "with route groups (both arrived in 0.20)",
                    "set serving.kserve.version (or targets.kserve.version) to 0.20 or later if the cluster "
                    "runs it, or remove serving.kind: llm")
-    for key in ("mode", "mirroring"):
-        if key in dict(plan.serving.kserve):
-            yield _err("KSV043", ("serving", "kserve", key),
-                       f"serving.kserve.{key} has no effect on an LLMInferenceService (no deploymentMode, "
-                       "no mirroring)", f"remove serving.kserve.{key}", Severity.WARNING)
+    ignored: list[tuple[tuple[str | int, ...], str]] = [
+        (("serving", "kserve", key), "LLMInferenceService has no deploymentMode and no mirroring")
+        for key in ("mode", "mirroring") if key in dict(plan.serving.kserve)]
+    if plan.serving.protocol is not None:
+        ignored.append((("serving", "protocol"), "vLLM serves the OpenAI API, not the v1/v2 inference protocols"))
+    if plan.model.runtime is not None:
+        ignored.append((("model", "runtime"), "LLMInferenceService runs vLLM; presets go in serving.llm.configs"))
+    for path, why in ignored:
+        dotted = ".".join(str(p) for p in path)
+        yield _err("KSV043", path, f"{dotted} has no effect with serving.kind: llm: {why}", f"remove {dotted}",
+                   Severity.WARNING)
     if plan.serving.payload_logging:
         yield _err("KSV046", ("serving", "payloadLogging"),
                    "LLMInferenceService has no `logger`: payload logging is not rendered",
