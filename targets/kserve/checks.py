@@ -8,7 +8,13 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.plan import Plan, StagePlan
-from compiler.serving import CANARY_PREDICTOR, SHADOW_SUFFIX, predictor_service, served_model_name
+from compiler.serving import (
+    CANARY_PREDICTOR,
+    LLM_CANARY_SUFFIX,
+    SHADOW_SUFFIX,
+    predictor_service,
+    served_model_name,
+)
 from targets.kserve.runtimes import BUILTIN, resolve
 from targets.kserve.settings import KServeSettings
 
@@ -46,7 +52,6 @@ NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
 HPA_METRICS = ("cpu", "memory")
 ROLLBACK = "rollback"
-LLM_CANARY_SUFFIX = "-canary"  # the canary member of an LLMInferenceService route group
 
 
 def _err(code: str, path: tuple[str | int, ...], message: str, hint: str | None = None,

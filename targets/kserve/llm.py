@@ -17,9 +17,8 @@ import math
 from typing import Any
 
 from compiler.plan import EnvironmentPlan, Plan, StagePlan
-from compiler.serving import served_model_name
+from compiler.serving import llm_canary_name, served_model_name
 from targets.kserve import manifests
-from targets.kserve.checks import LLM_CANARY_SUFFIX
 
 LLM_API = "serving.kserve.io/v1alpha2"
 KIND = "LLMInferenceService"
@@ -78,10 +77,6 @@ def canary_replicas(stable: int, percent: int) -> int:
     return max(1, math.ceil(stable * percent / 100))
 
 
-def canary_name(plan: Plan) -> str:
-    return plan.name + LLM_CANARY_SUFFIX
-
-
 def environment(plan: Plan, env: EnvironmentPlan) -> dict[str, Any]:
     """An environment without a rollout: the new version, stand-alone."""
     return llm_service(plan, env, name=plan.name, version=plan.model.version, uri=plan.model.uri, weight=None)
@@ -94,7 +89,7 @@ def stage(plan: Plan, env: EnvironmentPlan, stage_: StagePlan) -> list[tuple[str
         assert plan.model.previous_uri is not None
         stable = llm_service(plan, env, name=plan.name, version=plan.model.previous_version,
                              uri=plan.model.previous_uri, weight=FULL_WEIGHT - percent)
-        canary = llm_service(plan, env, name=canary_name(plan), version=plan.model.version, uri=plan.model.uri,
+        canary = llm_service(plan, env, name=llm_canary_name(plan), version=plan.model.version, uri=plan.model.uri,
                              weight=percent, replicas=canary_replicas(env.replicas_min, percent))
         return [(FILENAME, stable), (CANARY_FILENAME, canary)]
     # `full` (shadow is refused by KSV041 before rendering)
