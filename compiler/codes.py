@@ -78,6 +78,8 @@ CODES: dict[str, str] = {
     "MLS301": "Rollout without `model.previous`: there is nothing to roll back to.",
     "MLS302": "A served model has no monitors.",
     "MLS303": "Retraining on drift is on, but no monitor has `retrain: true`.",
+    # LLM serving and cost (spec values).
+    "MLS710": "A token_cost monitor's maxPerDay is smaller than its per-request threshold.",
     # Project configuration (mlspec.yaml).
     "MLS401": "mlspec.yaml names a target that is not installed.",
     "MLS402": "mlspec.yaml: unknown `apiVersion` or `kind`.",

@@ -30,11 +30,14 @@ from compiler.spec import (
     Grounding,
     Hallucination,
     Latency,
+    LlmServing,
     PredictionDrift,
     Resources,
+    SecretRef,
     Slo,
     Spec,
     Step,
+    StreamSource,
     Throughput,
     TokenCost,
 )
@@ -218,10 +221,40 @@ class EnvironmentPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretKeyPlan:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTlsPlan:
+    ca_cert: SecretKeyPlan | None
+    cert: SecretKeyPlan | None
+    key: SecretKeyPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSaslPlan:
+    user: SecretKeyPlan
+    password: SecretKeyPlan
+    type: SecretKeyPlan | None
+
+
+@dataclass(frozen=True, slots=True)
 class StreamPlan:
     bootstrap_servers: tuple[str, ...]
     topic: str
     consumer_group: str
+    output_topic: str | None = None  # where the scores go
+    tls: KafkaTlsPlan | None = None
+    sasl: KafkaSaslPlan | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmPlan:
+    scheduler: bool  # the llm-d inference scheduler routes requests (prefix-cache aware)
+    prefill_replicas: int | None  # disaggregated prefill/decode when set
+    configs: tuple[str, ...]  # LLMInferenceServiceConfig presets (spec.baseRefs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +280,14 @@ class ServingPlan:
     stream: StreamPlan | None
     batch: BatchPlan | None
     edge: EdgePlan | None
+    # `llm`: KServe's LLMInferenceService; `inferenceservice`: an InferenceService predictor.
+    kind: Literal["inferenceservice", "llm"] = "inferenceservice"
+    # The inference engine known from the plan alone: "vllm" for `llm` (LLMInferenceService runs vLLM,
+    # whose own `vllm:*` series the monitors read); None when the target's runtime decides it.
+    engine: str | None = None
+    llm: LlmPlan | None = None
+    # This model's overrides of the project's `targets.kserve` settings (version, mode, mirroring).
+    kserve: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +356,7 @@ class MonitorPlan:
     failures: str | None = None  # runtime | exporter | None (the prometheus target's default)
     environments: tuple[str, ...] | None = None  # None: every environment
     overrides: tuple[tuple[str, MonitorOverridePlan], ...] = ()
+    max_cost_per_day: float | None = None  # token_cost: budget over any 24 hours, in `currency`
 
     def override(self, environment: str) -> MonitorOverridePlan | None:
         return next((o for name, o in self.overrides if name == environment), None)
@@ -548,7 +590,8 @@ def _monitor(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
     elif isinstance(monitor, TokenCost):
         extra = {"threshold": monitor.threshold, "currency": monitor.currency,
                  "price_input_per_1k": monitor.pricePer1kTokens.input,
-                 "price_output_per_1k": monitor.pricePer1kTokens.output}
+                 "price_output_per_1k": monitor.pricePer1kTokens.output,
+                 "max_cost_per_day": monitor.maxPerDay}
     if isinstance(monitor, ErrorRate | Slo):
         extra["failures"] = monitor.failures
     return MonitorPlan(
@@ -690,11 +733,15 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         payload_logging=serving.payloadLogging if serving.payloadLogging is not None
         else spec.metadata.risk == "high",
         environments=tuple(envs),
-        stream=StreamPlan(tuple(serving.stream.bootstrapServers), serving.stream.topic,
-                          serving.stream.consumerGroup or spec.metadata.name) if serving.stream else None,
+        stream=_stream(serving.stream, spec.metadata.name) if serving.stream else None,
         batch=BatchPlan(serving.batch.schedule, serving.batch.input, serving.batch.output)
         if serving.batch else None,
         edge=EdgePlan(serving.edge.format, tuple(serving.edge.devices)) if serving.edge else None,
+        kind=serving.kind,
+        engine="vllm" if serving.kind == "llm" else None,
+        llm=_llm(serving.llm) if serving.kind == "llm" or serving.llm is not None else None,
+        kserve=tuple((k, v) for k, v in serving.kserve.model_dump(exclude_none=True).items())
+        if serving.kserve else (),
     )
     card = spec.modelCard
     card_plan = ModelCardPlan(
@@ -725,6 +772,27 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         project=project_plan,
         digest=plan_digest(spec_digest, project, spec_path),
     )
+
+
+def _secret_key(ref: SecretRef | None) -> SecretKeyPlan | None:
+    return SecretKeyPlan(ref.name, ref.key) if ref is not None else None
+
+
+def _stream(stream: StreamSource, model: str) -> StreamPlan:
+    tls = stream.tls
+    sasl = stream.sasl
+    return StreamPlan(
+        tuple(stream.bootstrapServers), stream.topic, stream.consumerGroup or model,
+        output_topic=stream.outputTopic,
+        tls=KafkaTlsPlan(_secret_key(tls.caCert), _secret_key(tls.cert), _secret_key(tls.key)) if tls else None,
+        sasl=KafkaSaslPlan(SecretKeyPlan(sasl.user.name, sasl.user.key),
+                           SecretKeyPlan(sasl.password.name, sasl.password.key), _secret_key(sasl.type))
+        if sasl else None)
+
+
+def _llm(llm: LlmServing | None) -> LlmPlan:
+    llm = llm or LlmServing()
+    return LlmPlan(scheduler=llm.scheduler, prefill_replicas=llm.prefillReplicas, configs=tuple(llm.configs))
 
 
 _PROJECT_DIGESTS: dict[int, tuple[Project, str]] = {}

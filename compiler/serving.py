@@ -46,3 +46,24 @@ def predictor_pod_regex(isvc: str, predictor: str | None = None) -> str:
 def shadow_pod_regex(plan: Plan) -> str:
     """The shadow's pods: with `served_model_name(plan)` this selects the shadow's own series."""
     return predictor_pod_regex(shadow_service_name(plan))
+
+
+# LLMInferenceService (serving.kind: llm). KServe 0.20's controller names the main Deployment
+# `<llmisvc>-kserve` and the prefill Deployment `<llmisvc>-kserve-prefill` (workload_single_node.go,
+# kmeta.ChildName, which shortens with a hash past 63 characters). A canary is the route-group member
+# `<model>-canary` (targets/kserve/llm.py); every member serves `model.name` = the model name, so vLLM's
+# `model_name` label is the same on both sides and the pod tells them apart.
+LLM_CANARY_SUFFIX = "-canary"
+LLM_WORKLOAD_SUFFIX = "-kserve"
+
+
+def llm_canary_name(plan: Plan) -> str:
+    """The canary member of the model's LLMInferenceService route group."""
+    return plan.name + LLM_CANARY_SUFFIX
+
+
+def llm_pod_regex(llmisvc: str) -> str:
+    """A `pod=~` regex for one LLMInferenceService's decode (main) pods, `<llmisvc>-kserve-<rs>-<pod>`:
+    it matches neither its prefill pods (`<llmisvc>-kserve-prefill-...`) nor the canary member's
+    (`<model>-canary-kserve-...`)."""
+    return llmisvc + LLM_WORKLOAD_SUFFIX + "-[a-z0-9]+-[a-z0-9]+"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from compiler import units
@@ -321,11 +321,32 @@ class Environment(Strict):
     autoscaling: Autoscaling | None = None
 
 
+class KafkaTls(Strict):
+    """TLS to the brokers; every certificate is a Secret key reference, never a value."""
+
+    caCert: SecretRef | None = Field(
+        None, description="CA certificate (PEM) the brokers' certificates are checked against.")
+    cert: SecretRef | None = Field(None, description="Client certificate (PEM), for mutual TLS; needs `key`.")
+    key: SecretRef | None = Field(None, description="Client private key (PEM), for mutual TLS; needs `cert`.")
+
+
+class KafkaSasl(Strict):
+    """SASL authentication; Knative reads the mechanism from a Secret key as well (PLAIN, SCRAM-SHA-256,
+    SCRAM-SHA-512)."""
+
+    user: SecretRef
+    password: SecretRef
+    type: SecretRef | None = Field(None, description="Secret key holding the mechanism; Knative defaults to PLAIN.")
+
+
 class StreamSource(Strict):
     kind: Literal["kafka"] = "kafka"
     bootstrapServers: list[Text] = Field(min_length=1)
     topic: Text
     consumerGroup: Text | None = None
+    outputTopic: Text | None = Field(None, description="Topic the scores are published to (a KafkaSink).")
+    tls: KafkaTls | None = None
+    sasl: KafkaSasl | None = None
 
 
 class BatchScoring(Strict):
@@ -342,8 +363,34 @@ class EdgeTarget(Strict):
 Pattern = Literal["batch", "realtime", "streaming", "edge"]
 
 
+class KServeChoice(Strict):
+    """This model's own choice of the project-wide `targets.kserve` settings (mlspec.yaml stays the
+    default), so one repository can hold a Standard-mode model next to a Knative-mode one."""
+
+    version: Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")] | None = Field(
+        None, description="KServe version of the cluster this model is served on, major.minor[.patch].")
+    mode: Literal["Standard", "Knative"] | None = Field(None, description="serving.kserve.io/deploymentMode.")
+    mirroring: Literal["istio", "gateway-api"] | None = Field(
+        None, description="How shadow traffic is mirrored: Istio VirtualService or Gateway API HTTPRoute.")
+
+
+class LlmServing(Strict):
+    """KServe's LLMInferenceService (serving.kserve.io/v1alpha2, vLLM behind the llm-d scheduler)."""
+
+    scheduler: bool = Field(
+        True, description="Route through the llm-d inference scheduler (prefix-cache and load aware).")
+    prefillReplicas: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="Disaggregated prefill/decode: this many prefill pods besides the decode pods.")
+    configs: list[Name] = Field(
+        default_factory=list, description="LLMInferenceServiceConfig presets to build on (spec.baseRefs).")
+
+
 class Serving(Strict):
     pattern: Pattern
+    kind: Literal["inferenceservice", "llm"] = Field(
+        "inferenceservice", description="`llm`: serve on KServe's LLMInferenceService (huggingface models).")
+    kserve: KServeChoice | None = Field(None, description="Override targets.kserve for this model.")
+    llm: LlmServing | None = Field(None, description="LLMInferenceService options (kind: llm).")
     runtime: Text | None = None
     protocol: Literal["v1", "v2", "grpc-v2"] | None = None
     resources: Resources | None = None
@@ -502,8 +549,23 @@ class TokenPrice(Strict):
 class TokenCost(MonitorBase):
     kind: Literal["token_cost"]
     threshold: Annotated[float, Field(gt=0)] = Field(description="Maximum token cost per request.")
+    maxPerDay: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="Maximum token cost of all requests over any 24 hours, in `currency`.")
     pricePer1kTokens: TokenPrice
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+    @field_validator("maxPerDay")
+    @classmethod
+    def _day_holds_a_request(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A day's budget below one request's ceiling is a swapped or mistyped pair of numbers. `threshold`
+        # is declared first, so it is validated (or missing) by now.
+        request = info.data.get("threshold")
+        if value is not None and isinstance(request, float | int):
+            _check(value >= request, "MLS710",
+                   "maxPerDay {day} is smaller than the per-request threshold {request}: one request would "
+                   "spend the day's budget; raise maxPerDay (cost over 24 hours) or lower threshold",
+                   day=value, request=request)
+        return value
 
 
 Monitor = Annotated[

@@ -32,6 +32,7 @@ RESOURCES = [
     ("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     ("serving.kserve.io", "v1beta1", "InferenceService", "inferenceservices"),
+    ("serving.kserve.io", "v1alpha2", "LLMInferenceService", "llminferenceservices"),
     ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
     ("networking.istio.io", "v1", "VirtualService", "virtualservices"),
     ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),

@@ -20,11 +20,12 @@ class KServeTarget(Target):
     codes = checks.CODES
     settings_model = KServeSettings
 
+    # The project's settings are the default; a spec's `serving.kserve` overrides them for its model.
     def check(self, plan: Plan, settings: KServeSettings) -> Iterable[Diagnostic]:
-        return list(checks.check(plan, settings))
+        return list(checks.check(plan, settings.for_model(plan.serving.kserve)))
 
     def render(self, plan: Plan, settings: KServeSettings) -> Iterable[OutputFile]:
-        return layout.render(plan, settings)
+        return layout.render(plan, settings.for_model(plan.serving.kserve))
 
     def locations(self, plan: Plan, settings: KServeSettings, environment: str) -> Locations:
         if not checks.serves_live(plan) or plan.rollout is None or plan.rollout.environment != environment:

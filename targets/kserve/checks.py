@@ -8,7 +8,13 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.plan import Plan, StagePlan
-from compiler.serving import CANARY_PREDICTOR, SHADOW_SUFFIX, predictor_service, served_model_name
+from compiler.serving import (
+    CANARY_PREDICTOR,
+    LLM_CANARY_SUFFIX,
+    SHADOW_SUFFIX,
+    predictor_service,
+    served_model_name,
+)
 from targets.kserve.runtimes import BUILTIN, resolve
 from targets.kserve.settings import KServeSettings
 
@@ -29,6 +35,17 @@ CODES: dict[str, str] = {
     "KSV013": "The runtime is not a KServe built-in but a built-in's name minus `kserve-`: probably a typo.",
     "KSV020": "The shadow runs a runtime mlspec does not know: it may serve the model under the shadow's own "
               "name, and every mirrored request would get 404.",
+    "KSV040": "serving.kind `llm` (LLMInferenceService, vLLM) serves huggingface models only.",
+    "KSV041": "LLMInferenceService has no traffic mirroring: a shadow stage cannot be rendered for kind `llm`.",
+    "KSV042": "LLMInferenceService (serving.kserve.io/v1alpha2 with weighted route groups) needs KServe >= 0.20.",
+    "KSV043": "A serving choice that does not apply to an LLMInferenceService (deployment mode, mirroring, "
+              "protocol, runtime) is ignored.",
+    "KSV044": "LLMInferenceService autoscaling needs the Workload Variant Autoscaler: fixed replicas (the "
+              "minimum) are rendered.",
+    "KSV045": "serving.llm is set but serving.kind is not `llm`: it is ignored.",
+    "KSV046": "LLMInferenceService has no payload logger: requests and responses are not logged.",
+    "KSV047": "serving.kind `llm` serves realtime requests only; streaming needs an InferenceService.",
+    "KSV048": "Mutual TLS to Kafka needs both the client certificate and its key.",
 }
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -50,13 +67,94 @@ def has_previous(plan: Plan) -> bool:
     return plan.model.previous_version is not None and plan.model.previous_uri is not None
 
 
+def is_llm(plan: Plan) -> bool:
+    return plan.serving.kind == "llm"
+
+
 def check(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
+    if plan.serving.llm is not None and not is_llm(plan):
+        yield _err("KSV045", ("serving", "llm"), "serving.llm applies to serving.kind: llm only; it is ignored",
+                   "add serving.kind: llm, or remove serving.llm", Severity.WARNING)
     if not serves_live(plan):
         return
     yield from _name(plan, settings)
+    yield from _stream(plan)
+    if is_llm(plan):
+        yield from _llm(plan, settings)
+        return
     yield from _runtime(plan)
     yield from _environments(plan, settings)
     yield from _rollout(plan, settings)
+
+
+def _llm(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
+    """What an LLMInferenceService can and cannot do, said at lint time rather than by a cluster that
+    prunes or ignores the field."""
+    if plan.model.framework != "huggingface":
+        yield _err("KSV040", ("serving", "kind"),
+                   f"framework {plan.model.framework!r} cannot be served on LLMInferenceService, which runs vLLM",
+                   "use framework: huggingface, or remove serving.kind: llm")
+    if plan.serving.pattern != "realtime":
+        yield _err("KSV047", ("serving", "pattern"),
+                   f"pattern {plan.serving.pattern!r} with serving.kind: llm; LLMInferenceService answers "
+                   "OpenAI-style HTTP requests only",
+                   "use pattern: realtime, or remove serving.kind: llm")
+    if not settings.spec_canary:
+        yield _err("KSV042", ("serving", "kind"),
+                   f"KServe {settings.version} does not serve serving.kserve.io/v1alpha2 LLMInferenceService "
+                   "with route groups (both arrived in 0.20)",
+                   "set serving.kserve.version (or targets.kserve.version) to 0.20 or later if the cluster "
+                   "runs it, or remove serving.kind: llm")
+    ignored: list[tuple[tuple[str | int, ...], str]] = [
+        (("serving", "kserve", key), "LLMInferenceService has no deploymentMode and no mirroring")
+        for key in ("mode", "mirroring") if key in dict(plan.serving.kserve)]
+    if plan.serving.protocol is not None:
+        ignored.append((("serving", "protocol"), "vLLM serves the OpenAI API, not the v1/v2 inference protocols"))
+    if plan.model.runtime is not None:
+        ignored.append((("model", "runtime"), "LLMInferenceService runs vLLM; presets go in serving.llm.configs"))
+    for path, why in ignored:
+        dotted = ".".join(str(p) for p in path)
+        yield _err("KSV043", path, f"{dotted} has no effect with serving.kind: llm: {why}", f"remove {dotted}",
+                   Severity.WARNING)
+    if plan.serving.payload_logging:
+        yield _err("KSV046", ("serving", "payloadLogging"),
+                   "LLMInferenceService has no `logger`: payload logging is not rendered",
+                   "log prompts and completions in the application or the gateway, or set "
+                   "payloadLogging: false to say so", Severity.WARNING)
+    for env in plan.serving.environments:
+        if env.replicas_max > env.replicas_min:
+            yield _err("KSV044", ("serving", "environments", env.name),
+                       f"{env.name}: replicas {env.replicas_min}-{env.replicas_max}, but LLMInferenceService "
+                       f"scales only through spec.scaling.wva; rendering replicas: {env.replicas_min}",
+                       "set replicas.min equal to replicas.max to state the fixed size", Severity.WARNING)
+    rollout = plan.rollout
+    if rollout is not None:
+        if any(s.kind == "shadow" for s in rollout.stages):
+            yield _err("KSV041", ("rollout", "shadow"),
+                       "an LLMInferenceService route has weights but no mirror filter, and its managed "
+                       "HTTPRoute cannot carry one: the shadow stage cannot be rendered",
+                       "remove rollout.shadow; test the candidate with a canary stage at a small weight")
+        for i, stage in enumerate(s for s in rollout.stages if s.kind == "canary"):
+            if not float(stage.traffic).is_integer():
+                yield _err("KSV008", ("rollout", "canary", i, "traffic"),
+                           f"canary traffic {stage.traffic:g}% is not a whole percent")
+        if not has_previous(plan) and len(rollout.stages) > 1:
+            yield _err("KSV009", ("model",),
+                       "no model.previous: canary stages need the version in production; "
+                       "only `full` is rendered and there is no rollback form",
+                       "set model.previous (omit it only for a first deployment)", Severity.WARNING)
+
+
+def _stream(plan: Plan) -> Iterator[Diagnostic]:
+    stream = plan.serving.stream
+    if stream is None or stream.tls is None:
+        return
+    if (stream.tls.cert is None) != (stream.tls.key is None):
+        missing = "key" if stream.tls.key is None else "cert"
+        yield _err("KSV048", ("serving", "stream", "tls"),
+                   f"serving.stream.tls has {'cert' if missing == 'key' else 'key'} but no {missing}: a client "
+                   "certificate is useless without its private key",
+                   f"add serving.stream.tls.{missing} (a secretRef), or remove the other for server-only TLS")
 
 
 def longest_name(plan: Plan, settings: KServeSettings | None = None) -> str:
@@ -65,6 +163,8 @@ def longest_name(plan: Plan, settings: KServeSettings | None = None) -> str:
     kinds = {s.kind for s in plan.rollout.stages} if plan.rollout is not None else set()
     if "shadow" in kinds:
         return predictor_service(plan.name + SHADOW_SUFFIX)
+    if is_llm(plan):  # KServe shortens the names it derives from an LLMInferenceService (kmeta.ChildName)
+        return plan.name + LLM_CANARY_SUFFIX if "canary" in kinds else plan.name
     if "canary" in kinds and settings is not None and settings.mode == "Standard":
         return predictor_service(plan.name, CANARY_PREDICTOR)
     return predictor_service(plan.name)
@@ -127,7 +227,8 @@ def _environments(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
         if settings.mode == "Standard" and metric not in HPA_METRICS:
             yield _err("KSV010", (*base, "autoscaling", "metric"),
                        f"Standard mode cannot scale on {metric!r}; the HPA default (cpu) applies in {env.name}",
-                       "set autoscaling.metric to cpu or memory, or targets.kserve.mode: Knative",
+                       "set autoscaling.metric to cpu or memory, or serving.kserve.mode: Knative for this "
+                       "model",
                        Severity.WARNING)
         elif metric in HPA_METRICS and not 1 <= env.autoscaling_target <= 100:
             yield _err("KSV012", (*base, "autoscaling", "target"),
@@ -143,7 +244,8 @@ def _rollout(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
         yield _err("KSV007", ("rollout", "canary"),
                    f"KServe {settings.version} in Standard mode silently ignores canary traffic "
                    "(canaryTrafficPercent is Knative-only; spec.canary arrived in 0.20)",
-                   "set targets.kserve.mode: Knative, or version 0.20 or later if the cluster runs it")
+                   "set serving.kserve.mode: Knative for this model (targets.kserve.mode for all), or "
+                   "serving.kserve.version 0.20 or later if its cluster runs it")
     for i, stage in enumerate(canaries):
         if not float(stage.traffic).is_integer():
             yield _err("KSV008", ("rollout", "canary", i, "traffic"),

@@ -16,8 +16,8 @@ from typing import Any
 from compiler.plan import EnvironmentPlan, Plan, StagePlan
 from compiler.serving import served_model_name
 from compiler.targets import OutputFile
-from targets.kserve import manifests
-from targets.kserve.checks import ROLLBACK, has_previous, rendered_stages, serves_live, stages
+from targets.kserve import llm, manifests
+from targets.kserve.checks import ROLLBACK, has_previous, is_llm, rendered_stages, serves_live, stages
 from targets.kserve.runtimes import Serving, resolve
 from targets.kserve.settings import KServeSettings
 
@@ -35,6 +35,8 @@ def _yaml(path: str, *docs: dict[str, Any]) -> OutputFile:
 def render(plan: Plan, settings: KServeSettings) -> list[OutputFile]:
     if not serves_live(plan):  # batch scoring is a pipeline run; edge packaging belongs to CI
         return []
+    if is_llm(plan):
+        return [f for env in plan.serving.environments for f in _llm_environment(plan, env, settings)]
     serving = resolve(plan.model.framework, plan.model.runtime, plan.serving.protocol)
     if serving is None:  # KSV006 already stops the run; never render a half-specified predictor
         return []
@@ -67,6 +69,28 @@ def _environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, ser
         isvc = _candidate_service(plan, env, settings, serving)
         files.append(_yaml(f"{base}/inferenceservice.yaml", isvc))
         resources.append("inferenceservice.yaml")
+    files.append(_yaml(f"{base}/kustomization.yaml", manifests.kustomization(resources, env.namespace)))
+    return files
+
+
+def _llm_environment(plan: Plan, env: EnvironmentPlan, settings: KServeSettings) -> list[OutputFile]:
+    """The same layout as an InferenceService model's, with LLMInferenceServices (targets.kserve.llm)."""
+    base = environment_dir(plan, env.name)
+    files = [_yaml(f"{base}/serviceaccount.yaml", manifests.service_account(plan, env, settings))]
+    resources = ["serviceaccount.yaml"]
+    if env.rollout and plan.rollout is not None:
+        forms = {s.name: llm.stage(plan, env, s) for s in stages(plan) if s.kind != "shadow"}
+        if has_previous(plan):
+            forms[ROLLBACK] = llm.rollback(plan, env)
+        for name, docs in forms.items():
+            stage_dir = f"{base}/stages/{name}"
+            for filename, doc in docs:
+                files.append(_yaml(f"{stage_dir}/{filename}", doc))
+            files.append(_yaml(f"{stage_dir}/kustomization.yaml", manifests.kustomization([f for f, _ in docs])))
+        resources.append(f"stages/{active_stage(plan)}")
+    else:
+        files.append(_yaml(f"{base}/{llm.FILENAME}", llm.environment(plan, env)))
+        resources.append(llm.FILENAME)
     files.append(_yaml(f"{base}/kustomization.yaml", manifests.kustomization(resources, env.namespace)))
     return files
 

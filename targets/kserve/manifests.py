@@ -12,7 +12,7 @@ from typing import Any
 from compiler import provenance
 from compiler import serving as names
 from compiler.feature_store import feature_store_env
-from compiler.plan import EnvironmentPlan, Plan
+from compiler.plan import EnvironmentPlan, Plan, SecretKeyPlan
 from targets.kserve.checks import HPA_METRICS
 from targets.kserve.runtimes import ARGS, ENV, Serving
 from targets.kserve.settings import KServeSettings
@@ -24,6 +24,11 @@ SERVES_ANNOTATION = f"{provenance.PREFIX}/serving-model-version"
 PREDICTOR_PORT = 80
 CONTAINER_NAME = "kserve-container"
 MLSERVER_MODEL_NAME = "MLSERVER_MODEL_NAME"
+PROMPT_PATH_ENV = "MLSPEC_PROMPT_PATH"
+PROMPT_SHA256_ENV = "MLSPEC_PROMPT_SHA256"
+OUTPUT_TOPIC_ENV = "MLSPEC_OUTPUT_TOPIC"
+BOOTSTRAP_SERVERS_ENV = "MLSPEC_KAFKA_BOOTSTRAP_SERVERS"
+KAFKA_ENV_PREFIX = "MLSPEC_KAFKA_"
 # Labels that say which model version a pod runs, and the training lineage known only for the new one.
 VERSION_LABELS = ("app.kubernetes.io/version", f"{provenance.PREFIX}/model-version")
 LINEAGE_LABELS = (f"{provenance.PREFIX}/data-hash", f"{provenance.PREFIX}/code-commit")
@@ -108,13 +113,25 @@ def predictor(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, servin
     model["storageUri"] = storage_uri
     if model_name is not None:
         model.update(model_name_override(serving, model_name))
-    if feature_store_env(plan):
-        model["env"] = feature_store_env(plan)
+    # Only the primary publishes scores: `model_name` is set for the shadow, whose answers must not
+    # reach the output topic next to production's.
+    extra_env = [*feature_store_env(plan), *prompt_env(plan), *(output_env(plan) if model_name is None else [])]
+    if extra_env:
+        model["env"] = [*model.get("env", []), *extra_env]
     res = resources(env)
     if res:
         model["resources"] = res
     spec["model"] = model
     return spec
+
+
+def prompt_env(plan: Plan) -> list[dict[str, str]]:
+    """The prompt file and its sha256 as environment variables of the model server, so what serves can
+    be checked against the prompt that was reviewed (MLSPEC_PROMPT_PATH, MLSPEC_PROMPT_SHA256)."""
+    if plan.model.prompt_sha256 is None or plan.model.prompt_path is None:
+        return []
+    return [{"name": PROMPT_PATH_ENV, "value": plan.model.prompt_path},
+            {"name": PROMPT_SHA256_ENV, "value": plan.model.prompt_sha256}]
 
 
 def model_name_override(serving: Serving, model_name: str) -> dict[str, Any]:
@@ -147,6 +164,11 @@ def inference_service(plan: Plan, env: EnvironmentPlan, settings: KServeSettings
         spec["canary"] = canary
     return {"apiVersion": ISVC_API, "kind": "InferenceService",
             "metadata": _meta(plan, name, env.namespace, extra, serves=serves), "spec": spec}
+
+
+def llm_meta(plan: Plan, name: str, namespace: str, serves: str) -> dict[str, Any]:
+    """An LLMInferenceService's metadata: no deploymentMode (it has none), the version it serves."""
+    return _meta(plan, name, namespace, {SERVES_ANNOTATION: serves}, serves=serves)
 
 
 def canary_entry(plan: Plan, serving: Serving, percent: int) -> dict[str, Any]:
@@ -234,16 +256,62 @@ def kafka_source(plan: Plan, env: EnvironmentPlan, serving: Serving) -> dict[str
     # The Kafka sink is HTTP; v2 runtimes also serve REST.
     v2 = serving.protocol in ("v2", "grpc-v2")
     path = f"/v2/models/{model}/infer" if v2 else f"/v1/models/{model}:predict"
-    return {
-        "apiVersion": "sources.knative.dev/v1beta1", "kind": "KafkaSource",
-        "metadata": _meta(plan, f"{plan.name}-stream", env.namespace),
-        "spec": {
-            "consumerGroup": consumer_group(plan, env),
-            "bootstrapServers": list(stream.bootstrap_servers),
-            "topics": [stream.topic],
-            "sink": {"uri": f"http://{_predictor_host(plan.name, env.namespace)}{path}"},
-        },
+    spec: dict[str, Any] = {
+        "consumerGroup": consumer_group(plan, env),
+        "bootstrapServers": list(stream.bootstrap_servers),
+        "topics": [stream.topic],
     }
+    net = kafka_net(plan)
+    if net:
+        spec["net"] = net
+    spec["sink"] = {"uri": f"http://{_predictor_host(plan.name, env.namespace)}{path}"}
+    return {"apiVersion": "sources.knative.dev/v1beta1", "kind": "KafkaSource",
+            "metadata": _meta(plan, f"{plan.name}-stream", env.namespace), "spec": spec}
+
+
+def _secret_key_ref(ref: SecretKeyPlan) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": ref.name, "key": ref.key}}
+
+
+def kafka_net(plan: Plan) -> dict[str, Any]:
+    """KafkaSource `spec.net`: TLS and SASL, every credential a Secret key reference (never a value)."""
+    stream = plan.serving.stream
+    assert stream is not None
+    net: dict[str, Any] = {}
+    if stream.sasl is not None:
+        sasl: dict[str, Any] = {"enable": True, "user": _secret_key_ref(stream.sasl.user),
+                                "password": _secret_key_ref(stream.sasl.password)}
+        if stream.sasl.type is not None:
+            sasl["type"] = _secret_key_ref(stream.sasl.type)
+        net["sasl"] = sasl
+    if stream.tls is not None:
+        tls: dict[str, Any] = {"enable": True}
+        for key, ref in (("caCert", stream.tls.ca_cert), ("cert", stream.tls.cert), ("key", stream.tls.key)):
+            if ref is not None:
+                tls[key] = _secret_key_ref(ref)
+        net["tls"] = tls
+    return net
+
+
+def output_env(plan: Plan) -> list[dict[str, Any]]:
+    """Where a streaming model's scores go: the output topic and brokers, for the model server to publish
+    to. A KafkaSource drops the sink's replies, so the predictor itself is the producer (docs/kserve.md).
+    With TLS or SASL the producer needs the same credentials as the source: the same Secret keys, by
+    reference (`valueFrom.secretKeyRef`), never their values."""
+    stream = plan.serving.stream
+    if stream is None or stream.output_topic is None:
+        return []
+    out: list[dict[str, Any]] = [{"name": OUTPUT_TOPIC_ENV, "value": stream.output_topic},
+                                 {"name": BOOTSTRAP_SERVERS_ENV, "value": ",".join(stream.bootstrap_servers)}]
+    refs: list[tuple[str, SecretKeyPlan | None]] = []
+    if stream.sasl is not None:
+        refs += [("SASL_USER", stream.sasl.user), ("SASL_PASSWORD", stream.sasl.password),
+                 ("SASL_MECHANISM", stream.sasl.type)]
+    if stream.tls is not None:
+        refs += [("TLS_CA_CERT", stream.tls.ca_cert), ("TLS_CERT", stream.tls.cert), ("TLS_KEY", stream.tls.key)]
+    out += [{"name": f"{KAFKA_ENV_PREFIX}{suffix}", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+            for suffix, ref in refs if ref is not None]
+    return out
 
 
 def consumer_group(plan: Plan, env: EnvironmentPlan) -> str:

@@ -105,5 +105,14 @@ class KServeSettings(_Frozen):
         fields = {"Name": name, "Namespace": namespace, "IngressDomain": self.domain}
         return _PLACEHOLDER.sub(lambda m: fields[m.group(1)], self.domainTemplate)
 
+    def for_model(self, overrides: tuple[tuple[str, str], ...]) -> KServeSettings:
+        """These settings with one model's `serving.kserve` choices (version, mode, mirroring) in place.
+
+        The spec validates those values with the same rules as the fields here (version pattern, the
+        same Literals), so a copy without re-validation cannot hold a value these settings refuse."""
+        if not overrides:
+            return self
+        return self.model_copy(update=dict(overrides))
+
     def secret_name(self, model: str) -> str:
         return self.storageSecret or f"{model}-storage"
