@@ -297,7 +297,8 @@ def test_every_alert_is_quiet_when_healthy_fires_on_its_fault_and_reaches_its_re
     # Each alert reached the receiver of its team and severity, after its fault.
     for name, (_, receiver) in FAULTS.items():
         since = t1 if name in ("RequestFloorLow", "DriftExporterMissing") else t0
-        wait_until(lambda name=name, since=since: any(d.at >= since for d in live.receiver.delivered(name)), 30,
+        # A deadline for the delivery, not a speed requirement: Alertmanager's group_wait plus a loaded CI.
+        wait_until(lambda name=name, since=since: any(d.at >= since for d in live.receiver.delivered(name)), 90,
                    f"{name} delivered")
         got = {d.receiver for d in live.receiver.delivered(name) if d.at >= since and d.path != "/retrain"}
         assert got == {receiver}, f"{name} went to {got}, expected {receiver}"

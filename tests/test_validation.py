@@ -539,6 +539,19 @@ def test_kfp_check_never_crashes_on_junk(where: list[int], junk: object) -> None
     assert all(isinstance(d, tuple) for d in validate_pipeline(docs[0], docs[1]))
 
 
+def test_kfp_check_survives_a_producer_component_that_is_not_a_mapping() -> None:
+    """Found by the junk test: a producer's component replaced by null crashed the output lookup."""
+    require_module("kfp")
+    docs: Any = load_pipeline()
+    components = docs[0]["components"]
+    for task in docs[0]["root"]["dag"]["tasks"].values():
+        for value in task.get("inputs", {}).get("parameters", {}).values():
+            producer = value.get("taskOutputParameter", {}).get("producerTask")
+            if producer:
+                components[docs[0]["root"]["dag"]["tasks"][producer]["componentRef"]["name"]] = None
+    assert all(isinstance(d, tuple) for d in validate_pipeline(docs[0], docs[1]))
+
+
 def test_kfp_platform_errors_name_the_platform_document(tmp_path: Path) -> None:
     require_module("kfp")
     docs = load_pipeline()

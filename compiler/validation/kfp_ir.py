@@ -287,7 +287,7 @@ def _check_producer(
     pref = _map(_map(tasks[str(producer)]).get("componentRef")).get("name")
     if not isinstance(pref, str) or pref not in components:
         return out  # reported at the producer's own componentRef
-    produced = _map(_map(components[pref].get("outputDefinitions")).get(kind))
+    produced = _map(_map(_map(components[pref]).get("outputDefinitions")).get(kind))
     if not _has(produced, ref.get(output_key)):
         out.append(
             _invalid(
