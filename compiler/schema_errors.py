@@ -203,6 +203,8 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
         else:
             code = "MLS105"
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}"
+            if kind == "finite_number":
+                hint = "NaN and infinity are not limits: write a number"
         diag = Diagnostic(code, message, path=path, hint=hint)
         out[path] = doc.source.place(diag, at_key=at_key)
     return _drop_explained_missing(list(out.values()))

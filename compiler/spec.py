@@ -105,7 +105,9 @@ Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are numbers to YAML (.nan, .inf) but thresholds to no one: NaN compares false
+    # with everything, so a NaN gate would pass or fail silently, and no manifest can hold one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- identity, owners, governance -------------------------------------------------------------
@@ -390,7 +392,7 @@ class MonitorBase(Strict):
     retrain: bool = Field(False, description="Firing triggers the retraining pipeline.")
     description: Text | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class DataDrift(MonitorBase):

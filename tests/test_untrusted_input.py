@@ -117,6 +117,15 @@ def test_image_and_pin_checks_use_fullmatch() -> None:
     assert errors_at(lint(data), ("model", "uri"))
 
 
+@pytest.mark.parametrize("path", [("gates", 0, "min"), ("gates", 1, "max"), ("monitors", 0, "threshold"),
+                                  ("monitors", 3, "objective"), ("data", "features", 0, "min")])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused(path: tuple[Any, ...], value: float) -> None:
+    """Found by the fuzz test: `min: .nan` on a gate linted clean and crashed the renderers."""
+    result = check_spec(json.dumps(mutate(example(FRAUD), path, value)).encode(), "m.yaml", "m.yaml", context())
+    assert [d.code for d in errors_at(result, path)] == ["MLS105"]
+
+
 # --- control characters: refused where one line belongs, harmless elsewhere (property) -----------------
 
 
