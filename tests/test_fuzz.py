@@ -5,8 +5,8 @@ exit 3, and a spec that lints clean renders with every target without a target f
 Driven through the library (`compiler.pipeline.run`, lint then render) and the CLI (click's CliRunner:
 `mlspec lint` and `mlspec render --out`).
 
-Mutations mix shapes (delete, duplicate, wrap, swap two subtrees, splice a subtree from another
-example, add an unknown key) with values chosen to sit on the edges of what lint accepts (zero,
+Mutations mix shapes (delete, duplicate, wrap, swap two subtrees, splice a subtree or graft a list
+item from another example, add an unknown key) with values chosen to sit on the edges of what lint accepts (zero,
 tiny and huge numbers, the shortest and longest durations and quantities, names at the length limit,
 empty and whitespace strings, control characters, template and shell syntax), one to four per spec,
 so plenty of mutants still lint clean and reach the renderers. `MLSPEC_FUZZ_EXAMPLES` scales the run
@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler import units
 from compiler.cli import cli
 from compiler.diagnostics import has_errors
 from compiler.pipeline import run
@@ -53,6 +54,8 @@ EDGE_STRINGS = [
     "{{ x }}", "{% raw %}", "../../etc/passwd", "/abs", "a" * 2000, "'", '"', "\\", "- x", ": y", "#",
     "yes", "no", "null", "~", "1e3", "0x10", "NaN",
 ]
+EDGE_DURATIONS = ["1ms", "999ms", "1s", "59s", "2m", "61m", "1h30m", "7d", "52w", "1w1d1h1m1s1ms", "100000000w"]
+EDGE_QUANTITIES = ["0", "1", "0.5", ".5", "0.001", "1m", "999m", "1k", "1M", "1Ki", "1Pi", "999999999999Gi", "0.1Mi"]
 EDGE_NUMBERS = [0, 1, -1, 2, 0.0001, 0.5, 0.999999, 1.0, 16, 99.99, 100, 1000, 1001, 10**9, 10**20, 1e-300, 1e300]
 
 
@@ -84,6 +87,11 @@ def edge_value(original: Any, draw: Any) -> Any:
     if isinstance(original, int | float):
         return draw(st.one_of(st.sampled_from(EDGE_NUMBERS), st.floats(allow_nan=False, allow_infinity=False),
                               st.sampled_from([float("nan"), float("inf"), str(original), None])))
+    if isinstance(original, str) and draw(st.booleans()):  # an edge of the value's own kind, often lint-clean
+        if units.duration_ms(original):
+            return draw(st.sampled_from(EDGE_DURATIONS))
+        if units.QUANTITY_RE.fullmatch(original):
+            return draw(st.sampled_from(EDGE_QUANTITIES))
     if isinstance(original, str):
         return draw(st.one_of(st.sampled_from(EDGE_STRINGS), st.text(max_size=12),
                               st.sampled_from([original + "\n", " " + original, original * 3, original.upper(),
@@ -99,7 +107,7 @@ def mutate(data: Any, draw: Any) -> Any:
     path = draw(st.sampled_from(paths))
     node = _get(data, path)
     action = draw(st.sampled_from(["value", "value", "value", "delete", "duplicate", "wrap", "swap", "splice",
-                                   "unknown-key"]))
+                                   "graft", "unknown-key"]))
     if action == "value" and not isinstance(node, dict | list):
         _put(data, path, edge_value(node, draw))
     elif action == "delete":
@@ -121,6 +129,14 @@ def mutate(data: Any, draw: Any) -> Any:
         except (KeyError, IndexError, TypeError):
             return data
         _put(data, path, copy.deepcopy(piece))
+    elif action == "graft" and isinstance(node, list):  # an item from the same list in another example
+        donor = example(draw(st.integers(0, len(EXAMPLES) - 1)))
+        try:
+            items = _get(donor, path)
+        except (KeyError, IndexError, TypeError):
+            return data
+        if isinstance(items, list) and items:
+            node.append(copy.deepcopy(items[draw(st.integers(0, len(items) - 1))]))
     elif action == "unknown-key" and isinstance(node, dict):
         node[draw(st.sampled_from(["extra", "kind", "name", "for", "<<", ""]))] = "x"
     return data
