@@ -320,3 +320,32 @@ def test_node_selector_key_is_checked_at_lint() -> None:
     data = example(SPECS / "support-assistant.yaml")
     data = mutate(data, ("pipeline", "steps", 1, "nodeSelector"), {"Bad Key!": "x"})
     assert [d.code for d in errors_at(lint(data), ("pipeline", "steps", 1, "nodeSelector", "Bad Key!"))] == ["MLS242"]
+
+
+# --- no `match` with a `$`-anchored pattern anywhere (the trailing-newline hole, as a regression guard) -----
+
+def test_no_dollar_anchored_pattern_is_used_with_match() -> None:
+    """`re.match(r"^x$", "x\\n")` succeeds. Every module-level pattern ending in `$` must be applied with
+    `fullmatch` (or only to text that cannot end in a newline: listed here with the reason)."""
+    import re as _re
+
+    from golden import REPO
+
+    harmless = {
+        # libyaml's plain scalars never end in a newline, and quoted ones are not resolved
+        "compiler/yamlsource.py",
+        # PyYAML's implicit resolvers: a false match only makes the writer quote a string it need not
+        "compiler/writer.py",
+    }
+    compiled = _re.compile(r"""^(\w+)\s*=\s*re\.compile\(\s*r?["'](.*?)["']""", _re.M | _re.S)
+    offenders = []
+    for path in sorted([*REPO.glob("compiler/**/*.py"), *REPO.glob("targets/**/*.py")]):
+        rel = path.relative_to(REPO).as_posix()
+        text = path.read_text()
+        for name, pattern in compiled.findall(text):
+            if pattern.endswith("$") and rel not in harmless and _re.search(rf"\b{name}\.match\(", text):
+                offenders.append(f"{rel}: {name}")
+        for call in _re.findall(r"""re\.match\(\s*r?["']([^"']*)["']""", text):
+            if call.endswith("$") and rel not in harmless:
+                offenders.append(f"{rel}: re.match({call!r})")
+    assert not offenders, "\n".join(offenders)

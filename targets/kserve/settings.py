@@ -31,7 +31,7 @@ class Gateway(_Frozen):
     @field_validator("name", "namespace")
     @classmethod
     def _label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value) or len(value) > 63:
+        if not _DNS_LABEL.fullmatch(value) or len(value) > 63:
             raise ValueError(f"{value!r} is not a DNS-1123 label")
         return value
 
@@ -54,21 +54,21 @@ class KServeSettings(_Frozen):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not _VERSION.match(value):
+        if not _VERSION.fullmatch(value):
             raise ValueError(f"{value!r} is not a version such as 0.20 or 0.19.2")
         return value
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not _DOMAIN.match(value) or len(value) > 253:
+        if not _DOMAIN.fullmatch(value) or len(value) > 253:
             raise ValueError(f"{value!r} is not a DNS domain")
         return value
 
     @field_validator("storageSecret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and (not _DNS_LABEL.match(value) or len(value) > 253):
+        if value is not None and (not _DNS_LABEL.fullmatch(value) or len(value) > 253):
             raise ValueError(f"{value!r} is not a valid Secret name")
         return value
 
