@@ -145,8 +145,10 @@ def mutate(data: Any, draw: Any) -> Any:
 def mutant(draw: Any) -> tuple[int, Any]:
     index = draw(st.integers(0, len(EXAMPLES) - 1))
     data = copy.deepcopy(example(index))
-    for _ in range(draw(st.integers(1, 4))):
+    count = draw(st.integers(1, 4))
+    for _ in range(count):
         data = mutate(data, draw)
+    STATS["mutations"] += count
     return index, data
 
 
@@ -159,7 +161,7 @@ def write_repo(root: Path, data: Any) -> Path:
     return spec
 
 
-STATS = {"library": 0, "library_clean": 0, "cli": 0, "cli_clean": 0}
+STATS = {"library": 0, "library_clean": 0, "cli": 0, "cli_clean": 0, "mutations": 0}
 
 
 @LIBRARY
