@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from compiler.diagnostics import Diagnostic, Path, closest
-from compiler.spec import _duration
+from compiler.spec import check_duration
 from compiler.yamlsource import Document
 
 _TYPE_ERRORS = {
@@ -139,7 +139,7 @@ def _is_duration(root: type[BaseModel], path: Path, data: Any) -> bool:
     if parent is None or name is None:
         return False
     info = parent.model_fields[name]
-    return any(getattr(m, "func", None) is _duration for m in (*info.metadata, *_validators(info.annotation)))
+    return any(getattr(m, "func", None) is check_duration for m in (*info.metadata, *_validators(info.annotation)))
 
 
 def allowed_keys(model: type[BaseModel]) -> list[str]:

@@ -32,7 +32,7 @@ def _name(value: str) -> str:
     return value
 
 
-def _duration(value: str) -> str:
+def check_duration(value: str) -> str:
     _check(units.duration_ms(value) is not None, "MLS205",
            "{value} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
     return value
@@ -92,7 +92,7 @@ def _web_url(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_name)]
 WebUrl = Annotated[str, AfterValidator(_web_url)]
-Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"examples": ["30s", "5m", "1h30m"]})]
+Duration = Annotated[str, AfterValidator(check_duration), Field(json_schema_extra={"examples": ["30s", "5m", "1h30m"]})]
 Percent = Annotated[float | str, AfterValidator(_percent)]
 Md5 = Annotated[str, AfterValidator(_md5)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
