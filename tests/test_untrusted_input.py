@@ -297,6 +297,18 @@ def test_project_runbook_base_must_be_http(tmp_path: Path) -> None:
     assert Project.model_validate({"defaults": {"runbookBase": "https://runbooks.example.com"}})
 
 
+@pytest.mark.parametrize(("setting", "line"), [
+    ("prometheus: {stalenessRunbookUrl: 'javascript:alert(1)'}", 4),
+    ("prometheus: {retrainWebhookUrl: 'file:///var/run/x'}", 4),
+    ("prometheus: {alertmanager: {teams: {risk-ml: {webhookUrl: 'gopher://x'}}}}", 4),
+    ("kserve: {loggerUrl: 'ftp://logger'}", 4),
+])
+def test_target_settings_urls_must_be_http(tmp_path: Path, setting: str, line: int) -> None:
+    (tmp_path / "mlspec.yaml").write_text(f"apiVersion: mlspec/v1\nkind: Project\ntargets:\n  {setting}\n")
+    ctx = make_context(tmp_path)
+    assert [(d.code, d.line) for d in ctx.diagnostics] == [("MLS241", line)], [d.to_text() for d in ctx.diagnostics]
+
+
 # --- 9. label values at lint ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "value"), [

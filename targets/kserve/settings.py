@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from compiler.spec import WebUrl  # the payload logger is an http(s) sink (MLS241)
+
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -46,7 +48,7 @@ class KServeSettings(_Frozen):
     domain: str = Field("example.com", description="Ingress domain: the mirrored host is <model>.<namespace>.<domain>.")
     storageSecret: str | None = Field(
         None, description="Secret with storage credentials, referenced by name; default <model>-storage.")
-    loggerUrl: str = Field(
+    loggerUrl: WebUrl = Field(
         "http://payload-logger.kserve.svc.cluster.local",
         description="Sink for payload logging (CloudEvents over HTTP).")
     loggerMode: Literal["all", "request", "response"] = "all"
