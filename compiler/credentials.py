@@ -38,9 +38,9 @@ class Found:
     what: str  # shown to users; never the secret
 
 
-# Cheap first look: every shape above contains one of these (lint calls `find` for every string).
-PREFILTER = re.compile(r"A3T|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|gh[pousr]_|github_pat_|glpat-|xox|sk-|eyJ|"
-                        r"-----BEGIN|://")
+# Cheap first look: every token shape above contains one of these, and a URL with userinfo `://...@`.
+TOKEN_PREFIXES = r"A3T|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|gh[pousr]_|github_pat_|glpat-|xox|sk-|eyJ|-----BEGIN"
+PREFILTER = re.compile(rf"{TOKEN_PREFIXES}|://[^/?#@\s]*@")
 
 
 def find(text: str) -> Iterator[Found]:
