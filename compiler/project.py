@@ -40,7 +40,7 @@ class Defaults(Strict):
 class Project(Strict):
     """Organisation defaults and policy for every spec in the repository."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     apiVersion: Literal["mlspec/v1"] = "mlspec/v1"
     kind: Literal["Project"] = "Project"

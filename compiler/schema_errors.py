@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from compiler.diagnostics import Diagnostic, Path, closest
-from compiler.spec import _duration
+from compiler.spec import check_duration
 from compiler.yamlsource import Document
 
 _TYPE_ERRORS = {
@@ -139,7 +139,7 @@ def _is_duration(root: type[BaseModel], path: Path, data: Any) -> bool:
     if parent is None or name is None:
         return False
     info = parent.model_fields[name]
-    return any(getattr(m, "func", None) is _duration for m in (*info.metadata, *_validators(info.annotation)))
+    return any(getattr(m, "func", None) is check_duration for m in (*info.metadata, *_validators(info.annotation)))
 
 
 def allowed_keys(model: type[BaseModel]) -> list[str]:
@@ -203,6 +203,8 @@ def diagnostics_from_validation(exc: ValidationError, doc: Document, root: type[
         else:
             code = "MLS105"
             message = f"{error['msg'][0].lower()}{error['msg'][1:]}"
+            if kind == "finite_number":
+                hint = "NaN and infinity are not limits: write a number"
         diag = Diagnostic(code, message, path=path, hint=hint)
         out[path] = doc.source.place(diag, at_key=at_key)
     return _drop_explained_missing(list(out.values()))

@@ -36,7 +36,7 @@ def _name(value: str) -> str:
     return value
 
 
-def _duration(value: str) -> str:
+def check_duration(value: str) -> str:
     _check(units.duration_ms(value) is not None, "MLS205",
            "{value} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
     return value
@@ -96,7 +96,7 @@ def _web_url(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_name)]
 WebUrl = Annotated[str, AfterValidator(_web_url)]
-Duration = Annotated[str, AfterValidator(_duration), Field(json_schema_extra={"examples": ["30s", "5m", "1h30m"]})]
+Duration = Annotated[str, AfterValidator(check_duration), Field(json_schema_extra={"examples": ["30s", "5m", "1h30m"]})]
 Percent = Annotated[float | str, AfterValidator(_percent)]
 Md5 = Annotated[str, AfterValidator(_md5)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
@@ -109,7 +109,9 @@ Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are numbers to YAML (.nan, .inf) but thresholds to no one: NaN compares false
+    # with everything, so a NaN gate would pass or fail silently, and no manifest can hold one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- identity, owners, governance -------------------------------------------------------------
@@ -461,7 +463,7 @@ class MonitorBase(Strict):
     overrides: dict[Name, MonitorOverride] = Field(
         default_factory=dict, description="Per-environment threshold, severity, window, for, min/max.")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class DataDrift(MonitorBase):

@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 # Every pattern here is applied with `fullmatch`, never `match(...$)`: `$` also matches before a
-# trailing newline, so `re.match(r"^x$", "x\n")` succeeds and "fraud-detector\n" would pass as a name.
+# trailing newline, so a `$`-anchored `match` accepts "x\n" and "fraud-detector\n" would pass as a name.
 # Prometheus-style durations: one or more <number><unit> from largest to smallest unit.
 DURATION_RE = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
 _DURATION_MS = (7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1_000, 1)

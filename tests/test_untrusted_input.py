@@ -117,6 +117,15 @@ def test_image_and_pin_checks_use_fullmatch() -> None:
     assert errors_at(lint(data), ("model", "uri"))
 
 
+@pytest.mark.parametrize("path", [("gates", 0, "min"), ("gates", 1, "max"), ("monitors", 0, "threshold"),
+                                  ("monitors", 3, "objective"), ("data", "features", 0, "min")])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused(path: tuple[Any, ...], value: float) -> None:
+    """Found by the fuzz test: `min: .nan` on a gate linted clean and crashed the renderers."""
+    result = check_spec(json.dumps(mutate(example(FRAUD), path, value)).encode(), "m.yaml", "m.yaml", context())
+    assert [d.code for d in errors_at(result, path)] == ["MLS105"]
+
+
 # --- control characters: refused where one line belongs, harmless elsewhere (property) -----------------
 
 
@@ -288,6 +297,18 @@ def test_project_runbook_base_must_be_http(tmp_path: Path) -> None:
     assert Project.model_validate({"defaults": {"runbookBase": "https://runbooks.example.com"}})
 
 
+@pytest.mark.parametrize(("setting", "line"), [
+    ("prometheus: {stalenessRunbookUrl: 'javascript:alert(1)'}", 4),
+    ("prometheus: {retrainWebhookUrl: 'file:///var/run/x'}", 4),
+    ("prometheus: {alertmanager: {teams: {risk-ml: {webhookUrl: 'gopher://x'}}}}", 4),
+    ("kserve: {loggerUrl: 'ftp://logger'}", 4),
+])
+def test_target_settings_urls_must_be_http(tmp_path: Path, setting: str, line: int) -> None:
+    (tmp_path / "mlspec.yaml").write_text(f"apiVersion: mlspec/v1\nkind: Project\ntargets:\n  {setting}\n")
+    ctx = make_context(tmp_path)
+    assert [(d.code, d.line) for d in ctx.diagnostics] == [("MLS241", line)], [d.to_text() for d in ctx.diagnostics]
+
+
 # --- 9. label values at lint ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -311,3 +332,32 @@ def test_node_selector_key_is_checked_at_lint() -> None:
     data = example(SPECS / "support-assistant.yaml")
     data = mutate(data, ("pipeline", "steps", 1, "nodeSelector"), {"Bad Key!": "x"})
     assert [d.code for d in errors_at(lint(data), ("pipeline", "steps", 1, "nodeSelector", "Bad Key!"))] == ["MLS242"]
+
+
+# --- no `match` with a `$`-anchored pattern anywhere (the trailing-newline hole, as a regression guard) -----
+
+def test_no_dollar_anchored_pattern_is_used_with_match() -> None:
+    """`re.match(r"^x$", "x\\n")` succeeds. Every module-level pattern ending in `$` must be applied with
+    `fullmatch` (or only to text that cannot end in a newline: listed here with the reason)."""
+    import re as _re
+
+    from golden import REPO
+
+    harmless = {
+        # libyaml's plain scalars never end in a newline, and quoted ones are not resolved
+        "compiler/yamlsource.py",
+        # PyYAML's implicit resolvers: a false match only makes the writer quote a string it need not
+        "compiler/writer.py",
+    }
+    compiled = _re.compile(r"""^(\w+)\s*=\s*re\.compile\(\s*r?["'](.*?)["']""", _re.M | _re.S)
+    offenders = []
+    for path in sorted([*REPO.glob("compiler/**/*.py"), *REPO.glob("targets/**/*.py")]):
+        rel = path.relative_to(REPO).as_posix()
+        text = path.read_text()
+        for name, pattern in compiled.findall(text):
+            if pattern.endswith("$") and rel not in harmless and _re.search(rf"\b{name}\.match\(", text):
+                offenders.append(f"{rel}: {name}")
+        for call in _re.findall(r"""re\.match\(\s*r?["']([^"']*)["']""", text):
+            if call.endswith("$") and rel not in harmless:
+                offenders.append(f"{rel}: re.match({call!r})")
+    assert not offenders, "\n".join(offenders)

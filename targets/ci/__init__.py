@@ -29,7 +29,7 @@ class CiTarget(Target):
     settings_model = CiSettings
 
     def check(self, plan: Plan, settings: Any) -> Iterable[Diagnostic]:
-        if not _VERSION.match(plan.model.version):
+        if not _VERSION.fullmatch(plan.model.version):
             yield Diagnostic("CI001", f"model version {plan.model.version!r} cannot be passed between CI jobs",
                              path=("model", "version"),
                              hint="use letters, digits and . _ : / @ + - (at most 128 characters)")

@@ -171,7 +171,7 @@ def longest_name(plan: Plan, settings: KServeSettings | None = None) -> str:
 
 
 def _name(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
-    if not NAME_RE.match(plan.name):
+    if not NAME_RE.fullmatch(plan.name):
         yield _err("KSV001", ("metadata", "name"),
                    f"{plan.name!r} is not a valid InferenceService name: it must start with a letter",
                    "KServe's webhook requires /^[a-z]([-a-z0-9]*[a-z0-9])?$/")

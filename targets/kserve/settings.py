@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from compiler.spec import WebUrl  # the payload logger is an http(s) sink (MLS241)
+
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -34,7 +36,7 @@ class Gateway(_Frozen):
     @field_validator("name", "namespace")
     @classmethod
     def _label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value) or len(value) > 63:
+        if not _DNS_LABEL.fullmatch(value) or len(value) > 63:
             raise ValueError(f"{value!r} is not a DNS-1123 label")
         return value
 
@@ -53,7 +55,7 @@ class KServeSettings(_Frozen):
                     "shadow stage mirrors. Placeholders: {{ .Name }}, {{ .Namespace }}, {{ .IngressDomain }}.")
     storageSecret: str | None = Field(
         None, description="Secret with storage credentials, referenced by name; default <model>-storage.")
-    loggerUrl: str = Field(
+    loggerUrl: WebUrl = Field(
         "http://payload-logger.kserve.svc.cluster.local",
         description="Sink for payload logging (CloudEvents over HTTP).")
     loggerMode: Literal["all", "request", "response"] = "all"
@@ -61,14 +63,14 @@ class KServeSettings(_Frozen):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not _VERSION.match(value):
+        if not _VERSION.fullmatch(value):
             raise ValueError(f"{value!r} is not a version such as 0.20 or 0.19.2")
         return value
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not _DOMAIN.match(value) or len(value) > 253:
+        if not _DOMAIN.fullmatch(value) or len(value) > 253:
             raise ValueError(f"{value!r} is not a DNS domain")
         return value
 
@@ -86,7 +88,7 @@ class KServeSettings(_Frozen):
     @field_validator("storageSecret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is not None and (not _DNS_LABEL.match(value) or len(value) > 253):
+        if value is not None and (not _DNS_LABEL.fullmatch(value) or len(value) > 253):
             raise ValueError(f"{value!r} is not a valid Secret name")
         return value
 

@@ -64,7 +64,7 @@ def _check_step(i: int, step: StepPlan, plan: Plan) -> Iterator[Diagnostic]:
     if step.name in names.RESERVED_TASKS:
         yield Diagnostic("KFP001", f"step name {step.name!r} is the name of a task the kubeflow target adds",
                          path=_step_path(i, "name"), hint="rename the step")
-    if step.resources.gpu > 0 and not _RESOURCE_NAME.match(step.resources.gpu_type or ""):
+    if step.resources.gpu > 0 and not _RESOURCE_NAME.fullmatch(step.resources.gpu_type or ""):
         yield Diagnostic(
             "KFP003", f"{step.resources.gpu} GPU(s) requested but the accelerator type "
             f"{step.resources.gpu_type!r} is not an extended resource name", path=_step_path(i, "resources", "gpuType"),

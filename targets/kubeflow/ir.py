@@ -70,13 +70,13 @@ def _from_root(keys: Sequence[str], *, via_channel: bool = False) -> dict[str, A
 
 
 def _cpu_float(cpu: str) -> float | None:
-    if not _SDK_CPU.match(cpu):
+    if not _SDK_CPU.fullmatch(cpu):
         return None
     return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
 
 
 def _memory_float(memory: str) -> float | None:
-    match = _SDK_MEMORY.match(memory)
+    match = _SDK_MEMORY.fullmatch(memory)
     if not match:
         return None
     unit = match.group(1) or ""

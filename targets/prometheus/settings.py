@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from compiler.spec import Email, WebUrl  # http(s) only: these reach alert annotations (MLS241)
 from compiler.units import duration_ms
 
 
@@ -35,9 +36,9 @@ class _Strict(BaseModel):
 class TeamReceivers(_Strict):
     """Where one team's alerts go. Unset fields fall back to the team's email/slack in mlspec.yaml."""
 
-    email: str | None = None
+    email: Email | None = None
     slackChannel: str | None = None
-    webhookUrl: str | None = Field(None, description="Generic webhook for every severity of the team.")
+    webhookUrl: WebUrl | None = Field(None, description="Generic webhook for every severity of the team.")
     pagerdutyRoutingKeyFile: str | None = Field(
         None, description="File (a mounted Secret) holding the PagerDuty routing key; critical alerts page.")
 
@@ -63,13 +64,13 @@ class PrometheusSettings(_Strict):
         description="Labels on every PrometheusRule so the operator's ruleSelector picks it up.")
     ruleNamespace: str | None = Field(None, description="Namespace of the PrometheusRule objects; "
                                                         "default the environment's namespace.")
-    retrainWebhookUrl: str = Field("http://mlspec-retrain.mlops.svc:8080/v1/alerts",
+    retrainWebhookUrl: WebUrl = Field("http://mlspec-retrain.mlops.svc:8080/v1/alerts",
                                    description="Alertmanager webhook that starts retraining runs.")
     minRequestRate: Annotated[float, Field(ge=0)] = Field(
         0.1, description="Requests per second below which live-traffic alerts stay silent (low-traffic guard).")
     stalenessFactor: Annotated[float, Field(ge=1)] = Field(
         2.0, description="A batch-exported metric is stale after this many monitor windows without a run.")
-    stalenessRunbookUrl: str = Field(
+    stalenessRunbookUrl: WebUrl = Field(
         "https://mlspec.dev/runbooks/stale-exporter-metrics",
         description="Runbook of staleness alerts for monitors that have no runbook of their own.")
     inferenceErrors: Literal["runtime", "exporter"] = Field(
