@@ -6,15 +6,17 @@ How a document is recognized, first match wins (`classify` is this list in code)
    document whose only key is `platforms` is its Kubernetes config. Judged by `kfp_ir`.
 2. kustomize config: a file named `kustomization.yaml`, `kustomization.yml` or `Kustomization`, or an
    `apiVersion` in `kustomize.config.k8s.io`. Skipped: it is not an API object.
-3. Kubernetes object: has `apiVersion` or `kind` (then both are required). Judged by the CRD from
+3. OpenSLO document: `apiVersion` `openslo/...` (the prometheus target's `openslo.yaml`). Skipped: not an
+   API object; tests/test_openslo.py judges it.
+4. Kubernetes object: has `apiVersion` or `kind` (then both are required). Judged by the CRD from
    `--crds` that defines it, else by kubernetes-validate for built-in groups, else VAL002.
-4. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. Skipped (actionlint,
+5. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. Skipped (actionlint,
    check-jsonschema judge it).
-5. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. Skipped (check-jsonschema).
-6. Prometheus rule file: top-level `groups`. Skipped (`promtool check rules`).
-7. promtool unit test: top-level `rule_files`. Skipped (`promtool test rules`).
-8. Alertmanager config: top-level `route` or `receivers`. Skipped (`amtool check-config`).
-9. Anything else (audit records, settings, empty documents): plain data, skipped.
+6. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. Skipped (check-jsonschema).
+7. Prometheus rule file: top-level `groups`. Skipped (`promtool check rules`).
+8. promtool unit test: top-level `rule_files`. Skipped (`promtool test rules`).
+9. Alertmanager config: top-level `route` or `receivers`. Skipped (`amtool check-config`).
+10. Anything else (audit records, settings, empty documents): plain data, skipped.
 
 A `PipelineVersion` custom resource is also checked as a pipeline: its `spec.pipelineSpec` (with
 `spec.platformSpec`) goes through `kfp_ir`, since its CRD leaves that field unchecked.
@@ -50,6 +52,7 @@ KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kus
 KFP_PIPELINE = "kfp-pipeline"
 KFP_PLATFORM = "kfp-platform"
 KUSTOMIZE = "kustomize"
+OPENSLO = "openslo"
 KUBERNETES = "kubernetes"
 GITHUB_WORKFLOW = "github-workflow"
 GITLAB_CI = "gitlab-ci"
@@ -116,6 +119,8 @@ def classify(doc: object, rel: str = "", index: int = 0, first: object = None) -
         isinstance(api_version, str) and api_group(api_version) == "kustomize.config.k8s.io"
     ):
         return KUSTOMIZE
+    if isinstance(api_version, str) and api_version.startswith("openslo/"):
+        return OPENSLO
     if "apiVersion" in doc or "kind" in doc:
         return KUBERNETES
     # PyYAML reads the workflow key `on` as the boolean True (YAML 1.1).

@@ -1,0 +1,251 @@
+"""OpenSLO export (targets/prometheus/openslo.py): the spec's SLO monitors as `openslo/v1` documents.
+
+OpenSLO publishes no JSON Schema: the specification is prose (README.md of OpenSLO/OpenSLO, "Object
+Types") and its reference validator is Go code (OpenSLO/go-sdk, `pkg/openslo/v1/{sli,slo,service}.go`,
+govy rules). SCHEMA below is OUR READING of those two sources as a JSON Schema, written for these tests,
+not an upstream artefact; the negative cases show it refuses what go-sdk refuses (exactly one of
+indicator/indicatorRef, of total/raw, of good/bad; rawType with raw; target in [0, 1); timeSliceWindow for
+RatioTimeslices; RFC 1123 names; one rolling or calendar time window; `spec` of a metric source non-empty).
+
+The SLI queries are checked against the rendered rule files themselves: the same bytes as the recording
+rule each SLI names.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from compiler.plan import Plan
+from golden import render_examples
+from targets.prometheus import PrometheusTarget
+from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
+
+TARGET = PrometheusTarget()
+
+_NAME = {"type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}
+_DURATION = {"type": "string", "pattern": "^[1-9][0-9]*[mhdwMQY]$"}
+_DESCRIPTION = {"type": "string", "maxLength": 1050}
+# optional DNS-subdomain prefix and `/`, then a name of at most 63 characters
+_ANNOTATION_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                   r"[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$")
+_METADATA = {
+    "type": "object", "required": ["name"],
+    "properties": {
+        "name": _NAME, "displayName": {"type": "string"},
+        "labels": {"type": "object",
+                   "propertyNames": {"maxLength": 63, "pattern": "^[a-zA-Z0-9]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$"},
+                   "additionalProperties": {"anyOf": [{"type": "string"},
+                                                      {"type": "array", "items": {"type": "string"}}]}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"},
+                        "propertyNames": {"pattern": _ANNOTATION_KEY}},
+    },
+    "additionalProperties": False,
+}
+_METRIC = {
+    "type": "object", "required": ["metricSource"], "additionalProperties": False,
+    "properties": {"metricSource": {
+        "type": "object", "required": ["spec"], "additionalProperties": False,
+        "properties": {"metricSourceRef": _NAME, "type": {"type": "string"},
+                       "spec": {"type": "object", "minProperties": 1}}}},
+}
+_RATIO = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"counter": {"type": "boolean"}, "good": _METRIC, "bad": _METRIC, "total": _METRIC,
+                   "raw": _METRIC, "rawType": {"enum": ["success", "failure"]}},
+    "oneOf": [
+        {"required": ["total"], "not": {"anyOf": [{"required": ["raw"]}, {"required": ["rawType"]}]},
+         "oneOf": [{"required": ["good"]}, {"required": ["bad"]}]},
+        {"required": ["raw", "rawType"],
+         "not": {"anyOf": [{"required": ["total"]}, {"required": ["good"]}, {"required": ["bad"]}]}},
+    ],
+}
+_SLI_SPEC = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"description": _DESCRIPTION, "thresholdMetric": _METRIC, "ratioMetric": _RATIO},
+    "oneOf": [{"required": ["thresholdMetric"]}, {"required": ["ratioMetric"]}],
+}
+_OBJECTIVE = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"displayName": {"type": "string"}, "op": {"enum": ["lte", "gte", "lt", "gt"]},
+                   "value": {"type": "number"},
+                   "target": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                   "targetPercent": {"type": "number", "minimum": 0, "exclusiveMaximum": 100},
+                   "timeSliceTarget": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                   "timeSliceWindow": _DURATION, "compositeWeight": {"type": "number", "exclusiveMinimum": 0}},
+    "oneOf": [{"required": ["target"]}, {"required": ["targetPercent"]}],
+}
+_SLO_SPEC = {
+    "type": "object", "additionalProperties": False,
+    "required": ["service", "budgetingMethod", "objectives"],
+    "properties": {
+        "description": _DESCRIPTION, "service": {"type": "string", "minLength": 1},
+        "indicator": {"type": "object", "required": ["metadata", "spec"],
+                      "properties": {"metadata": _METADATA, "spec": _SLI_SPEC}},
+        "indicatorRef": _NAME,
+        "budgetingMethod": {"enum": ["Occurrences", "Timeslices", "RatioTimeslices"]},
+        "timeWindow": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+            "type": "object", "required": ["duration"], "additionalProperties": False,
+            "properties": {"duration": _DURATION, "isRolling": {"type": "boolean"},
+                           "calendar": {"type": "object", "required": ["startTime", "timeZone"]}},
+            "oneOf": [{"properties": {"isRolling": {"const": True}}, "required": ["isRolling"],
+                       "not": {"required": ["calendar"]}},
+                      {"properties": {"isRolling": {"const": False}}, "required": ["calendar"]}]}},
+        "objectives": {"type": "array", "minItems": 1, "items": _OBJECTIVE},
+        "alertPolicies": {"type": "array"},
+    },
+    "oneOf": [{"required": ["indicator"]}, {"required": ["indicatorRef"]}],
+    "allOf": [
+        {"if": {"properties": {"budgetingMethod": {"const": "RatioTimeslices"}}},
+         "then": {"properties": {"objectives": {"items": {"required": ["timeSliceWindow"]}}}}},
+        {"if": {"properties": {"budgetingMethod": {"const": "Timeslices"}}},
+         "then": {"properties": {"objectives": {"items": {"required": ["timeSliceWindow", "timeSliceTarget"]}}}}},
+    ],
+}
+
+
+def _object(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"], "additionalProperties": False,
+            "properties": {"apiVersion": {"const": "openslo/v1"}, "kind": {"const": kind},
+                           "metadata": _METADATA, "spec": spec}}
+
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "oneOf": [_object("Service", {"type": "object", "additionalProperties": False,
+                                  "properties": {"description": _DESCRIPTION}}),
+              _object("SLI", _SLI_SPEC), _object("SLO", _SLO_SPEC)],
+}
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+@cache
+def _rendered() -> tuple[dict[str, bytes], tuple[Plan, ...]]:
+    result = render_examples(TARGET)
+    return result.files(), tuple(s.plan for s in result.specs if s.plan is not None)
+
+
+def _openslo() -> dict[str, list[dict[str, Any]]]:
+    files, _ = _rendered()
+    return {path: list(yaml.safe_load_all(data)) for path, data in files.items() if path.endswith("/openslo.yaml")}
+
+
+def problems(docs: list[dict[str, Any]]) -> list[str]:
+    found = [f"{doc.get('kind')}: {e.message}" for doc in docs for e in VALIDATOR.iter_errors(doc)]
+    names = {(d.get("kind"), d.get("metadata", {}).get("name")) for d in docs}
+    for doc in docs:
+        spec = doc.get("spec", {})
+        if doc.get("kind") == "SLO":
+            if "indicatorRef" in spec and ("SLI", spec["indicatorRef"]) not in names:
+                found.append(f"SLO {doc['metadata']['name']}: indicatorRef {spec['indicatorRef']} is not in the file")
+            if ("Service", spec.get("service")) not in names:
+                found.append(f"SLO {doc['metadata']['name']}: service {spec.get('service')} is not in the file")
+    if len(names) != len(docs):
+        found.append("two objects of one kind share a name")
+    return found
+
+
+def test_every_live_slo_monitor_is_exported_and_valid() -> None:
+    _files, plans = _rendered()
+    exported = _openslo()
+    for plan in plans:
+        slos = [m.name for m in plan.monitors if m.kind == "slo"]
+        for env in plan.serving.environments:
+            path = f"models/{plan.name}/prometheus/{env.name}/openslo.yaml"
+            if not slos:
+                assert path not in exported, path
+                continue
+            docs = exported[path]
+            assert problems(docs) == [], path
+            got = [d["metadata"]["labels"]["monitor"] for d in docs if d["kind"] == "SLO"]
+            assert got == slos, path
+    assert len(exported) >= 4  # fraud-detector and support-assistant, two environments each
+
+
+def test_sli_query_is_the_recording_rule_the_rules_file_renders() -> None:
+    files, plans = _rendered()
+    by_name = {p.name: p for p in plans}
+    checked = 0
+    for path, docs in _openslo().items():
+        rules = yaml.safe_load(files[path.replace("openslo.yaml", "rules.yaml")])
+        records = [r for g in rules["groups"] for r in g["rules"] if "record" in r]
+        plan = by_name[path.split("/")[1]]
+        for sli in (d for d in docs if d["kind"] == "SLI"):
+            monitor = plan.monitor(sli["metadata"]["labels"]["monitor"])
+            record = next(r for r in records if r["record"] == sli["metadata"]["annotations"][ANNOTATION]
+                          and r["labels"].get("slo") == monitor.name)
+            query = sli["spec"]["ratioMetric"]["raw"]["metricSource"]["spec"]["query"]
+            assert query == record["expr"]
+            assert sli["spec"]["ratioMetric"]["rawType"] == "failure"
+            slo = next(d for d in docs if d["kind"] == "SLO" and d["spec"]["indicatorRef"] == sli["metadata"]["name"])
+            objective = slo["spec"]["objectives"][0]
+            assert objective["target"] == pytest.approx(monitor.objective)
+            assert record["record"].endswith(objective["timeSliceWindow"])  # the slice is the ratio's window
+            assert slo["spec"]["timeWindow"] == [{"duration": shorthand(monitor.period_seconds or 0),
+                                                 "isRolling": True}]
+            checked += 1
+    assert checked >= 6  # fraud-detector: availability; support-assistant: availability and latency
+
+
+def _valid() -> list[dict[str, Any]]:
+    return copy.deepcopy(_openslo()["models/fraud-detector/prometheus/production/openslo.yaml"])
+
+
+def _broken(edit: Any) -> list[str]:
+    docs = _valid()
+    edit({d["kind"]: d for d in docs})
+    return problems(docs)
+
+
+def test_checker_refuses_what_the_openslo_validator_refuses() -> None:
+    assert problems(_valid()) == []
+    cases = [
+        lambda o: o["SLI"]["spec"]["ratioMetric"].pop("rawType"),
+        lambda o: o["SLI"]["spec"]["ratioMetric"].update(total=o["SLI"]["spec"]["ratioMetric"]["raw"]),
+        lambda o: o["SLI"]["spec"]["ratioMetric"].update(rawType="errors"),
+        lambda o: o["SLI"]["spec"]["ratioMetric"]["raw"]["metricSource"].update(spec={}),
+        lambda o: o["SLI"]["spec"].update(thresholdMetric=o["SLI"]["spec"]["ratioMetric"]["raw"]),
+        lambda o: o["SLO"]["spec"].pop("budgetingMethod"),
+        lambda o: o["SLO"]["spec"]["objectives"][0].update(target=1.0),
+        lambda o: o["SLO"]["spec"]["objectives"][0].update(targetPercent=99.9),
+        lambda o: o["SLO"]["spec"]["objectives"][0].pop("timeSliceWindow"),
+        lambda o: o["SLO"]["spec"]["timeWindow"][0].update(duration="30 days"),
+        lambda o: o["SLO"]["spec"]["timeWindow"][0].update(isRolling=False),
+        lambda o: o["SLO"]["spec"].update(indicator={"metadata": {"name": "x"}, "spec": o["SLI"]["spec"]}),
+        lambda o: o["SLO"]["spec"].update(indicatorRef="not-there"),
+        lambda o: o["SLO"]["metadata"].update(name="Fraud_Detector"),
+        lambda o: o["SLO"]["metadata"].update(name="x" * 64),
+        lambda o: o["Service"]["spec"].update(description="d" * 1051),
+    ]
+    for index, edit in enumerate(cases):
+        assert _broken(edit), f"case {index} was accepted"
+
+
+def test_object_names_stay_rfc1123_labels() -> None:
+    assert object_name("fraud-detector", "production", "availability") == "fraud-detector-production-availability"
+    long = object_name("m" * 40, "production", "a" * 40)
+    assert len(long) <= 63
+    assert VALIDATOR.is_valid(
+        {"apiVersion": "openslo/v1", "kind": "Service", "metadata": {"name": long}, "spec": {}})
+    assert long != object_name("m" * 40, "production", "a" * 39 + "b")
+    assert [shorthand(s) for s in (2592000, 2419200, 5400, 3600, 90)] == ["30d", "28d", "90m", "1h", "1m"]
+
+
+def test_validate_and_gitops_leave_openslo_files_alone() -> None:
+    """`mlspec validate` must not call OpenSLO objects unknown Kubernetes kinds (they are no API objects),
+    and the gitops layout must not list them for Argo CD or Flux to apply."""
+    from compiler.validation.tree import OPENSLO, classify, validate_documents
+    from targets.gitops.layout import scan
+
+    files, _ = _rendered()
+    for path, docs in _openslo().items():
+        assert {classify(d, path) for d in docs} == {OPENSLO}
+        assert validate_documents(docs, None, file=path) == []
+    tree = scan(files)
+    assert not [p for p in tree.manifests if p.endswith("/openslo.yaml")]
+    assert any(p.endswith("/prometheusrule.yaml") for p in tree.manifests)
