@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -25,6 +26,7 @@ from compiler.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
+from tools import require_tool, run_tool
 
 TARGET = PrometheusTarget()
 
@@ -249,3 +251,33 @@ def test_validate_and_gitops_leave_openslo_files_alone() -> None:
     tree = scan(files)
     assert not [p for p in tree.manifests if p.endswith("/openslo.yaml")]
     assert any(p.endswith("/prometheusrule.yaml") for p in tree.manifests)
+
+
+def test_sli_queries_measure_the_failure_ratio_in_promtool(tmp_path: Path) -> None:
+    """Prometheus' own engine (promtool) evaluates every SLI query on the series of the rule tests'
+    burn-rate scenarios: all requests failing (or slow) reads 1, a healthy service reads 0, which is
+    what `rawType: failure` tells SLO tooling the query means."""
+    promtool = require_tool("promtool")
+    files, _ = _rendered()
+    cases = 0
+    for path, docs in _openslo().items():
+        folder = tmp_path / path.rsplit("/", 1)[0]
+        folder.mkdir(parents=True)
+        (folder / "rules.yaml").write_bytes(files[path.replace("openslo.yaml", "rules.yaml")])
+        rule_tests = yaml.safe_load(files[path.replace("openslo.yaml", "rules.test.yaml")])["tests"]
+        tests = []
+        for sli in (d for d in docs if d["kind"] == "SLI"):
+            monitor = sli["metadata"]["labels"]["monitor"]
+            query = sli["spec"]["ratioMetric"]["raw"]["metricSource"]["spec"]["query"]
+            for scenario, value in (("fires", 1), ("healthy", 0)):
+                source = next(t for t in rule_tests if t["name"].endswith(f"BurnRatePage ({monitor}): {scenario}"))
+                eval_time = source["alert_rule_test"][0]["eval_time"]
+                tests.append({"name": f"{monitor}: {scenario}", "interval": source["interval"],
+                              "input_series": source["input_series"],
+                              "promql_expr_test": [{"expr": query, "eval_time": eval_time,
+                                                    "exp_samples": [{"labels": "{}", "value": value}]}]})
+                cases += 1
+        (folder / "sli.test.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": tests}))
+        result = run_tool([promtool, "test", "rules", folder / "sli.test.yaml"], cwd=folder)
+        assert result.returncode == 0, path + "\n" + result.stdout + result.stderr
+    assert cases >= 12
