@@ -7,8 +7,8 @@ not an upstream artefact; the negative cases show it refuses what go-sdk refuses
 indicator/indicatorRef, of total/raw, of good/bad; rawType with raw; target in [0, 1); timeSliceWindow for
 RatioTimeslices; RFC 1123 names; one rolling or calendar time window; `spec` of a metric source non-empty).
 
-The SLI queries are checked against the rendered rule files themselves: the same bytes as the recording
-rule each SLI names.
+The SLI queries are checked against the rendered rule files themselves (the same bytes as the recording
+rule each SLI names) and evaluated by promtool on the rule tests' own burn-rate scenarios.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from tools import require_tool, run_tool
 
 from compiler.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
-from tools import require_tool, run_tool
 
 TARGET = PrometheusTarget()
 
