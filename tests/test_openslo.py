@@ -14,6 +14,7 @@ rule each SLI names) and evaluated by promtool on the rule tests' own burn-rate 
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ from compiler.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
+from targets.prometheus.rules import seconds
 
 TARGET = PrometheusTarget()
 
 _NAME = {"type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}
 _DURATION = {"type": "string", "pattern": "^[1-9][0-9]*[mhdwMQY]$"}
 _DESCRIPTION = {"type": "string", "maxLength": 1050}
+_OP = {"enum": ["lte", "gte", "lt", "gt"]}
 # optional DNS-subdomain prefix and `/`, then a name of at most 63 characters
 _ANNOTATION_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
                    r"[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$")
@@ -74,13 +77,49 @@ _SLI_SPEC = {
 }
 _OBJECTIVE = {
     "type": "object", "additionalProperties": False,
-    "properties": {"displayName": {"type": "string"}, "op": {"enum": ["lte", "gte", "lt", "gt"]},
+    "properties": {"displayName": {"type": "string"}, "op": _OP,
                    "value": {"type": "number"},
                    "target": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
                    "targetPercent": {"type": "number", "minimum": 0, "exclusiveMaximum": 100},
                    "timeSliceTarget": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
                    "timeSliceWindow": _DURATION, "compositeWeight": {"type": "number", "exclusiveMinimum": 0}},
     "oneOf": [{"required": ["target"]}, {"required": ["targetPercent"]}],
+}
+_CONDITION = {
+    "type": "object", "required": ["severity", "condition"], "additionalProperties": False,
+    "properties": {
+        "description": _DESCRIPTION, "severity": {"type": "string", "minLength": 1},
+        "condition": {"type": "object", "required": ["kind", "op", "threshold", "lookbackWindow"],
+                      "additionalProperties": False,
+                      "properties": {"kind": {"const": "burnrate"}, "op": _OP, "threshold": {"type": "number"},
+                                     "lookbackWindow": _DURATION, "alertAfter": _DURATION}}},
+}
+_ALERT_POLICY = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "alertPolicyRef": _NAME, "kind": {"const": "AlertPolicy"}, "metadata": _METADATA,
+        "spec": {"type": "object", "required": ["conditions", "notificationTargets"], "additionalProperties": False,
+                 "properties": {
+                     "description": _DESCRIPTION, "alertWhenNoData": {"type": "boolean"},
+                     "alertWhenBreaching": {"type": "boolean"}, "alertWhenResolved": {"type": "boolean"},
+                     "conditions": {"type": "array", "minItems": 1, "maxItems": 1, "items": {"oneOf": [
+                         {"type": "object", "required": ["conditionRef"], "additionalProperties": False,
+                          "properties": {"conditionRef": _NAME}},
+                         {"type": "object", "required": ["kind", "metadata", "spec"], "additionalProperties": False,
+                          "properties": {"kind": {"const": "AlertCondition"}, "metadata": _METADATA,
+                                         "spec": _CONDITION}}]}},
+                     "notificationTargets": {"type": "array", "minItems": 1, "items": {"oneOf": [
+                         {"type": "object", "required": ["targetRef"], "additionalProperties": False,
+                          "properties": {"targetRef": _NAME}},
+                         {"type": "object", "required": ["kind", "metadata", "spec"], "additionalProperties": False,
+                          "properties": {"kind": {"const": "AlertNotificationTarget"}, "metadata": _METADATA,
+                                         "spec": {"type": "object", "required": ["target"],
+                                                  "additionalProperties": False,
+                                                  "properties": {"target": {"type": "string", "minLength": 1},
+                                                                 "description": _DESCRIPTION}}}}]}}}},
+    },
+    "oneOf": [{"required": ["alertPolicyRef"], "not": {"required": ["spec"]}},
+              {"required": ["kind", "metadata", "spec"], "not": {"required": ["alertPolicyRef"]}}],
 }
 _SLO_SPEC = {
     "type": "object", "additionalProperties": False,
@@ -99,7 +138,7 @@ _SLO_SPEC = {
                        "not": {"required": ["calendar"]}},
                       {"properties": {"isRolling": {"const": False}}, "required": ["calendar"]}]}},
         "objectives": {"type": "array", "minItems": 1, "items": _OBJECTIVE},
-        "alertPolicies": {"type": "array"},
+        "alertPolicies": {"type": "array", "items": _ALERT_POLICY},
     },
     "oneOf": [{"required": ["indicator"]}, {"required": ["indicatorRef"]}],
     "allOf": [
@@ -223,6 +262,12 @@ def test_checker_refuses_what_the_openslo_validator_refuses() -> None:
         lambda o: o["SLO"]["metadata"].update(name="Fraud_Detector"),
         lambda o: o["SLO"]["metadata"].update(name="x" * 64),
         lambda o: o["Service"]["spec"].update(description="d" * 1051),
+        lambda o: o["SLO"]["spec"]["alertPolicies"][0]["spec"]["conditions"].append({"conditionRef": "x"}),
+        lambda o: o["SLO"]["spec"]["alertPolicies"][0]["spec"].update(notificationTargets=[]),
+        lambda o: o["SLO"]["spec"]["alertPolicies"][0]["spec"]["conditions"][0]["spec"]["condition"].pop("op"),
+        lambda o: o["SLO"]["spec"]["alertPolicies"][0]["spec"]["conditions"][0]["spec"]["condition"].update(
+            lookbackWindow="90s"),
+        lambda o: o["SLO"]["spec"]["alertPolicies"][0]["spec"]["conditions"][0]["spec"].pop("severity"),
     ]
     for index, edit in enumerate(cases):
         assert _broken(edit), f"case {index} was accepted"
@@ -281,3 +326,33 @@ def test_sli_queries_measure_the_failure_ratio_in_promtool(tmp_path: Path) -> No
         result = run_tool([promtool, "test", "rules", folder / "sli.test.yaml"], cwd=folder)
         assert result.returncode == 0, path + "\n" + result.stdout + result.stderr
     assert cases >= 12
+
+
+def test_alert_policies_are_the_rules_burn_rate_tiers() -> None:
+    """Each AlertPolicy is one tier of the rendered burn-rate alerts: its factor times the error budget is
+    the threshold the rule compares the same window's recorded ratio with, and alertAfter is the rule's `for`."""
+    files, plans = _rendered()
+    by_name = {p.name: p for p in plans}
+    checked = 0
+    for path, docs in _openslo().items():
+        rules = yaml.safe_load(files[path.replace("openslo.yaml", "rules.yaml")])
+        alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+        plan = by_name[path.split("/")[1]]
+        for slo in (d for d in docs if d["kind"] == "SLO"):
+            monitor = plan.monitor(slo["metadata"]["labels"]["monitor"])
+            budget = 1 - slo["spec"]["objectives"][0]["target"]
+            mine = [a for a in alerts if a["labels"].get("monitor") == monitor.name]
+            assert slo["spec"]["alertPolicies"]
+            for policy in slo["spec"]["alertPolicies"]:
+                spec = policy["spec"]["conditions"][0]["spec"]
+                condition = spec["condition"]
+                suffix = "BurnRatePage" if policy["metadata"]["name"].split("-")[-2] == "page" else "BurnRateTicket"
+                rule = next(a for a in mine if a["alert"].endswith(suffix))
+                window = condition["lookbackWindow"]
+                compared = re.findall(rf"ml:slo_errors:ratio_rate{window}{{[^}}]*}} > ([0-9.e-]+)", rule["expr"])
+                assert compared, (rule["expr"], window)
+                assert float(compared[0]) == pytest.approx(condition["threshold"] * budget, rel=1e-9)
+                assert spec["severity"] == rule["labels"]["severity"]
+                assert condition["alertAfter"] == shorthand(seconds(rule["for"]))
+                checked += 1
+    assert checked >= 12

@@ -7,6 +7,7 @@ Per model and environment, `openslo.yaml` holds a Service (the model in that env
 built RuleSet, never rebuilt), so SLO tooling and the burn-rate alerts measure the same thing. Because that
 query is already a ratio over its window, the SLO budgets by `RatioTimeslices` with the window as the
 time slice; the objective and the rolling period come from the monitor.
+Alert policies are the rules' burn-rate tiers (burnrate.py), one inline AlertPolicy each.
 
 This lives in the prometheus target (a one-line registration in `render`) because the queries exist only
 in its RuleSet; a separate target would have to import this one, which the independence contract forbids.
@@ -62,6 +63,43 @@ def _sli_record(rules: RuleSet, monitor: MonitorPlan) -> tuple[str, dict[str, An
     return None
 
 
+def alert_policies(monitor: MonitorPlan, name: str) -> list[dict[str, Any]]:
+    """One inline AlertPolicy per burn-rate tier the rules alert on (same tiers, same severities).
+
+    OpenSLO's burnrate condition has one lookback window; the rules also require the tier's short window
+    and a minimum request rate, which the description states.
+    """
+    assert monitor.objective is not None
+    assert monitor.period_seconds is not None
+    after = burnrate.seconds(monitor.for_)
+    target = {"kind": "AlertNotificationTarget", "metadata": {"name": object_name("team", monitor.team)},
+              "spec": {"target": "alertmanager",
+                       "description": f"Alertmanager routes the rules' alerts by the label team={monitor.team}."}}
+    out = []
+    for tier in burnrate.tiers(monitor.objective, monitor.period_seconds):
+        page = "page" if tier.page else "ticket"
+        severity = monitor.severity if tier.page or monitor.severity != "critical" else "warning"
+        condition: dict[str, Any] = {"kind": "burnrate", "op": "gt", "threshold": tier.factor,
+                                     "lookbackWindow": tier.long}
+        if after:
+            condition["alertAfter"] = shorthand(after)
+        out.append({
+            "kind": "AlertPolicy",
+            "metadata": {"name": object_name(name, page, tier.long)},
+            "spec": {
+                "description": f"{page.capitalize()}: the error budget burns faster than {tier.factor:g}x over "
+                               f"{tier.long}, confirmed over {tier.short}, with enough traffic (rules.yaml).",
+                "alertWhenBreaching": True,
+                "alertWhenResolved": False,
+                "alertWhenNoData": False,
+                "conditions": [{"kind": "AlertCondition", "metadata": {"name": object_name(name, "burn", tier.long)},
+                                "spec": {"severity": severity, "condition": condition}}],
+                "notificationTargets": [target],
+            },
+        })
+    return out
+
+
 def documents(rules: RuleSet) -> list[dict[str, Any]]:
     plan, env = rules.plan, rules.env
     service = object_name(plan.name, env.name)
@@ -89,6 +127,7 @@ def documents(rules: RuleSet) -> list[dict[str, Any]]:
                 },
             },
         }
+        policies = alert_policies(monitor, name)
         slo = {
             "apiVersion": API_VERSION, "kind": "SLO",
             "metadata": {"name": name, "labels": {**labels, "monitor": monitor.name}},
@@ -103,6 +142,7 @@ def documents(rules: RuleSet) -> list[dict[str, Any]]:
                     "target": float(burnrate.objective_fraction(monitor.objective)),
                     "timeSliceWindow": window,
                 }],
+                **({"alertPolicies": policies} if policies else {}),
             },
         }
         slos += [sli, slo]
