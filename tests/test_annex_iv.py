@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from markdown_it import MarkdownIt
 
@@ -180,3 +181,9 @@ def test_gov_rules_for_annex_iv_gaps() -> None:
     for tier in ("limited", "minimal"):
         lower = dataclasses.replace(unmonitored, risk=tier)
         assert not {"GOV020", "GOV021", "GOV022", "GOV024"} & set(codes(lower))
+
+
+@pytest.mark.parametrize("bad", ["Acme\nEvil", "Acme\x1b[31m", "", "x" * 201])
+def test_provider_setting_refuses_unsafe_values(bad: str) -> None:
+    with pytest.raises(ValueError, match="validation error"):
+        GovernanceSettings.model_validate({"provider": bad})
