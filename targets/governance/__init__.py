@@ -35,7 +35,7 @@ def annex_iv_path(plan: Plan) -> str:
 
 class GovernanceTarget(Target):
     name = "governance"
-    description = "CODEOWNERS, model cards with Mermaid diagrams, and audit trail seeds"
+    description = "CODEOWNERS, model cards with Mermaid diagrams, audit trail seeds, EU AI Act Annex IV documentation"
     codes = checks.CODES
     settings_model = GovernanceSettings
 
