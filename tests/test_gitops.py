@@ -77,7 +77,8 @@ def manifest_objects(out: Path) -> dict[tuple[str, str, str, str], str]:
         for doc in docs(path):
             if not (isinstance(doc, dict) and {"apiVersion", "kind", "metadata"} <= doc.keys()):
                 continue  # rule files, promtool tests, pipeline IR, workflows
-            if doc["kind"] != "Kustomization" and not str(doc["apiVersion"]).startswith("mlspec/"):
+            # mlspec/ and openslo/ documents (the OpenSLO export) are data, never applied to a cluster
+            if doc["kind"] != "Kustomization" and not str(doc["apiVersion"]).startswith(("mlspec/", "openslo/")):
                 found[ident(doc)] = rel
     return found
 

@@ -93,8 +93,9 @@ def _wait_ready(server: Server) -> None:
 
 
 def _docs(result: RunResult) -> dict[str, Any]:
+    # openslo.yaml is a stream of OpenSLO documents, nothing served: not read here
     docs: dict[str, Any] = {path: yaml.safe_load(data) for path, data in result.files().items()
-                            if path.endswith(".yaml")}
+                            if path.endswith(".yaml") and not path.endswith("/openslo.yaml")}
     docs["plan"] = result.specs[0].plan
     return docs
 

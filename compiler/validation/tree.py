@@ -6,17 +6,19 @@ How a document is recognized, first match wins (`classify` is this list in code)
    document whose only key is `platforms` is its Kubernetes config. Judged by `kfp_ir`.
 2. kustomize config: a file named `kustomization.yaml`, `kustomization.yml` or `Kustomization`, or an
    `apiVersion` in `kustomize.config.k8s.io`. Skipped: it is not an API object.
-3. Kubernetes object: has `apiVersion` or `kind` (then both are required). Judged by the CRD from
+3. OpenSLO document: `apiVersion` `openslo/...` (the prometheus target's `openslo.yaml`). Skipped: not an
+   API object; tests/test_openslo.py judges it.
+4. Kubernetes object: has `apiVersion` or `kind` (then both are required). Judged by the CRD from
    `--crds` that defines it, else by kubernetes-validate for built-in groups, else VAL002.
    mlspec's own artifacts (`apiVersion: mlspec/v1`, e.g. CiRepositorySettings) come first and are judged
    by the schema mlspec ships for the kind.
-4. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. check-jsonschema's
+5. GitHub workflow: under `.github/workflows/`, or top-level `jobs` plus `on`. check-jsonschema's
    vendored schema.
-5. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. check-jsonschema's vendored schema.
-6. Prometheus rule file: top-level `groups`. `promtool check rules` (else the PromQL parser).
-7. promtool unit test: top-level `rule_files`. `promtool test rules`.
-8. Alertmanager config: top-level `route` or `receivers`. `amtool check-config` (team fragments wrapped).
-9. Anything else (audit records, empty documents): plain data, not judged (and reported as such).
+6. GitLab CI: the file name ends in `gitlab-ci.yml`/`gitlab-ci.yaml`. check-jsonschema's vendored schema.
+7. Prometheus rule file: top-level `groups`. `promtool check rules` (else the PromQL parser).
+8. promtool unit test: top-level `rule_files`. `promtool test rules`.
+9. Alertmanager config: top-level `route` or `receivers`. `amtool check-config` (team fragments wrapped).
+10. Anything else (audit records, empty documents): plain data, not judged (and reported as such).
 
 `judge_file` also says what judged each file (compiler/validation/external.py has the tool judges).
 
@@ -54,6 +56,7 @@ KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kus
 KFP_PIPELINE = "kfp-pipeline"
 KFP_PLATFORM = "kfp-platform"
 KUSTOMIZE = "kustomize"
+OPENSLO = "openslo"
 KUBERNETES = "kubernetes"
 GITHUB_WORKFLOW = "github-workflow"
 GITLAB_CI = "gitlab-ci"
@@ -69,6 +72,7 @@ JUDGES = {
     KFP_PIPELINE: "kfp SDK (strict protobuf parse, references, load_component_from_text)",
     KUBERNETES: "Kubernetes schemas (CRDs made strict, kubernetes-validate)",
     KUSTOMIZE: "not judged: kustomize config",
+    OPENSLO: "not judged: OpenSLO (no published schema; tests/test_openslo.py checks our reading of the spec)",
     DATA: "not judged: plain data",
 }
 
@@ -132,6 +136,8 @@ def classify(doc: object, rel: str = "", index: int = 0, first: object = None) -
         return KUSTOMIZE
     if api_version == MLSPEC_API_VERSION:
         return MLSPEC_ARTIFACT
+    if isinstance(api_version, str) and api_version.startswith("openslo/"):
+        return OPENSLO
     if "apiVersion" in doc or "kind" in doc:
         return KUBERNETES
     # PyYAML reads the workflow key `on` as the boolean True (YAML 1.1).

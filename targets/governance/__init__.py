@@ -5,6 +5,8 @@ Layout:
 - `models/<name>/governance/README.md`: the model card (README so forges show it when the folder is
   opened and Hugging Face tooling finds it where it looks).
 - `models/<name>/governance/audit-seed.json`: provenance and policy the rollout engine's records chain to.
+- `models/<name>/governance/annex-iv.md` (high risk only): the EU AI Act Annex IV technical documentation
+  skeleton, with what the spec determines filled in and the rest marked TODO.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic
 from compiler.plan import Plan
 from compiler.targets import Locations, OutputFile, Target
-from targets.governance import audit, card, checks, codeowners
+from targets.governance import annex_iv, audit, card, checks, codeowners
 from targets.governance.settings import GovernanceSettings, project_settings
 
 
@@ -27,9 +29,13 @@ def audit_path(plan: Plan) -> str:
     return f"models/{plan.name}/governance/audit-seed.json"
 
 
+def annex_iv_path(plan: Plan) -> str:
+    return f"models/{plan.name}/governance/annex-iv.md"
+
+
 class GovernanceTarget(Target):
     name = "governance"
-    description = "CODEOWNERS, model cards with Mermaid diagrams, and audit trail seeds"
+    description = "CODEOWNERS, model cards with Mermaid diagrams, audit trail seeds, EU AI Act Annex IV documentation"
     codes = checks.CODES
     settings_model = GovernanceSettings
 
@@ -39,11 +45,16 @@ class GovernanceTarget(Target):
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
         config = project_settings(settings)
         seed_path = audit_path(plan)
-        return [
+        out = [
             # Front matter must start at byte 0, so no comment header: provenance is in the front matter.
             OutputFile(card_path(plan), "text", card.render(plan, config, seed_path), comment=None),
             OutputFile(seed_path, "json", audit.seed(plan, config, card_path(plan)), comment=None),
         ]
+        if plan.risk == "high":
+            notice = card.generated_notice(plan.provenance.spec_path, plan.provenance.compiler_version)
+            text = annex_iv.render(plan, config, card_path(plan), seed_path, notice)
+            out.append(OutputFile(annex_iv_path(plan), "text", text, comment=None))
+        return out
 
     def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
         return Locations(audit_seed=audit_path(plan))

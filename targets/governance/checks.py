@@ -20,6 +20,11 @@ CODES: dict[str, str] = {
     "GOV004": "The spec path is not a plain CODEOWNERS pattern (spaces, glob or comment characters).",
     "GOV005": "High risk: `targets.governance.logRetentionDays` is below six months (Art. 12, 19, 26).",
     "GOV006": "High risk: the model card lacks `trainingData` or `evaluationData` (Art. 11, Annex IV).",
+    "GOV020": "High risk: no provider is named for Annex IV point 1(a) (`targets.governance.provider`).",
+    "GOV021": "High risk: the model card lacks `outOfScopeUse`, the foreseeable misuse of Annex IV 1(h).",
+    "GOV022": "High risk: the model card lacks `ethicalConsiderations`, the foreseeable risks of Annex IV 3.",
+    "GOV023": "High risk: no gate declares an absolute level, so Annex IV 3 has no expected accuracy.",
+    "GOV024": "High risk: no monitors, so there is no post-market monitoring plan (Annex IV 9, Art. 72).",
 }
 
 
@@ -62,3 +67,28 @@ def check(plan: Plan, settings: GovernanceSettings) -> Iterator[Diagnostic]:
             yield _warn("GOV006", ("modelCard",), "high-risk technical documentation describes the training and "
                         "evaluation data; the model card lacks " + " and ".join(missing),
                         "the card shows the data pin instead; describe provenance, scope and known gaps")
+
+    if plan.risk == "high":
+        yield from annex_iv_gaps(plan, settings)
+
+
+def annex_iv_gaps(plan: Plan, settings: GovernanceSettings) -> Iterator[Diagnostic]:
+    """What Annex IV needs from the spec for a high-risk model; the document shows a TODO for each."""
+    if not settings.provider:
+        yield _warn("GOV020", ("metadata", "risk"), "Annex IV 1(a) names the provider of a high-risk system; "
+                    "none is configured", "set targets.governance.provider in mlspec.yaml to your legal name")
+    card = plan.model_card
+    if not card.out_of_scope_use:
+        yield _warn("GOV021", ("modelCard",), "Annex IV 1(h) and Art. 13 need the foreseeable misuse; the model "
+                    "card lacks outOfScopeUse", "add modelCard.outOfScopeUse: uses the model is not meant for")
+    if not card.ethical_considerations:
+        yield _warn("GOV022", ("modelCard",), "Annex IV 3 needs the foreseeable unintended outcomes and risks to "
+                    "fundamental rights; the model card lacks ethicalConsiderations",
+                    "add modelCard.ethicalConsiderations: who could be harmed and how it is watched")
+    if plan.gates and all(g.min is None and g.max is None for g in plan.gates):
+        yield _warn("GOV023", ("gates",), "every gate only compares with the baseline, so no level of accuracy is "
+                    "declared (Annex IV 3, Art. 15)", "give at least one gate a min or max")
+    if not plan.monitors:
+        yield Diagnostic("GOV024", "a high-risk system needs a post-market monitoring plan (Annex IV 9, Art. 72); "
+                         "the spec has no monitors", path=("metadata", "risk"),
+                         hint="add monitors: for the quality and the serving health of the model")

@@ -43,6 +43,9 @@ class GovernanceSettings(BaseModel):
         (), description="ISO 639 language codes for the model cards' front matter.")
     pipeline_tag: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] | None = Field(
         None, description="Hugging Face task for the card, e.g. tabular-classification.")
+    provider: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = Field(
+        None, description="The provider (EU AI Act Art. 3(3)) named in the Annex IV documentation of high-risk "
+                          "models, e.g. your organisation's legal name.")
     log_retention_days: int = Field(
         HIGH_RISK_MIN_RETENTION_DAYS, ge=1, le=36_500,
         description="How long deployment events and payload logs are kept; at least 183 for high risk.")

@@ -16,7 +16,7 @@ from compiler.diagnostics import Diagnostic, Severity
 from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from compiler.targets import OutputFile, Target
 from compiler.units import format_duration
-from targets.prometheus import alertmanager, burnrate, contract, unittests
+from targets.prometheus import alertmanager, burnrate, contract, openslo, unittests
 from targets.prometheus.promql import PromQLError
 from targets.prometheus.rules import RuleSet, build, unexported
 from targets.prometheus.settings import PrometheusSettings
@@ -200,6 +200,7 @@ class PrometheusTarget(Target):
             out.append(OutputFile(f"{base}/{RULE_FILE}", "yaml", [data]))
             out.append(OutputFile(f"{base}/{TEST_FILE}", "yaml", [unittests.test_file(rules, RULE_FILE)]))
             out.append(OutputFile(f"{base}/{WRAPPER_FILE}", "yaml", [self.wrapper(plan, env, data, settings)]))
+            out.extend(openslo.files(rules, base))  # the SLO monitors as OpenSLO, same queries (openslo.py)
         return out
 
     @staticmethod
