@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from compiler.diagnostics import Diagnostic
 from compiler.project import Project
@@ -95,6 +96,6 @@ def rules_on_valid_sections(data: Mapping[str, Any], exc: ValidationError, proje
         for rule in RULES:
             try:
                 found.extend(list(rule(spec, project)))
-            except SectionUnavailable:
-                continue
+            except (SectionUnavailable, PydanticSerializationError):
+                continue  # it read a broken section (directly, or by serializing the whole spec)
     return found
