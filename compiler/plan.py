@@ -328,6 +328,19 @@ class ProjectPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PatchPlan:
+    """A declared patch (compiler.patch_spec), applied to the rendered objects by compiler.patches."""
+
+    index: int  # position in the spec's `patches:` list, for diagnostics and the manifest
+    kind: str
+    name: str
+    environment: str | None
+    stage: str | None
+    merge: Mapping[str, Any] | None  # strategic-merge patch
+    json: tuple[Mapping[str, Any], ...] | None  # RFC 6902 operations as written (`from`, not `from_`)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     name: str
     team: str
@@ -348,6 +361,7 @@ class Plan:
     # sha256 of the plan's inputs (spec data, project config, spec path, compiler version: plan_digest),
     # not of the fields above; filled in by build_plan.
     digest: str = ""
+    patches: tuple[PatchPlan, ...] = ()
 
     def monitor(self, name: str) -> MonitorPlan:
         for monitor in self.monitors:
@@ -643,6 +657,10 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         ),
         project=project_plan,
         digest=plan_digest(spec_digest, project, spec_path),
+        patches=tuple(PatchPlan(
+            i, p.target.kind, p.target.name, p.target.environment, p.target.stage, p.merge,
+            tuple(op.model_dump(by_alias=True, exclude_unset=True) for op in p.json_) if p.json_ else None)
+            for i, p in enumerate(spec.patches)),
     )
 
 

@@ -19,6 +19,7 @@ _CORE_SECTIONS = (
     ("MLS4", "Project configuration (mlspec.yaml)"),
     ("MLS5", "Targets and internal errors"),
     ("MLS62", "Settings spelling (mlspec.yaml)"),
+    ("MLS73", "Declared patches (`patches:`)"),
 )
 
 
