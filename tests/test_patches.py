@@ -296,3 +296,33 @@ def test_strategic_merge_matches_the_real_kustomize(tmp_path: Path, n: int) -> N
         resource, patch = copy.deepcopy(CRONJOB), CRONJOB_MERGES[n - len(MERGES)]
     ours = strategic_merge(resource, copy.deepcopy(patch), builtin=resource["apiVersion"] == "batch/v1")
     assert ours == _kustomize(tmp_path / "k", resource, patch)
+
+
+def test_cli_diff_shows_patches_and_drift_is_quiet_after_render(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    root = project(tmp_path / "p", UNPATCHED)
+    out = tmp_path / "out"
+    monkeypatch.chdir(root)
+    runner = CliRunner()
+    rendered = runner.invoke(cli, ["render", "--out", str(out)])
+    assert rendered.exit_code == 0, rendered.output
+    (root / "specs" / "txn-anomaly.yaml").write_text(EXAMPLE)
+    text = runner.invoke(cli, ["diff", "--against", str(out)])
+    assert text.exit_code == 1, text.output
+    assert "+ spec.predictor.tolerations: " in text.output
+    assert "(patch: specs/txn-anomaly.yaml patches[0])" in text.output
+    markdown = runner.invoke(cli, ["diff", "--against", str(out), "--format", "markdown"])
+    assert "(patch `specs/txn-anomaly.yaml patches[1]`)" in markdown.output, markdown.output
+    assert runner.invoke(cli, ["render", "--out", str(out)]).exit_code == 0
+    drift = runner.invoke(cli, ["drift", "--repo", str(out)])
+    assert drift.exit_code == 0, drift.output
+    # A hand edit of a patched file is still drift: the manifest holds the patched output's sha256.
+    patched = out / ISVC.format(env="production", stage="stages/full/")
+    patched.write_text(patched.read_text().replace("pool: streaming", "pool: other"))
+    drift = runner.invoke(cli, ["drift", "--repo", str(out)])
+    assert drift.exit_code == 1
+    assert "modified" in drift.output
