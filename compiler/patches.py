@@ -133,23 +133,32 @@ _WHY = ("identity, provenance and the rollout stage selection belong to mlspec: 
 
 @rule
 def declared_patches(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    environments = list(spec.serving.environments)
     for i, patch in enumerate(spec.patches):
         base: Path = ("patches", i)
         if (patch.merge is None) == (patch.json_ is None):
             yield Diagnostic("MLS730", "a patch needs exactly one of `merge:` (strategic merge) and `json:` "
                              "(RFC 6902)", path=base, hint="split it into two patches with the same target")
         target = patch.target
-        if target.environment is not None and environments and target.environment not in environments:
-            yield Diagnostic("MLS734", f"environment {target.environment!r} is not one of this model's "
-                             f"environments ({', '.join(environments)})", path=(*base, "target", "environment"),
-                             hint="the patch would match nothing; name an environment under serving.environments")
         if patch.json_ is not None:
             for j, op in enumerate(patch.json_):
                 yield from _check_op(target.kind, op.op, op.path, op.from_, "value" in op.model_fields_set,
                                      (*base, "json", j))
         if patch.merge is not None:
             yield from _check_merge(target.kind, patch.merge, (), (*base, "merge"))
+
+
+@rule
+def patch_environments(spec: Spec, project: Project) -> Iterator[Diagnostic]:
+    # A rule of its own: with a broken `serving:` section it cannot run, and the others still do.
+    if not any(p.target.environment is not None for p in spec.patches):
+        return
+    environments = list(spec.serving.environments)
+    for i, patch in enumerate(spec.patches):
+        env = patch.target.environment
+        if env is not None and env not in environments:
+            yield Diagnostic("MLS734", f"environment {env!r} is not one of this model's environments "
+                             f"({', '.join(environments)})", path=("patches", i, "target", "environment"),
+                             hint="the patch would match nothing; name an environment under serving.environments")
 
 
 def _check_op(kind: str, op: str, path: str, from_: str | None, has_value: bool, at: Path) -> Iterator[Diagnostic]:
@@ -340,7 +349,8 @@ def _apply_one(patch: PatchPlan, doc: dict[str, Any]) -> dict[str, Any]:
             out = jsonpatch.JsonPatch([dict(op)]).apply(out, in_place=True)
         except jsonpatch.JsonPatchTestFailed as exc:
             raise PatchError(f"`test` failed: {exc}", ("json", j)) from exc
-        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError, IndexError,
+                AttributeError, ValueError) as exc:  # python-json-patch lets some of Python's own through
             raise PatchError(f"{op.get('op')} {op.get('path')!r} does not apply: {exc}", ("json", j)) from exc
     if not isinstance(out, dict):
         raise PatchError("the patch replaced the object with something that is not a map", ("json",))

@@ -326,3 +326,24 @@ def test_cli_diff_shows_patches_and_drift_is_quiet_after_render(tmp_path: Path,
     drift = runner.invoke(cli, ["drift", "--repo", str(out)])
     assert drift.exit_code == 1
     assert "modified" in drift.output
+
+
+def test_a_merge_patch_of_the_wrong_shape_points_at_the_key(tmp_path: Path) -> None:
+    spec = with_patches("  - target: {kind: InferenceService, name: txn-anomaly, environment: staging}\n"
+                        "    merge:\n      spec:\n        predictor:\n          model:\n"
+                        "            modelFormat: [pytorch]\n")
+    result = render(project(tmp_path, spec))
+    (found,) = [d for d in result.diagnostics if d.code == "MLS736"]
+    assert found.line == line_of(spec, "modelFormat: [pytorch]"), found.to_text()
+    assert "list" in found.message
+
+
+def test_patch_problems_are_reported_beside_schema_errors_elsewhere(tmp_path: Path) -> None:
+    # All problems in one run: a broken `serving:` section does not hide a patch that touches provenance.
+    spec = with_patches("  - target: {kind: InferenceService, name: txn-anomaly, environment: production}\n"
+                        "    json: [{op: remove, path: /metadata/annotations/mlspec.dev~1spec}]\n")
+    spec = spec.replace("pattern: streaming", "pattern: streamin")
+    result = run(None, root=project(tmp_path, spec))
+    codes = {d.code for d in result.diagnostics}
+    assert "MLS104" in codes
+    assert "MLS731" in codes
