@@ -25,7 +25,9 @@ class _Strict(BaseModel):
 
 class PatchTarget(_Strict):
     kind: KindName = Field(description="Kind of the rendered object, e.g. InferenceService.")
-    name: ObjectName = Field(description="metadata.name of the rendered object.")
+    name: ObjectName | None = Field(
+        None, description="metadata.name of the rendered object (default: the model's name, which its "
+                          "InferenceService carries).")
     environment: Label | None = Field(
         None, description="Only the object rendered for this environment (default: every environment).")
     stage: Label | None = Field(

@@ -658,7 +658,7 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         project=project_plan,
         digest=plan_digest(spec_digest, project, spec_path),
         patches=tuple(PatchPlan(
-            i, p.target.kind, p.target.name, p.target.environment, p.target.stage, p.merge,
+            i, p.target.kind, p.target.name or spec.metadata.name, p.target.environment, p.target.stage, p.merge,
             tuple(op.model_dump(by_alias=True, exclude_unset=True) for op in p.json_) if p.json_ else None)
             for i, p in enumerate(spec.patches)),
     )

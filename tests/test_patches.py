@@ -347,3 +347,13 @@ def test_patch_problems_are_reported_beside_schema_errors_elsewhere(tmp_path: Pa
     codes = {d.code for d in result.diagnostics}
     assert "MLS104" in codes
     assert "MLS731" in codes
+
+
+def test_a_patch_without_a_name_follows_the_model_name(tmp_path: Path) -> None:
+    # The example names no object: a copy renamed in metadata.name (as tests/test_parallel.py makes) still applies.
+    spec = EXAMPLE.replace("name: txn-anomaly\n", "name: txn-anomaly-copy\n", 1)
+    result = render(project(tmp_path, spec))
+    assert result.ok, errors(result)
+    (isvc,) = objects(result.files()["models/txn-anomaly-copy/kserve/production/stages/full/inferenceservice.yaml"])
+    assert isvc["metadata"]["name"] == "txn-anomaly-copy"
+    assert isvc["spec"]["predictor"]["nodeSelector"] == {"pool": "streaming"}
