@@ -357,3 +357,17 @@ def test_a_patch_without_a_name_follows_the_model_name(tmp_path: Path) -> None:
     (isvc,) = objects(result.files()["models/txn-anomaly-copy/kserve/production/stages/full/inferenceservice.yaml"])
     assert isvc["metadata"]["name"] == "txn-anomaly-copy"
     assert isvc["spec"]["predictor"]["nodeSelector"] == {"pool": "streaming"}
+
+
+def test_project_wide_objects_are_out_of_a_spec_patchs_reach(tmp_path: Path) -> None:
+    root = project(tmp_path, with_patches(
+        "  - target: {kind: Application, name: txn-anomaly-production}\n"
+        "    merge: {spec: {destination: {namespace: kube-system}}}\n"))
+    (root / "mlspec.yaml").write_text(PROJECT + "targets:\n  gitops: {repoURL: 'https://git.example.com/acme/d.git'}\n")
+    result = render(root)
+    assert result.ok, errors(result)
+    assert [d.code for d in result.diagnostics] == ["MLS737"]
+    apps = [o for rel, data in result.files().items() if rel.endswith(".yaml") for o in objects(data)
+            if isinstance(o, dict) and o.get("kind") == "Application"]
+    assert "txn-anomaly-production" in {a["metadata"]["name"] for a in apps}
+    assert all(a["spec"]["destination"]["namespace"] != "kube-system" for a in apps)
