@@ -38,6 +38,7 @@ import yaml
 
 from compiler.diagnostics import Diagnostic, Path, Severity
 from compiler.fieldpaths import field_changes, format_path
+from compiler.patch_spec import Patch
 from compiler.plan import PatchPlan, Plan
 from compiler.project import Project
 from compiler.rules import rule
@@ -133,12 +134,22 @@ _WHY = ("identity, provenance and the rollout stage selection belong to mlspec: 
 
 @rule
 def declared_patches(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    for i, patch in enumerate(spec.patches):
+    return check_patches(spec.patches, ())
+
+
+def check_patches(patches: Sequence[Patch], environments: Sequence[str]) -> Iterator[Diagnostic]:
+    """Lint findings of `patches` (a spec's or mlspec.yaml's), by path; `environments`: the known ones,
+    empty when any is allowed (a spec's are checked by patch_environments)."""
+    for i, patch in enumerate(patches):
         base: Path = ("patches", i)
         if (patch.merge is None) == (patch.json_ is None):
             yield Diagnostic("MLS730", "a patch needs exactly one of `merge:` (strategic merge) and `json:` "
                              "(RFC 6902)", path=base, hint="split it into two patches with the same target")
         target = patch.target
+        if target.environment is not None and environments and target.environment not in environments:
+            yield Diagnostic("MLS734", f"environment {target.environment!r} is not one of the project's "
+                             f"environments ({', '.join(environments)})", path=(*base, "target", "environment"),
+                             hint="the patch would match nothing; name one of `environments:`")
         if patch.json_ is not None:
             for j, op in enumerate(patch.json_):
                 yield from _check_op(target.kind, op.op, op.path, op.from_, "value" in op.model_fields_set,
@@ -373,7 +384,8 @@ def apply_patches(result: SpecResult) -> list[Diagnostic]:
                 if _matches(patch, ident, env, stage):
                     matched.setdefault(rel, []).append((index, patch))
                     hits += 1
-        if not hits:
+        if not hits and not patch.origin:
+            # A project patch applies to the models that render its target; only a spec's own is an error.
             found.append(_no_target(patch, result, environments))
     for rel, work in sorted(matched.items()):
         header, docs = _split(result.files[rel])
@@ -386,7 +398,7 @@ def apply_patches(result: SpecResult) -> list[Diagnostic]:
                 after = _apply_one(patch, before)
             except PatchError as exc:
                 found.append(Diagnostic("MLS736", f"patch no longer applies to {patch.kind} {patch.name} in {rel}: "
-                                        f"{exc}", path=("patches", patch.index, *exc.path),
+                                        f"{exc}", path=("patches", patch.index, *exc.path), file=patch.origin,
                                         hint="the rendered object changed under the patch: update or remove it "
                                              "(see it with `mlspec render --out -`)"))
                 failed = True
@@ -394,7 +406,8 @@ def apply_patches(result: SpecResult) -> list[Diagnostic]:
             changed = sorted({format_path(p) for _, p, _, _ in field_changes(before, after)})
             resources[index] = after
             records.setdefault(index, []).append({
-                "patch": f"patches[{patch.index}]", "type": "merge" if patch.merge is not None else "json",
+                "source": patch.origin or result.rel_path, "patch": f"patches[{patch.index}]",
+                "type": "merge" if patch.merge is not None else "json",
                 "content": _jsonable(patch), "fields": changed})
         if failed:
             continue
@@ -431,23 +444,45 @@ def _no_target(patch: PatchPlan, result: SpecResult, environments: Sequence[str]
 
 
 def _placed(found: list[Diagnostic], result: SpecResult, plan: Plan) -> list[Diagnostic]:
-    """Positions for render-time problems, from the spec file when it is still the one rendered.
+    """Positions for render-time problems: in the spec, or in mlspec.yaml for the project's patches.
 
     Rendering sees the plan, not the source map; re-reading the file costs nothing on the happy path
-    (only failures get here) and the sha256 check makes sure the positions belong to what was rendered.
+    (only failures get here). A spec is used only when its sha256 is the one rendered.
     """
     if not found:
         return found
+    from compiler.project import PROJECT_FILE
+
+    spec_path = FsPath(result.file)
+    out = []
+    for diag in found:
+        if diag.file == PROJECT_FILE:
+            resolved = spec_path.resolve().as_posix()
+            root = resolved[:-len(result.rel_path)] if resolved.endswith("/" + result.rel_path) else None
+            placed = _place(diag, FsPath(root) / PROJECT_FILE, None) if root else None
+        else:
+            placed = _place(diag, spec_path, plan.provenance.source_sha256)
+        out.append(placed or diag)
+    return out
+
+
+def _place(diag: Diagnostic, path: FsPath, sha256: str | None) -> Diagnostic | None:
+    import os
+
     from compiler.yamlsource import load_document
 
     try:
-        raw = FsPath(result.file).read_bytes()
+        raw = path.read_bytes()
     except OSError:
-        return found
-    if hashlib.sha256(raw).hexdigest() != plan.provenance.source_sha256:
-        return found
-    doc, _ = load_document(raw, result.file)
-    return found if doc is None else [doc.source.place(d) for d in found]
+        return None
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        return None
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:
+        shown = path.as_posix()
+    doc, _ = load_document(raw, shown)
+    return None if doc is None else doc.source.place(diag)
 
 
 def patched_fields(result: RunResult) -> dict[tuple[str, str, str], list[tuple[str, str]]]:
@@ -457,7 +492,7 @@ def patched_fields(result: RunResult) -> dict[tuple[str, str, str], list[tuple[s
         for rel, idents in spec.file_resources.items():
             for ident in idents:
                 for record in cast(Mapping[str, Any], ident).get("patches") or ():
-                    label = f"{spec.rel_path} {record['patch']}"
+                    label = f"{record['source']} {record['patch']}"
                     out.setdefault((rel, ident["kind"], ident["name"]), []).extend(
                         (field, label) for field in record["fields"])
     return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from compiler import __version__
 from compiler.metrics import gate_direction, gate_kind
+from compiler.patch_spec import Patch
 from compiler.project import Project
 from compiler.spec import (
     ConceptDrift,
@@ -338,6 +339,7 @@ class PatchPlan:
     stage: str | None
     merge: Mapping[str, Any] | None  # strategic-merge patch
     json: tuple[Mapping[str, Any], ...] | None  # RFC 6902 operations as written (`from`, not `from_`)
+    origin: str = ""  # "" for the spec's own patches, "mlspec.yaml" for the project's
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,11 +659,16 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         ),
         project=project_plan,
         digest=plan_digest(spec_digest, project, spec_path),
-        patches=tuple(PatchPlan(
-            i, p.target.kind, p.target.name or spec.metadata.name, p.target.environment, p.target.stage, p.merge,
-            tuple(op.model_dump(by_alias=True, exclude_unset=True) for op in p.json_) if p.json_ else None)
-            for i, p in enumerate(spec.patches)),
+        patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
+                 *_patches(spec.patches, spec.metadata.name, "")),
     )
+
+
+def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:
+    return tuple(PatchPlan(
+        i, p.target.kind, p.target.name or model, p.target.environment, p.target.stage, p.merge,
+        tuple(op.model_dump(by_alias=True, exclude_unset=True) for op in p.json_) if p.json_ else None, origin)
+        for i, p in enumerate(patches))
 
 
 _PROJECT_DIGESTS: dict[int, tuple[Project, str]] = {}

@@ -371,3 +371,53 @@ def test_project_wide_objects_are_out_of_a_spec_patchs_reach(tmp_path: Path) -> 
             if isinstance(o, dict) and o.get("kind") == "Application"]
     assert "txn-anomaly-production" in {a["metadata"]["name"] for a in apps}
     assert all(a["spec"]["destination"]["namespace"] != "kube-system" for a in apps)
+
+
+# --- project-wide patches (mlspec.yaml) -----------------------------------------------------------------
+
+PROJECT_PATCHES = PROJECT + """patches:
+  # Every model's production InferenceService (name defaults to each model's) on the shared GPU pool.
+  - target: {kind: InferenceService, environment: production}
+    merge: {spec: {predictor: {nodeSelector: {pool: shared}}}}
+"""
+
+
+def test_project_patches_apply_to_every_model_before_the_specs_own(tmp_path: Path) -> None:
+    root = project(tmp_path, EXAMPLE)
+    (root / "specs" / "churn.yaml").write_text(UNPATCHED.replace("name: txn-anomaly\n", "name: churn\n", 1))
+    (root / "mlspec.yaml").write_text(PROJECT_PATCHES)
+    result = render(root)
+    assert result.ok, errors(result)
+    files = result.files()
+    (churn,) = objects(files["models/churn/kserve/production/stages/full/inferenceservice.yaml"])
+    assert churn["spec"]["predictor"]["nodeSelector"] == {"pool": "shared"}
+    (txn,) = objects(files[ISVC.format(env="production", stage="stages/full/")])
+    assert txn["spec"]["predictor"]["nodeSelector"] == {"pool": "streaming"}  # the spec's patch comes last
+    (staging,) = objects(files["models/churn/kserve/staging/inferenceservice.yaml"])
+    assert "nodeSelector" not in staging["spec"]["predictor"]
+    marks = patched_fields(result)
+    assert ("spec.predictor.nodeSelector", "mlspec.yaml patches[0]") in \
+        marks[("models/churn/kserve/production/stages/full/inferenceservice.yaml", "InferenceService", "churn")]
+
+
+def test_project_patch_problems_point_into_mlspec_yaml(tmp_path: Path) -> None:
+    root = project(tmp_path, UNPATCHED)
+    config = PROJECT + """patches:
+  - target: {kind: InferenceService}
+    json: [{op: replace, path: /metadata/namespace, value: other}]
+"""
+    (root / "mlspec.yaml").write_text(config)
+    linted = run(None, root=root)
+    (refused,) = [d for d in linted.diagnostics if d.code == "MLS731"]
+    assert refused.file.endswith("mlspec.yaml")
+    assert refused.line == line_of(config, "/metadata/namespace")
+    config = PROJECT + """patches:
+  - target: {kind: InferenceService}
+    json:
+      - {op: test, path: /spec/predictor/minReplicas, value: 40}
+"""
+    (root / "mlspec.yaml").write_text(config)
+    result = render(root)
+    found = [d for d in result.diagnostics if d.code == "MLS736"]
+    assert found
+    assert all(d.file.endswith("mlspec.yaml") and d.line == line_of(config, "value: 40") for d in found), found
