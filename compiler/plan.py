@@ -684,6 +684,8 @@ def plan_digest(spec_digest: str, project: Project, spec_path: str) -> str:
     cached = _PROJECT_DIGESTS.get(id(project))
     if cached is None or cached[0] is not project:
         # scrapeInterval only tunes lint warnings; no plan depends on it, so it stays out of the digest.
-        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json", exclude={"scrapeInterval"}))))
+        # An empty `patches:` stays out too, so declaring none keeps every digest it had before patches existed.
+        exclude = {"scrapeInterval"} if project.patches else {"scrapeInterval", "patches"}
+        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json", exclude=exclude))))
         _PROJECT_DIGESTS[id(project)] = cached
     return sha256_text(canonical_json([spec_digest, cached[1], spec_path, __version__]))
