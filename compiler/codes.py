@@ -89,4 +89,15 @@ CODES: dict[str, str] = {
     "MLS502": "Two targets write the same output path.",
     "MLS503": "A target produced an unsafe output path.",
     "MLS504": "A target failed while rendering (a bug in the target; please report it).",
+    # Declared patches (`patches:`, docs/patches.md).
+    "MLS730": "A patch needs exactly one of `merge:` (strategic merge) and `json:` (RFC 6902).",
+    "MLS731": "A patch touches a field mlspec's guarantees depend on (identity, `mlspec.dev/*` provenance, "
+              "the rollout stage selection).",
+    "MLS732": "A JSON-patch operation is malformed (not a JSON pointer, `value` or `from` missing).",
+    "MLS733": "A strategic-merge directive mlspec does not apply (only null, `$patch: replace|delete|merge`).",
+    "MLS734": "A patch targets an environment the model does not declare.",
+    "MLS735": "A patch targets an object that is not rendered: it no longer applies.",
+    "MLS736": "A patch no longer applies to its object (a JSON-patch `test` or path fails, a type differs).",
+    "MLS737": "A patch targets a kind nothing renders for the model (its target disabled, or a misspelt kind) "
+              "(warning).",
 }

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.errors import EnvironmentFault
 from compiler.identity import identities
+from compiler.patches import apply_patches
 from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
 from compiler.rules import run_rules
@@ -251,6 +252,7 @@ def render_spec(result: SpecResult, context: Context) -> None:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
                  found, result.file, result.file_resources)
+    found.extend(apply_patches(result))  # declared patches (compiler.patches), after every target rendered
     # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
     result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
 

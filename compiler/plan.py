@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from compiler import __version__
 from compiler.metrics import gate_direction, gate_kind
+from compiler.patch_spec import Patch
 from compiler.project import Project
 from compiler.spec import (
     ConceptDrift,
@@ -427,6 +428,20 @@ class ProjectPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class PatchPlan:
+    """A declared patch (compiler.patch_spec), applied to the rendered objects by compiler.patches."""
+
+    index: int  # position in the spec's `patches:` list, for diagnostics and the manifest
+    kind: str
+    name: str
+    environment: str | None
+    stage: str | None
+    merge: Mapping[str, Any] | None  # strategic-merge patch
+    json: tuple[Mapping[str, Any], ...] | None  # RFC 6902 operations as written (`from`, not `from_`)
+    origin: str = ""  # "" for the spec's own patches, "mlspec.yaml" for the project's
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     name: str
     team: str
@@ -447,6 +462,7 @@ class Plan:
     # sha256 of the plan's inputs (spec data, project config, spec path, compiler version: plan_digest),
     # not of the fields above; filled in by build_plan.
     digest: str = ""
+    patches: tuple[PatchPlan, ...] = ()
 
     def monitor(self, name: str) -> MonitorPlan:
         for monitor in self.monitors:
@@ -771,6 +787,8 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         ),
         project=project_plan,
         digest=plan_digest(spec_digest, project, spec_path),
+        patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
+                 *_patches(spec.patches, spec.metadata.name, "")),
     )
 
 
@@ -795,6 +813,13 @@ def _llm(llm: LlmServing | None) -> LlmPlan:
     return LlmPlan(scheduler=llm.scheduler, prefill_replicas=llm.prefillReplicas, configs=tuple(llm.configs))
 
 
+def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:
+    return tuple(PatchPlan(
+        i, p.target.kind, p.target.name or model, p.target.environment, p.target.stage, p.merge,
+        tuple(op.model_dump(by_alias=True, exclude_unset=True) for op in p.json_) if p.json_ else None, origin)
+        for i, p in enumerate(patches))
+
+
 _PROJECT_DIGESTS: dict[int, tuple[Project, str]] = {}
 
 
@@ -808,6 +833,8 @@ def plan_digest(spec_digest: str, project: Project, spec_path: str) -> str:
     cached = _PROJECT_DIGESTS.get(id(project))
     if cached is None or cached[0] is not project:
         # scrapeInterval only tunes lint warnings; no plan depends on it, so it stays out of the digest.
-        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json", exclude={"scrapeInterval"}))))
+        # An empty `patches:` stays out too, so declaring none keeps every digest it had before patches existed.
+        exclude = {"scrapeInterval"} if project.patches else {"scrapeInterval", "patches"}
+        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json", exclude=exclude))))
         _PROJECT_DIGESTS[id(project)] = cached
     return sha256_text(canonical_json([spec_digest, cached[1], spec_path, __version__]))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError
 
 from compiler.diagnostics import Diagnostic
+from compiler.patch_spec import Patch
 from compiler.schema_errors import diagnostics_from_validation
 from compiler.spec import Autoscaling, Duration, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
 from compiler.yamlsource import Document, load_document, read_source
@@ -59,6 +60,9 @@ class Project(Strict):
                           "scrape_interval is 1m); a rate window or gate under two scrapes sees no data.")
     targets: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-target settings; `enabled: false` turns a target off.")
+    patches: list[Patch] = Field(
+        default_factory=list, description="Declared patches applied to every model's rendered objects before "
+                                          "the spec's own (docs/patches.md); `name` defaults to each model's.")
 
     def target_enabled(self, name: str) -> bool:
         return bool(self.targets.get(name, {}).get("enabled", True))
@@ -102,6 +106,11 @@ def load_project(root: FsPath) -> tuple[Project, Document | None, list[Diagnosti
     if header:
         return Project(), doc, [*problems, *(doc.source.place(d) for d in header)]
     try:
-        return Project.model_validate(doc.data), doc, problems
+        project = Project.model_validate(doc.data)
     except ValidationError as exc:
         return Project(), doc, [*problems, *diagnostics_from_validation(exc, doc, Project)]
+    if project.patches:
+        from compiler.patches import check_patches  # it imports this module
+
+        problems = [*problems, *(doc.source.place(d) for d in check_patches(project.patches, project.environments))]
+    return project, doc, problems

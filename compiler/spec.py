@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from pydantic_core import PydanticCustomError
 
 from compiler import units
+from compiler.patch_spec import Patch
 
 API_VERSION = "mlspec/v1"
 
@@ -592,3 +593,5 @@ class Spec(Strict):
     serving: Serving
     rollout: Rollout | None = None
     monitors: list[Monitor] = Field(default_factory=list)
+    patches: list[Patch] = Field(default_factory=list,
+                                 description="Declared patches to rendered objects (docs/patches.md).")

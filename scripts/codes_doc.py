@@ -20,6 +20,7 @@ _CORE_SECTIONS = (
     ("MLS5", "Targets and internal errors"),
     ("MLS62", "Settings spelling (mlspec.yaml)"),
     ("MLS71", "LLM serving and cost"),
+    ("MLS73", "Declared patches (`patches:`)"),
 )
 
 

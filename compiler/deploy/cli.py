@@ -102,6 +102,7 @@ def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None
     from compiler.deploy.repo import GitError
     from compiler.deploy.report import render
     from compiler.deploy.trees import against_dir, against_ref
+    from compiler.patches import patched_fields
 
     if (against is None) == (base is None):
         _fail("pass exactly one of --against DIR and --base REF")
@@ -114,7 +115,8 @@ def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None
     _diagnostics([*trees.result.diagnostics, *trees.notes])
     if not trees.result.ok:
         _fail("cannot diff: the specs have errors", 2)
-    result = diff_trees(trees.old, trees.new, unified=unified, context=context, ignore=ignore)
+    result = diff_trees(trees.old, trees.new, unified=unified, context=context, ignore=ignore,
+                        patched=patched_fields(trees.result))
     if fmt == "markdown":
         from compiler.deploy.review import to_markdown
 

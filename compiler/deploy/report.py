@@ -25,12 +25,13 @@ def summary_line(diff: TreeDiff) -> str:
 def _change_lines(entry: ResourceDiff) -> list[str]:
     out = []
     for change in entry.changes:
+        by = f"  (patch: {change.patch})" if change.patch else ""
         if change.op == "~":
-            out.append(f"  ~ {change.path}: {change.old} -> {change.new}")
+            out.append(f"  ~ {change.path}: {change.old} -> {change.new}{by}")
         elif change.op == "+":
-            out.append(f"  + {change.path}: {change.new}")
+            out.append(f"  + {change.path}: {change.new}{by}")
         else:
-            out.append(f"  - {change.path}: {change.old}")
+            out.append(f"  - {change.path}: {change.old}{by}")
     return out
 
 
@@ -72,12 +73,13 @@ def _md_section(entry: ResourceDiff) -> str:
     parts = [f"#### {_SIGN[entry.status].strip() or '='} {code(entry.title)} {entry.status}", "",
              f"file: {code(entry.file)}", ""]
     for change in entry.changes:
+        by = f" (patch {code(change.patch)})" if change.patch else ""
         if change.op == "~":
-            parts.append(f"- {code(change.path)}: {code(str(change.old))} → {code(str(change.new))}")
+            parts.append(f"- {code(change.path)}: {code(str(change.old))} → {code(str(change.new))}{by}")
         elif change.op == "+":
-            parts.append(f"- added {code(change.path)}: {code(str(change.new))}")
+            parts.append(f"- added {code(change.path)}: {code(str(change.new))}{by}")
         else:
-            parts.append(f"- removed {code(change.path)}: {code(str(change.old))}")
+            parts.append(f"- removed {code(change.path)}: {code(str(change.old))}{by}")
     if entry.unified:
         parts += ["", "<details><summary>unified diff</summary>", "", block(entry.unified, "diff"), "",
                   "</details>"]

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.deploy.diff import FieldChange, ResourceDiff, TreeDiff, field_changes, format_path, show
+from compiler.deploy.diff import FieldChange, ResourceDiff, TreeDiff, show
 from compiler.deploy.redact import redact
 from compiler.deploy.report import MARKDOWN_LIMIT, block, code, summary_line
+from compiler.fieldpaths import field_changes, format_path
 from compiler.provenance import PREFIX
 
 RISK_ORDER = {"unacceptable": 0, "high": 1, "limited": 2, "minimal": 3}
@@ -138,7 +139,8 @@ def _table(model: ModelReview, provenance: bool) -> list[str]:
             continue
         own = tuple(c for c in changes if not _echoes(c, spec_values))
         kind, name = _kind_and_name(entry)
-        key = (entry.status, kind, name, tuple((c.op, c.path, c.old, c.new) for c in own), len(changes) - len(own))
+        key = (entry.status, kind, name, tuple((c.op, c.path, c.old, c.new, c.patch) for c in own),
+               len(changes) - len(own))
         groups.setdefault(key, []).append(_where(entry.file))
         details[key] = (own, len(changes) - len(own))
     rows = ["| change | kind | resource | where | fields |", "|---|---|---|---|---|"]
@@ -156,11 +158,12 @@ def _table(model: ModelReview, provenance: bool) -> list[str]:
 
 
 def _field(change: FieldChange) -> str:
+    by = f" (patch {code(change.patch)})" if change.patch else ""
     if change.op == "~":
-        return f"{code(change.path)}: {code(str(change.old))} → {code(str(change.new))}"
+        return f"{code(change.path)}: {code(str(change.old))} → {code(str(change.new))}{by}"
     if change.op == "+":
-        return f"+ {code(change.path)}"
-    return f"- {code(change.path)}"
+        return f"+ {code(change.path)}{by}"
+    return f"- {code(change.path)}{by}"
 
 
 def _cell(text: str) -> str:
