@@ -23,6 +23,9 @@ volumeMounts `mountPath`, volumeDevices `devicePath`; PodSpec.hostAliases `ip`),
 first, then the object's others. kustomize has no schema for custom resources (InferenceService,
 VirtualService, PrometheusRule): their lists are replaced whole, as kustomize does; a patch that
 must add one item to such a list is a JSON patch (`add .../-`).
+
+Length: one module on purpose: matching, the protected-field guard, strategic merge and JSON patch
+application share the same identity and field-path rules; split, each would re-derive them.
 """
 
 from __future__ import annotations

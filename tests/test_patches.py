@@ -74,7 +74,10 @@ def test_example_patches_every_production_stage_and_nothing_else(tmp_path: Path)
         assert predictor["nodeSelector"] == {"pool": "streaming"}
         assert predictor["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "streaming",
                                              "effect": "NoSchedule"}]
-        assert ("env" in predictor["model"]) == (stage == "stages/full/")
+        env = [e["name"] for e in predictor["model"].get("env", [])]
+        assert ("TS_DEFAULT_WORKERS_PER_MODEL" in env) == (stage == "stages/full/")
+        if stage != "stages/rollback/":  # the patch appends: what mlspec renders (the scores' topic) stays
+            assert "MLSPEC_OUTPUT_TOPIC" in env
         assert isvc["metadata"]["labels"]["mlspec.dev/model"] == "txn-anomaly"  # provenance untouched
     (staging,) = objects(files[ISVC.format(env="staging", stage="")])
     assert "tolerations" not in staging["spec"]["predictor"]
@@ -125,7 +128,7 @@ def test_manifest_records_the_patch_and_drift_stays_quiet(tmp_path: Path) -> Non
     assert entry["sha256"] == hashlib.sha256((out / rel).read_bytes()).hexdigest()
     (resource,) = entry["resources"]
     assert [p["patch"] for p in resource["patches"]] == ["patches[0]", "patches[1]"]
-    assert resource["patches"][1]["content"][1]["path"] == "/spec/predictor/model/env"
+    assert resource["patches"][1]["content"][1]["path"] == "/spec/predictor/model/env/-"
     assert resource["patches"][0]["fields"] == ["spec.predictor.nodeSelector", "spec.predictor.tolerations"]
     assert json.loads(json.dumps(manifest.files))  # JSON all the way down
     assert file_drift(out, manifest) == []
@@ -140,7 +143,10 @@ def test_diff_marks_the_fields_a_patch_changed(tmp_path: Path) -> None:
     full = next(r for r in diff.resources if r.file == ISVC.format(env="production", stage="stages/full/"))
     marks = {c.path: c.patch for c in full.changes}
     assert marks["spec.predictor.tolerations"] == "specs/txn-anomaly.yaml patches[0]"
-    assert marks["spec.predictor.model.env"] == "specs/txn-anomaly.yaml patches[1]"
+    # The appended env var is marked by name (the list is matched by `name`).
+    appended = [path for path in marks if "TS_DEFAULT_WORKERS_PER_MODEL" in path]
+    assert appended, sorted(marks)
+    assert {marks[path] for path in appended} == {"specs/txn-anomaly.yaml patches[1]"}
     # The spec changed too (its digest annotations): those changes are not the patch's.
     assert any(path.startswith("metadata.annotations") and not by for path, by in marks.items())
 
