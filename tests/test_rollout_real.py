@@ -38,7 +38,7 @@ from compiler.rollout.engine import Options, advance
 
 WALK, FAULTY = "walk-detector", "walk-faulty"
 HOLDS = {WALK: "4s", FAULTY: "1h"}  # the faulty model's gate can only end by a rollback
-SCALE = 1 / 30  # the rendered 5m windows become 10s, 1m `for:` 2s
+SCALE = 1 / 30  # the 5m windows are rendered 10s long, 1m `for:` 2s
 RATE = 10.0  # live requests per second per model; minRequests is 20
 HEALTHY = {"latency": 0.005, "fail_every": 0}
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
@@ -57,8 +57,10 @@ def spec_for(base: dict[str, Any], name: str, hold: str) -> dict[str, Any]:
     rollout["minRequests"] = 20
     watched = {*rollout["advanceWhenQuiet"], *rollout["rollbackOn"]}
     spec["pipeline"].pop("retraining", None)
-    # 500ms, not 150ms: a p99 from histogram buckets on a shared 2-core CI machine must not flap.
-    spec["monitors"] = [{**m, "threshold": "500ms"} if m["kind"] == "latency" else m
+    # 5m windows and 1m `for:` (10s and 2s rendered); the example's error-rate defaults to a 10m `for:`,
+    # which would add 20s to every run. 500ms, not 150ms: a p99 from histogram buckets on a shared
+    # 2-core CI machine must not flap.
+    spec["monitors"] = [{**m, "window": "5m", "for": "1m", **({"threshold": "500ms"} if m["kind"] == "latency" else {})}
                         for m in spec["monitors"] if m["name"] in watched]
     return spec
 
