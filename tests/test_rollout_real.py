@@ -30,9 +30,11 @@ import git
 import pytest
 import yaml
 from behaviour_harness import HERE, Process, free_port, query, start_prometheus, wait_until
+from click.testing import CliRunner
 from kserve_cluster import predictor_args
 from tools import REPO_ROOT, require_tool, unavailable
 
+from compiler.cli import cli
 from compiler.deploy.commit import commit
 from compiler.rollout.engine import Options, advance
 
@@ -151,6 +153,14 @@ class Live:
         tmp.write_text(json.dumps({**HEALTHY, **settings}))
         tmp.replace(path)  # atomic: the server never reads half a file
 
+    def advance_wait(self, model: str) -> tuple[int, str]:
+        """`mlspec rollout advance --wait`, as a CI job runs it."""
+        result = CliRunner().invoke(cli, [
+            "rollout", "advance", model, "--repo", str(self.repo), "--prometheus", self.prometheus,
+            "--specs", str(self.project / "specs"), "--no-push", "--wait", "--timeout", "60", "--interval", "0.5"])
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        return result.exit_code, result.output
+
     def audit(self, model: str) -> dict[str, Any]:
         record: dict[str, Any] = json.loads((self.repo / "audit" / f"{model}.jsonl").read_text().splitlines()[-1])
         return record
@@ -237,10 +247,10 @@ def test_walks_shadow_through_every_canary_step_to_full(live: Live, record_prope
     timings: list[tuple[str, float]] = []
     for stage, following in itertools.pairwise(expected):
         started = time.monotonic()
-        result = advance(live.options(WALK), wait=True, timeout=60, interval=0.5)
+        code, output = live.advance_wait(WALK)
         timings.append((stage, time.monotonic() - started))
-        assert result.code == 0, result.lines
-        assert live.active(WALK) == following, result.lines
+        assert code == 0, output
+        assert live.active(WALK) == following, output
         record = live.audit(WALK)
         assert (record["event"], record["where"]["stage"]) == ("promote", following)
         checks = {c["check"]: c for c in record["evidence"]["checks"]}
@@ -289,10 +299,11 @@ def test_fault_in_the_real_server_fires_and_commits_the_rollback(live: Live, rec
     live.set_model("shadow", FAULTY, fail_every=2)  # the new version fails half the mirrored requests
     watcher = threading.Thread(target=watch, args=(t0,), daemon=True)
     watcher.start()
-    result = advance(live.options(FAULTY), wait=True, timeout=60, interval=0.5)
+    code, output = live.advance_wait(FAULTY)
     committed = time.monotonic() - t0
     watcher.join(timeout=5)
-    assert result.code == 1, result.lines
+    assert code == 1, output
+    assert "ErrorRate[error-rate]" in output, output
     assert live.active(FAULTY) == "rollback"
     assert git.Repo(live.repo).head.commit.hexsha != before
     record = live.audit(FAULTY)
