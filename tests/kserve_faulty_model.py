@@ -1,8 +1,9 @@
 """A real KServe Python model server on 127.0.0.1 serving one tiny model whose faults a test controls.
 
 Run as a script (tests/behaviour_harness.py does): `python kserve_faulty_model.py`, configured by the
-environment: MODEL_NAME (the InferenceService name, as KServe's runtimes pass `--model_name={{.Name}}`),
-HTTP_PORT and CONTROL (a JSON file read on every request: `latency` seconds to sleep, `fail_every`
+environment: MODEL_NAME (the InferenceService name, as KServe's runtimes pass `--model_name={{.Name}}`;
+several, comma-separated, to serve more than one model from one server), HTTP_PORT and CONTROL (a JSON file
+read on every request, `{model}` in its path replaced by the model's name: `latency` seconds to sleep, `fail_every`
 N to fail every Nth request, `output` the prediction returned). `/metrics` is the server's own: the
 histograms kserve.metrics records in `Model.__call__`, plus the exporter contract's
 `ml_inference_errors_total{model_name}` (docs/metrics.md), counted here because KServe counts no failures.
@@ -67,10 +68,10 @@ class FaultyModel(kserve.Model):
 
 
 def main() -> None:
-    name = os.environ["MODEL_NAME"]
-    model = FaultyModel(name, Path(os.environ["CONTROL"]))
+    control = os.environ["CONTROL"]
+    models = [FaultyModel(name, Path(control.replace("{model}", name))) for name in os.environ["MODEL_NAME"].split(",")]
     server = kserve.ModelServer(http_port=int(os.environ["HTTP_PORT"]), enable_grpc=False, workers=1)
-    server.start([model])
+    server.start(models)
 
 
 if __name__ == "__main__":
