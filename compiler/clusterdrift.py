@@ -202,8 +202,8 @@ def check_cluster(rendered: Sequence[Mapping[str, Any]], context: str | None,
 
 def find_cluster_drift(paths: list[Path] | None, repo: Path | None, context: str | None,
                        environment: str | None) -> tuple[ClusterDrift | None, list[Diagnostic]]:
-    from compiler.pipeline import run
     from compiler.ledger.state import load_states
+    from compiler.pipeline import run
     from compiler.stream import StreamError
 
     result = run(paths, render=True, rollout_state=load_states(repo) if repo else None)

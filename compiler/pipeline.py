@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,9 @@ class SpecResult:
     file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Where render-time problems point: the spec's first key (render has no source map).
     position: tuple[int, int] = (0, 0)
+    # Files reused unchanged from the output tree by an incremental render (compiler.incremental): path ->
+    # sha256. Their bytes are not held in memory; `files` holds only what this run rendered.
+    reused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -299,6 +302,21 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
     `parallel_threshold`: the fewest specs worth a process pool (tests lower it to run the pool path).
     """
+    context, work, extra = prepare(paths, root=root, registry=registry, rollout_state=rollout_state)
+    results = _run_all(work, context, render, jobs, keep_plans or render, parallel_threshold)
+    run_result = RunResult(context, results, extra=[*extra, *_cross_spec_collisions(results)])
+    if render and run_result.ok:
+        _render_project(run_result)
+    return run_result
+
+
+Work = tuple[str, str, Path]  # (file as shown, path relative to the root, path)
+
+
+def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, registry: Registry | None = None,
+            rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
+            ) -> tuple[Context, list[Work], list[Diagnostic]]:
+    """The run's context, the spec files to process, and the diagnostics for named files that are missing."""
     start = Path(paths[0]) if paths else Path.cwd()
     root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
     context = make_context(root, registry)
@@ -308,12 +326,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     missing = [p for p in spec_paths if not p.is_file()]
     extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]
     spec_paths = [p for p in spec_paths if p.is_file()]
-    work = [(_display(p), _rel(p, root), p) for p in spec_paths]
-    results = _run_all(work, context, render, jobs, keep_plans or render, parallel_threshold)
-    run_result = RunResult(context, results, extra=[*extra, *_cross_spec_collisions(results)])
-    if render and run_result.ok:
-        _render_project(run_result)
-    return run_result
+    return context, [(_display(p), _rel(p, root), p) for p in spec_paths], extra
 
 
 def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:
@@ -353,7 +366,8 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
         return pool.map(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk)
 
 
-def _render_project(run_result: RunResult) -> None:
+def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
+    """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
     plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
     sources = tuple(p.provenance.spec_path for p in plans)
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
@@ -361,7 +375,7 @@ def _render_project(run_result: RunResult) -> None:
         outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources)
-    rendered = run_result.files()
+    rendered = run_result.files() if rendered is None else _Overlay(run_result.project_files, rendered)
     for target, settings in run_result.context.targets:
         outputs = _guard(target, "render_repository",
                          lambda t=target, s=settings: list(t.render_repository(plans, s, rendered)))
@@ -374,10 +388,27 @@ def _cross_spec_collisions(results: list[SpecResult]) -> list[Diagnostic]:
     owner: dict[str, str] = {}
     found = []
     for result in results:
-        for path in result.files:
+        for path in [*result.files, *result.reused]:
             if path in owner:
                 found.append(Diagnostic("MLS502", f"{path} is rendered from both {owner[path]} and {result.rel_path}",
                                         file=result.file, hint="two specs with the same metadata.name?"))
             else:
                 owner[path] = result.rel_path
     return found
+
+
+class _Overlay(Mapping[str, bytes]):
+    """`top` over `base`: the project files just rendered over the per-spec files."""
+
+    def __init__(self, top: Mapping[str, bytes], base: Mapping[str, bytes]) -> None:
+        self._top, self._base = top, base
+
+    def __getitem__(self, key: str) -> bytes:
+        return self._top[key] if key in self._top else self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._top
+        yield from (k for k in self._base if k not in self._top)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -139,9 +139,9 @@ def render_stream(paths: list[Any] | None, app: str | None, jobs: int | None = N
     """
     from pathlib import Path
 
+    from compiler.ledger.state import load_states
     from compiler.pipeline import run
     from compiler.project import find_root
-    from compiler.ledger.state import load_states
 
     start = Path(paths[0]) if paths else Path.cwd()
     root = find_root(start if start.is_dir() else start.parent)

@@ -1,0 +1,313 @@
+"""Incremental rendering into a directory: only specs whose inputs changed are planned and rendered.
+
+A spec's result is a function of its bytes and display name, the run's context (compiler and target code,
+mlspec.yaml, target settings) and its model's rollout state. The cache stores, per spec, the key of those
+inputs and what rendering produced (diagnostics, plan, the manifest entries of its files), and for every
+file the `stat` it had when written. A later render into the same directory reuses a spec when its key is
+unchanged and every one of its files is still on disk as written (a file whose stat changed is hashed; a
+hand-edited or deleted file makes the spec render again). Project-wide files are rendered again from the
+cached plans only when some spec changed; `render_repository` then reads unchanged files from the tree.
+
+The cache lives beside the specs (`.mlspec-cache/`, or `$MLSPEC_CACHE_DIR`), never in the deployment
+repository, one index per output directory. It is only an accelerator: a missing, unreadable or foreign
+cache means a full render, and `tests/test_incremental.py` checks incremental == full, byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler import __version__
+from compiler.diagnostics import has_errors
+from compiler.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
+from compiler.pipeline import (
+    Context,
+    RunResult,
+    SpecResult,
+    Work,
+    _cross_spec_collisions,
+    _render_project,
+    _run_all,
+    prepare,
+)
+from compiler.plan import ActiveStage, Plan
+from compiler.targets import Registry
+from compiler.writer import MANIFEST
+
+CACHE_ENV = "MLSPEC_CACHE_DIR"
+CACHE_DIR = ".mlspec-cache"
+_FORMAT = 1  # bump when the pickled layout changes
+
+Stat = tuple[int, int, int]  # (size, mtime_ns, inode)
+
+
+@dataclass(slots=True)
+class SpecEntry:
+    key: str
+    name: str | None  # the model's name (None: the spec had errors)
+    state: str  # digest of the model's rollout state when rendered
+    result: SpecResult  # files emptied; `reused` holds path -> sha256
+    manifest: dict[str, Any]  # the manifest's `specs` entry
+    files: dict[str, dict[str, Any]]  # the manifest's `files` entries
+
+
+@dataclass(slots=True)
+class Index:
+    context: str = ""
+    specs: dict[str, SpecEntry] = field(default_factory=dict)  # by rel_path
+    project_key: str = ""
+    project_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # manifest entries
+    project_targets: dict[str, str] = field(default_factory=dict)
+    project_diagnostics: list[Any] = field(default_factory=list)
+    stats: dict[str, Stat] = field(default_factory=dict)  # every file written, as written
+
+
+def cache_path(root: Path, out: Path) -> Path:
+    base = Path(os.environ[CACHE_ENV]) if os.environ.get(CACHE_ENV) else root / CACHE_DIR
+    tag = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    return base / f"render-{tag}.pickle"
+
+
+def _load(path: Path, context_key: str) -> Index:
+    try:
+        with open(path, "rb") as handle:
+            found = pickle.load(handle)
+    except Exception:  # absent, truncated, from another mlspec: the cache is only an accelerator
+        return Index(context_key)
+    if not isinstance(found, tuple) or found[:1] != (_FORMAT,) or not isinstance(found[1], Index):
+        return Index(context_key)
+    index: Index = found[1]
+    return index if index.context == context_key else Index(context_key)
+
+
+def _save(path: Path, index: Index) -> None:
+    with contextlib.suppress(OSError):  # a read-only cache directory costs speed, not correctness
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# mlspec's render cache: safe to delete, never commit it\n*\n")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with open(tmp, "wb") as handle:
+            pickle.dump((_FORMAT, index), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+
+def _code_fingerprint(context: Context) -> list[Any]:
+    """The compiler's and the targets' source files by stat: an edited target invalidates the cache even
+    in an editable install, where the version number does not change."""
+    packages = {"compiler", *(type(t).__module__.split(".")[0] for t, _ in context.targets)}
+    found: list[Any] = []
+    for name in sorted(packages):
+        module = sys.modules.get(name)
+        where = getattr(module, "__path__", None) or ([os.path.dirname(module.__file__)]
+                                                      if module is not None and module.__file__ else [])
+        for top in where:
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for file in sorted(filenames):
+                    if file.endswith(".py"):
+                        st = os.stat(os.path.join(dirpath, file))
+                        found.append((os.path.join(dirpath, file), st.st_size, st.st_mtime_ns))
+    return found
+
+
+def context_key(context: Context, out: Path) -> str:
+    project_file = context.root / "mlspec.yaml"
+    try:
+        project_bytes = project_file.read_bytes()
+    except OSError:
+        project_bytes = b""
+    parts = [
+        __version__, sys.version, str(context.root), str(out.resolve()), project_bytes.hex(),
+        repr(context.project), [(t.name, type(t).__module__, repr(s)) for t, s in context.targets],
+        repr(context.diagnostics), _code_fingerprint(context),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _state_digest(state: Mapping[str, Mapping[str, ActiveStage]], name: str | None) -> str:
+    if name is None:
+        return ""
+    return repr(sorted((env, s.version, s.stage) for env, s in state.get(name, {}).items()))
+
+
+def _stat(path: Path) -> Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat]) -> bool:
+    """Every file is on disk as written: same stat, or (stat changed, e.g. touched) the same bytes."""
+    for rel, info in files.items():
+        found = _stat(out / rel)
+        if found is None:
+            return False
+        if found == stats.get(rel):
+            continue
+        try:
+            data = (out / rel).read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != info["sha256"]:
+            return False
+        stats[rel] = found
+    return True
+
+
+class TreeFiles(Mapping[str, bytes]):
+    """Every per-spec file: the ones rendered now from memory, the reused ones read from the tree on demand."""
+
+    def __init__(self, out: Path, specs: list[SpecResult]) -> None:
+        self._out = out
+        self._fresh: dict[str, bytes] = {}
+        self._reused: set[str] = set()
+        for spec in specs:
+            self._fresh.update(spec.files)
+            self._reused.update(spec.reused)
+
+    def __getitem__(self, key: str) -> bytes:
+        if key in self._fresh:
+            return self._fresh[key]
+        if key in self._reused:
+            return (self._out / key).read_bytes()
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._fresh or key in self._reused
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fresh
+        yield from (k for k in self._reused if k not in self._fresh)
+
+    def __len__(self) -> int:
+        return len(self._fresh) + len(self._reused - self._fresh.keys())
+
+
+@dataclass(slots=True)
+class Incremental:
+    """An incremental render's result: what to write, and what the manifest says."""
+
+    result: RunResult
+    files: dict[str, bytes]  # rendered now (per spec and project-wide) plus the manifest
+    manifest: Manifest
+    reused: int  # files found intact and not rendered again
+    rendered_specs: int
+    index: Index
+    cache: Path
+
+
+def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
+                       rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None) -> Incremental:
+    """Render the project's specs for `out`, rendering again only what changed since the cached render."""
+    context, work, extra = prepare(None, registry=registry, rollout_state=rollout_state)
+    cache = cache_path(context.root, out)
+    key = context_key(context, out)
+    index = _load(cache, key)
+    state = context.rollout_state
+    keys: dict[str, str] = {}
+    reused: dict[str, SpecResult] = {}
+    todo: list[Work] = []
+    for item in work:
+        file, rel, path = item
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            todo.append(item)  # the normal path reports it as a diagnostic
+            continue
+        keys[rel] = hashlib.sha256(repr((file, rel)).encode() + b"\0" + raw).hexdigest()
+        cached = index.specs.get(rel)
+        if (cached is not None and cached.key == keys[rel] and cached.name is not None
+                and cached.state == _state_digest(state, cached.name)
+                and _intact(out, cached.files, index.stats)):
+            reused[rel] = cached.result
+        else:
+            todo.append(item)
+    fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs)} if todo else {}
+    specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
+    result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
+    files: dict[str, bytes] = {}
+    manifest = Manifest()
+    if not result.ok:
+        return Incremental(result, files, manifest, 0, len(fresh), index, cache)
+    plan_digests = [(s.rel_path, s.plan.digest if s.plan else "", keys.get(s.rel_path, "")) for s in specs]
+    project_key = hashlib.sha256(repr((plan_digests, sorted(
+        (n, _state_digest(state, n)) for n in state))).encode()).hexdigest()
+    if project_key == index.project_key and _intact(out, index.project_files, index.stats):
+        result.project_file_targets = dict(index.project_targets)
+        result.extra.extend(index.project_diagnostics)
+        project_entries = index.project_files
+    else:
+        before = len(result.extra)
+        _render_project(result, TreeFiles(out, specs))
+        index.project_key, index.project_targets = project_key, dict(result.project_file_targets)
+        index.project_diagnostics = result.extra[before:]
+        project_entries = {p: entry(c, result.project_file_targets[p], PROJECT_OWNER,
+                                    result.project_file_resources.get(p, []))
+                           for p, c in result.project_files.items()}
+        index.project_files = project_entries
+        files.update(result.project_files)
+    count = 0
+    new_specs: dict[str, SpecEntry] = {}
+    for spec in specs:
+        if spec.plan is None:
+            continue
+        if spec.rel_path in reused:
+            cached = index.specs[spec.rel_path]
+            count += len(cached.files)
+        else:
+            entries = {p: entry(c, spec.file_targets[p], spec.rel_path, spec.file_resources.get(p, []))
+                       for p, c in spec.files.items()}
+            light = SpecResult(spec.file, spec.rel_path, spec.plan, list(spec.diagnostics), {},
+                               dict(spec.file_targets), dict(spec.file_resources), spec.position,
+                               {p: e["sha256"] for p, e in entries.items()})
+            cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name, _state_digest(state, spec.plan.name),
+                               light, spec_entry(spec.plan), entries)
+            files.update(spec.files)
+        new_specs[spec.rel_path] = cached
+        manifest.specs[spec.rel_path] = cached.manifest
+        manifest.files.update(cached.files)
+    manifest.files.update(project_entries)
+    manifest.files = dict(sorted(manifest.files.items()))
+    manifest.specs = dict(sorted(manifest.specs.items()))
+    index.specs = new_specs
+    files[MANIFEST] = manifest.to_json().encode()
+    return Incremental(result, files, manifest, count, len(fresh), index, cache)
+
+
+def orphans(out: Path, manifest: Manifest) -> list[str]:
+    previous = load_manifest(out)
+    return sorted(set(previous.files) - set(manifest.files)) if previous else []
+
+
+def remember(run: Incremental, out: Path) -> None:
+    """Record what is on disk now (after writing, or a check that found the tree current) for the next run."""
+    if has_errors(run.result.diagnostics):
+        return
+    stats = run.index.stats
+    live = set(run.manifest.files)
+    for rel in list(stats):
+        if rel not in live:
+            del stats[rel]
+    for rel in run.files:
+        if rel != MANIFEST:
+            found = _stat(out / rel)
+            if found is None:
+                stats.pop(rel, None)
+            else:
+                stats[rel] = found
+    _save(run.cache, run.index)
+
+
+def plans_of(run: Incremental) -> list[Plan]:
+    return [s.plan for s in run.result.specs if s.plan is not None]
