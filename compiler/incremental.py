@@ -16,7 +16,9 @@ cache means a full render, and `tests/test_incremental.py` checks incremental ==
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import os
 import pickle
 import sys
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler import __version__
+from compiler import __version__, memo
 from compiler.diagnostics import has_errors
 from compiler.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
 from compiler.pipeline import (
@@ -44,7 +46,7 @@ from compiler.writer import MANIFEST
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
-_FORMAT = 1  # bump when the pickled layout changes
+_FORMAT = 2  # bump when the pickled layout changes
 
 Stat = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -68,6 +70,10 @@ class Index:
     project_targets: dict[str, str] = field(default_factory=dict)
     project_diagnostics: list[Any] = field(default_factory=list)
     stats: dict[str, Stat] = field(default_factory=dict)  # every file written, as written
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict)  # compiler.memo entries last used
+    fragments: dict[tuple[str, ...], str] = field(default_factory=dict)  # manifest text per file entry
+    plans_token: str = ""  # the plans live in a second file, read only when project files re-render
+    touched: bool = False  # something changed since loading: save it
 
 
 def cache_path(root: Path, out: Path) -> Path:
@@ -88,16 +94,40 @@ def _load(path: Path, context_key: str) -> Index:
     return index if index.context == context_key else Index(context_key)
 
 
-def _save(path: Path, index: Index) -> None:
+def _plans_path(path: Path) -> Path:
+    return path.with_suffix(".plans.pickle")
+
+
+def _load_plans(path: Path, token: str) -> dict[str, Plan]:
+    try:
+        with open(_plans_path(path), "rb") as handle:
+            found = pickle.load(handle)
+    except Exception:
+        return {}
+    if not isinstance(found, tuple) or len(found) != 2 or found[0] != token or not token:
+        return {}
+    plans: dict[str, Plan] = found[1]
+    return plans
+
+
+def _dump(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def _save(path: Path, index: Index, plans: dict[str, Plan] | None) -> None:
     with contextlib.suppress(OSError):  # a read-only cache directory costs speed, not correctness
         path.parent.mkdir(parents=True, exist_ok=True)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# mlspec's render cache: safe to delete, never commit it\n*\n")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            pickle.dump((_FORMAT, index), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        if plans is not None:
+            index.plans_token = hashlib.sha256(os.urandom(16)).hexdigest()
+            _dump(_plans_path(path), (index.plans_token, plans))
+        index.touched = False
+        _dump(path, (_FORMAT, index))
 
 
 def _code_fingerprint(context: Context) -> list[Any]:
@@ -139,7 +169,7 @@ def _state_digest(state: Mapping[str, Mapping[str, ActiveStage]], name: str | No
     return repr(sorted((env, s.version, s.stage) for env, s in state.get(name, {}).items()))
 
 
-def _stat(path: Path) -> Stat | None:
+def _stat(path: Path | str) -> Stat | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -147,21 +177,23 @@ def _stat(path: Path) -> Stat | None:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat]) -> bool:
+def _intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat], touched: list[bool]) -> bool:
     """Every file is on disk as written: same stat, or (stat changed, e.g. touched) the same bytes."""
+    base = str(out)
     for rel, info in files.items():
-        found = _stat(out / rel)
+        found = _stat(f"{base}/{rel}")
         if found is None:
             return False
         if found == stats.get(rel):
             continue
         try:
-            data = (out / rel).read_bytes()
+            data = Path(base, rel).read_bytes()
         except OSError:
             return False
         if hashlib.sha256(data).hexdigest() != info["sha256"]:
             return False
         stats[rel] = found
+        touched[0] = True
     return True
 
 
@@ -171,10 +203,14 @@ class TreeFiles(Mapping[str, bytes]):
     def __init__(self, out: Path, specs: list[SpecResult]) -> None:
         self._out = out
         self._fresh: dict[str, bytes] = {}
-        self._reused: set[str] = set()
+        self._reused: dict[str, str] = {}
         for spec in specs:
             self._fresh.update(spec.files)
             self._reused.update(spec.reused)
+
+    def sha256(self, key: str) -> str | None:
+        """Known without reading the file (compiler.memo.file_digest)."""
+        return None if key in self._fresh else self._reused.get(key)
 
     def __getitem__(self, key: str) -> bytes:
         if key in self._fresh:
@@ -191,7 +227,7 @@ class TreeFiles(Mapping[str, bytes]):
         yield from (k for k in self._reused if k not in self._fresh)
 
     def __len__(self) -> int:
-        return len(self._fresh) + len(self._reused - self._fresh.keys())
+        return len(self._fresh) + len(self._reused.keys() - self._fresh.keys())
 
 
 @dataclass(slots=True)
@@ -205,16 +241,20 @@ class Incremental:
     rendered_specs: int
     index: Index
     cache: Path
+    plans: dict[str, Plan] | None = None  # every spec's plan, when they were all in memory
 
 
 def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
-                       rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None) -> Incremental:
+                       rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
+                       _ignore_cache: bool = False) -> Incremental:
     """Render the project's specs for `out`, rendering again only what changed since the cached render."""
     context, work, extra = prepare(None, registry=registry, rollout_state=rollout_state)
     cache = cache_path(context.root, out)
     key = context_key(context, out)
-    index = _load(cache, key)
+    index = Index(key) if _ignore_cache else _load(cache, key)
+    memo.preload(index.memo)
     state = context.rollout_state
+    touched = [False]
     keys: dict[str, str] = {}
     reused: dict[str, SpecResult] = {}
     todo: list[Work] = []
@@ -229,7 +269,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
         cached = index.specs.get(rel)
         if (cached is not None and cached.key == keys[rel] and cached.name is not None
                 and cached.state == _state_digest(state, cached.name)
-                and _intact(out, cached.files, index.stats)):
+                and _intact(out, cached.files, index.stats, touched)):
             reused[rel] = cached.result
         else:
             todo.append(item)
@@ -240,14 +280,24 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     manifest = Manifest()
     if not result.ok:
         return Incremental(result, files, manifest, 0, len(fresh), index, cache)
-    plan_digests = [(s.rel_path, s.plan.digest if s.plan else "", keys.get(s.rel_path, "")) for s in specs]
+    plan_digests = [(s.rel_path, s.plan.digest if s.plan else index.specs[s.rel_path].manifest["plan_digest"]
+                     if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
     project_key = hashlib.sha256(repr((plan_digests, sorted(
         (n, _state_digest(state, n)) for n in state))).encode()).hexdigest()
-    if project_key == index.project_key and _intact(out, index.project_files, index.stats):
+    plans: dict[str, Plan] | None = None
+    reused_count = 0
+    if project_key == index.project_key and _intact(out, index.project_files, index.stats, touched):
         result.project_file_targets = dict(index.project_targets)
         result.extra.extend(index.project_diagnostics)
         project_entries = index.project_files
+        reused_count += len(project_entries)
     else:
+        plans = _all_plans(specs, reused, cache, index)
+        if plans is None:  # the plans file is gone or stale: render everything once more
+            return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
+                                      _ignore_cache=True)
+        result.specs = specs = [dataclasses.replace(s, plan=plans[s.rel_path]) if s.plan is None
+                                and s.rel_path in plans else s for s in specs]
         before = len(result.extra)
         _render_project(result, TreeFiles(out, specs))
         index.project_key, index.project_targets = project_key, dict(result.project_file_targets)
@@ -257,32 +307,81 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
                            for p, c in result.project_files.items()}
         index.project_files = project_entries
         files.update(result.project_files)
-    count = 0
+        touched[0] = True
     new_specs: dict[str, SpecEntry] = {}
     for spec in specs:
-        if spec.plan is None:
+        if spec.plan is None and spec.rel_path not in reused:
             continue
         if spec.rel_path in reused:
             cached = index.specs[spec.rel_path]
-            count += len(cached.files)
+            reused_count += len(cached.files)
         else:
+            assert spec.plan is not None
             entries = {p: entry(c, spec.file_targets[p], spec.rel_path, spec.file_resources.get(p, []))
                        for p, c in spec.files.items()}
-            light = SpecResult(spec.file, spec.rel_path, spec.plan, list(spec.diagnostics), {},
+            light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
                                dict(spec.file_targets), dict(spec.file_resources), spec.position,
                                {p: e["sha256"] for p, e in entries.items()})
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name, _state_digest(state, spec.plan.name),
                                light, spec_entry(spec.plan), entries)
             files.update(spec.files)
+            touched[0] = True
         new_specs[spec.rel_path] = cached
         manifest.specs[spec.rel_path] = cached.manifest
         manifest.files.update(cached.files)
     manifest.files.update(project_entries)
     manifest.files = dict(sorted(manifest.files.items()))
     manifest.specs = dict(sorted(manifest.specs.items()))
+    if set(new_specs) != set(index.specs):
+        touched[0] = True
     index.specs = new_specs
-    files[MANIFEST] = manifest.to_json().encode()
-    return Incremental(result, files, manifest, count, len(fresh), index, cache)
+    index.memo = memo.used()
+    index.touched = touched[0]
+    files[MANIFEST] = _manifest_json(manifest, index).encode()
+    return Incremental(result, files, manifest, reused_count, len(fresh), index, cache, plans)
+
+
+def _all_plans(specs: list[SpecResult], reused: Mapping[str, SpecResult], cache: Path,
+               index: Index) -> dict[str, Plan] | None:
+    """Every spec's plan: the fresh ones from memory, the reused ones from the plans file."""
+    stored = _load_plans(cache, index.plans_token) if reused else {}
+    plans: dict[str, Plan] = {}
+    for spec in specs:
+        if spec.plan is not None:
+            plans[spec.rel_path] = spec.plan
+        elif spec.rel_path in reused:
+            if spec.rel_path not in stored:
+                return None
+            plans[spec.rel_path] = stored[spec.rel_path]
+    return plans
+
+
+def _manifest_json(manifest: Manifest, index: Index) -> str:
+    """`manifest.to_json()`, byte for byte, from per-entry text kept in the cache.
+
+    json.dumps with indent runs the pure-Python encoder: 31k file entries cost a second on every render.
+    An entry's text depends only on its path and contents, so it is encoded once.
+    """
+    fragments: dict[tuple[str, ...], str] = {}
+
+    def fragment(key: str, value: dict[str, Any]) -> str:
+        cache_key = (key, repr(value))
+        text = index.fragments.get(cache_key)
+        if text is None:
+            lines = json.dumps({key: value}, indent=2, sort_keys=True, ensure_ascii=False).split("\n")[1:-1]
+            text = "\n".join("  " + line for line in lines)
+        fragments[cache_key] = text
+        return text
+
+    def section(name: str, entries: dict[str, dict[str, Any]]) -> str:
+        if not entries:
+            return f'  "{name}": {{}}'
+        return f'  "{name}": {{\n' + ",\n".join(fragment(k, v) for k, v in entries.items()) + "\n  }"
+
+    text = ("{\n" + f'  "compiler": {json.dumps(manifest.compiler, ensure_ascii=False)},\n'
+            + section("files", manifest.files) + ",\n" + section("specs", manifest.specs) + "\n}\n")
+    index.fragments = fragments
+    return text
 
 
 def orphans(out: Path, manifest: Manifest) -> list[str]:
@@ -290,23 +389,24 @@ def orphans(out: Path, manifest: Manifest) -> list[str]:
     return sorted(set(previous.files) - set(manifest.files)) if previous else []
 
 
-def remember(run: Incremental, out: Path) -> None:
+def remember(run: Incremental, out: Path, wrote: bool) -> None:
     """Record what is on disk now (after writing, or a check that found the tree current) for the next run."""
-    if has_errors(run.result.diagnostics):
+    if has_errors(run.result.diagnostics) or not (wrote or run.index.touched):
         return
     stats = run.index.stats
     live = set(run.manifest.files)
     for rel in list(stats):
         if rel not in live:
             del stats[rel]
+    base = str(out)
     for rel in run.files:
         if rel != MANIFEST:
-            found = _stat(out / rel)
+            found = _stat(f"{base}/{rel}")
             if found is None:
                 stats.pop(rel, None)
             else:
                 stats[rel] = found
-    _save(run.cache, run.index)
+    _save(run.cache, run.index, run.plans)
 
 
 def plans_of(run: Incremental) -> list[Plan]:

@@ -107,10 +107,11 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
         return done.result, None
     change = compare(out, done.files, orphans(out, done.manifest))
     change.unchanged += done.reused
-    if not check and not change.empty:
+    wrote = not check and not change.empty
+    if wrote:
         write_tree(out, done.files, change.removed)
     if not check or change.empty:
-        remember(done, out)
+        remember(done, out, wrote)
     return done.result, change
 
 

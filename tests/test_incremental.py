@@ -165,3 +165,12 @@ def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
         assert incremental.context_key(context, out) != before
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_lost_plans_file_means_rendering_everything_again(project: Path) -> None:
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    for plans in (project.parent / "cache").glob("*.plans.pickle"):
+        plans.unlink()
+    _write_spec(project, POOL[1], description="changed")
+    _check_equal(project, out)
