@@ -46,7 +46,7 @@ from compiler.writer import MANIFEST
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
-_FORMAT = 2  # bump when the pickled layout changes
+_FORMAT = 3  # bump when the pickled layout changes
 
 Stat = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -98,7 +98,8 @@ def _plans_path(path: Path) -> Path:
     return path.with_suffix(".plans.pickle")
 
 
-def _load_plans(path: Path, token: str) -> dict[str, Plan]:
+def _load_plans(path: Path, token: str) -> dict[str, bytes]:
+    """Each plan pickled on its own: a save re-pickles only the plans rendered in that run."""
     try:
         with open(_plans_path(path), "rb") as handle:
             found = pickle.load(handle)
@@ -106,7 +107,7 @@ def _load_plans(path: Path, token: str) -> dict[str, Plan]:
         return {}
     if not isinstance(found, tuple) or len(found) != 2 or found[0] != token or not token:
         return {}
-    plans: dict[str, Plan] = found[1]
+    plans: dict[str, bytes] = found[1]
     return plans
 
 
@@ -117,7 +118,7 @@ def _dump(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _save(path: Path, index: Index, plans: dict[str, Plan] | None) -> None:
+def _save(path: Path, index: Index, plans: dict[str, bytes] | None) -> None:
     with contextlib.suppress(OSError):  # a read-only cache directory costs speed, not correctness
         path.parent.mkdir(parents=True, exist_ok=True)
         ignore = path.parent / ".gitignore"
@@ -241,7 +242,7 @@ class Incremental:
     rendered_specs: int
     index: Index
     cache: Path
-    plans: dict[str, Plan] | None = None  # every spec's plan, when they were all in memory
+    plans: dict[str, bytes] | None = None  # every spec's pickled plan, when they were all in memory
 
 
 def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
@@ -284,7 +285,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
                      if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
     project_key = hashlib.sha256(repr((plan_digests, sorted(
         (n, _state_digest(state, n)) for n in state))).encode()).hexdigest()
-    plans: dict[str, Plan] | None = None
+    plans: dict[str, tuple[Plan, bytes]] | None = None
     reused_count = 0
     if project_key == index.project_key and _intact(out, index.project_files, index.stats, touched):
         result.project_file_targets = dict(index.project_targets)
@@ -296,7 +297,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                       _ignore_cache=True)
-        result.specs = specs = [dataclasses.replace(s, plan=plans[s.rel_path]) if s.plan is None
+        result.specs = specs = [dataclasses.replace(s, plan=plans[s.rel_path][0]) if s.plan is None
                                 and s.rel_path in plans else s for s in specs]
         before = len(result.extra)
         _render_project(result, TreeFiles(out, specs))
@@ -305,8 +306,16 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
         project_entries = {p: entry(c, result.project_file_targets[p], PROJECT_OWNER,
                                     result.project_file_resources.get(p, []))
                            for p, c in result.project_files.items()}
+        previous = index.project_files
         index.project_files = project_entries
-        files.update(result.project_files)
+        for rel_file, content in result.project_files.items():
+            # Most project files come out as they were: leave those alone, unread (like reused specs).
+            old = previous.get(rel_file)
+            if old is not None and old["sha256"] == project_entries[rel_file]["sha256"] and _intact(
+                    out, {rel_file: old}, index.stats, touched):
+                reused_count += 1
+            else:
+                files[rel_file] = content
         touched[0] = True
     new_specs: dict[str, SpecEntry] = {}
     for spec in specs:
@@ -338,21 +347,22 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     index.memo = memo.used()
     index.touched = touched[0]
     files[MANIFEST] = _manifest_json(manifest, index).encode()
-    return Incremental(result, files, manifest, reused_count, len(fresh), index, cache, plans)
+    return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
+                       None if plans is None else {k: v[1] for k, v in plans.items()})
 
 
 def _all_plans(specs: list[SpecResult], reused: Mapping[str, SpecResult], cache: Path,
-               index: Index) -> dict[str, Plan] | None:
+               index: Index) -> dict[str, tuple[Plan, bytes]] | None:
     """Every spec's plan: the fresh ones from memory, the reused ones from the plans file."""
     stored = _load_plans(cache, index.plans_token) if reused else {}
-    plans: dict[str, Plan] = {}
+    plans: dict[str, tuple[Plan, bytes]] = {}
     for spec in specs:
         if spec.plan is not None:
-            plans[spec.rel_path] = spec.plan
+            plans[spec.rel_path] = (spec.plan, pickle.dumps(spec.plan, protocol=pickle.HIGHEST_PROTOCOL))
         elif spec.rel_path in reused:
             if spec.rel_path not in stored:
                 return None
-            plans[spec.rel_path] = stored[spec.rel_path]
+            plans[spec.rel_path] = (pickle.loads(stored[spec.rel_path]), stored[spec.rel_path])
     return plans
 
 
