@@ -46,7 +46,7 @@ from compiler.writer import MANIFEST
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
-_FORMAT = 3  # bump when the pickled layout changes
+_FORMAT = 4  # bump when the pickled layout changes
 
 Stat = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -73,6 +73,9 @@ class Index:
     memo: dict[tuple[str, str], Any] = field(default_factory=dict)  # compiler.memo entries last used
     fragments: dict[tuple[str, ...], str] = field(default_factory=dict)  # manifest text per file entry
     plans_token: str = ""  # the plans live in a second file, read only when project files re-render
+    cold_token: str = ""  # memo and fragments live in a third file, read only when something re-renders
+    cold_loaded: bool = True
+    manifest_sha: str = ""  # the manifest last written
     touched: bool = False  # something changed since loading: save it
 
 
@@ -91,7 +94,10 @@ def _load(path: Path, context_key: str) -> Index:
     if not isinstance(found, tuple) or found[:1] != (_FORMAT,) or not isinstance(found[1], Index):
         return Index(context_key)
     index: Index = found[1]
-    return index if index.context == context_key else Index(context_key)
+    if index.context != context_key:
+        return Index(context_key)
+    index.cold_loaded = False
+    return index
 
 
 def _plans_path(path: Path) -> Path:
@@ -128,7 +134,33 @@ def _save(path: Path, index: Index, plans: dict[str, bytes] | None) -> None:
             index.plans_token = hashlib.sha256(os.urandom(16)).hexdigest()
             _dump(_plans_path(path), (index.plans_token, plans))
         index.touched = False
-        _dump(path, (_FORMAT, index))
+        memo_entries, fragments = index.memo, index.fragments
+        if index.cold_loaded:
+            index.cold_token = hashlib.sha256(os.urandom(16)).hexdigest()
+            _dump(_cold_path(path), (index.cold_token, memo_entries, fragments))
+        index.memo, index.fragments = {}, {}
+        try:
+            _dump(path, (_FORMAT, index))
+        finally:
+            index.memo, index.fragments = memo_entries, fragments
+
+
+def _cold_path(path: Path) -> Path:
+    return path.with_suffix(".cold.pickle")
+
+
+def _load_cold(path: Path, index: Index) -> None:
+    """The memo and the manifest fragments: only a run that renders something needs them."""
+    if index.cold_loaded:
+        return
+    index.cold_loaded = True
+    try:
+        with open(_cold_path(path), "rb") as handle:
+            found = pickle.load(handle)
+    except Exception:
+        return
+    if isinstance(found, tuple) and len(found) == 3 and found[0] == index.cold_token and index.cold_token:
+        index.memo, index.fragments = found[1], found[2]
 
 
 def _code_fingerprint(context: Context) -> list[Any]:
@@ -253,7 +285,6 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     cache = cache_path(context.root, out)
     key = context_key(context, out)
     index = Index(key) if _ignore_cache else _load(cache, key)
-    memo.preload(index.memo)
     state = context.rollout_state
     touched = [False]
     keys: dict[str, str] = {}
@@ -293,6 +324,8 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
         project_entries = index.project_files
         reused_count += len(project_entries)
     else:
+        _load_cold(cache, index)
+        memo.preload(index.memo)
         plans = _all_plans(specs, reused, cache, index)
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
@@ -344,9 +377,18 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     if set(new_specs) != set(index.specs):
         touched[0] = True
     index.specs = new_specs
-    index.memo = memo.used()
     index.touched = touched[0]
-    files[MANIFEST] = _manifest_json(manifest, index).encode()
+    if (not fresh and index.cold_loaded is False and index.manifest_sha
+            and _intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
+        # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
+        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None)
+    _load_cold(cache, index)
+    if plans is not None:
+        index.memo = memo.used()
+    text = _manifest_json(manifest, index).encode()
+    index.manifest_sha = hashlib.sha256(text).hexdigest()
+    index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
+    files[MANIFEST] = text
     return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
                        None if plans is None else {k: v[1] for k, v in plans.items()})
 
@@ -394,7 +436,11 @@ def _manifest_json(manifest: Manifest, index: Index) -> str:
     return text
 
 
-def orphans(out: Path, manifest: Manifest) -> list[str]:
+def orphans(out: Path, run: Incremental) -> list[str]:
+    """Files the previous manifest lists and this one does not; none when the manifest is unchanged."""
+    if MANIFEST not in run.files:
+        return []
+    manifest = run.manifest
     previous = load_manifest(out)
     return sorted(set(previous.files) - set(manifest.files)) if previous else []
 
@@ -404,18 +450,17 @@ def remember(run: Incremental, out: Path, wrote: bool) -> None:
     if has_errors(run.result.diagnostics) or not (wrote or run.index.touched):
         return
     stats = run.index.stats
-    live = set(run.manifest.files)
+    live = {*run.manifest.files, MANIFEST}
     for rel in list(stats):
         if rel not in live:
             del stats[rel]
     base = str(out)
-    for rel in run.files:
-        if rel != MANIFEST:
-            found = _stat(f"{base}/{rel}")
-            if found is None:
-                stats.pop(rel, None)
-            else:
-                stats[rel] = found
+    for rel in run.files:  # the manifest too: an unchanged run then skips building it
+        found = _stat(f"{base}/{rel}")
+        if found is None:
+            stats.pop(rel, None)
+        else:
+            stats[rel] = found
     _save(run.cache, run.index, run.plans)
 
 

@@ -105,7 +105,7 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
     done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out))
     if not done.result.ok:
         return done.result, None
-    change = compare(out, done.files, orphans(out, done.manifest))
+    change = compare(out, done.files, orphans(out, done))
     change.unchanged += done.reused
     wrote = not check and not change.empty
     if wrote:
