@@ -174,3 +174,17 @@ def test_a_lost_plans_file_means_rendering_everything_again(project: Path) -> No
         plans.unlink()
     _write_spec(project, POOL[1], description="changed")
     _check_equal(project, out)
+
+
+def test_cached_plans_round_trip_exactly(project: Path) -> None:
+    """Plans are pickled as constructor calls (fast to load); they must come back equal, every field."""
+    import pickle
+
+    from compiler.incremental import _PLAN_TABLE, _pickle_plan, _plan_classes
+    from compiler.pipeline import run
+
+    _PLAN_TABLE.update(_plan_classes())
+    plans = [s.plan for s in run(render=False).specs if s.plan is not None]
+    assert plans
+    for plan in plans:
+        assert pickle.loads(_pickle_plan(plan)) == plan
