@@ -14,6 +14,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.pipeline import RunResult
+from compiler.plan import Plan
 from compiler.writer import MANIFEST, dump_json
 
 PROJECT_OWNER = "<project>"
@@ -51,16 +52,12 @@ def build_manifest(result: RunResult, previous: Manifest | None = None, *, full:
     for spec in result.specs:
         if spec.plan is None:
             continue
-        prov = spec.plan.provenance
-        manifest.specs[spec.rel_path] = {
-            "name": spec.plan.name, "source_sha256": prov.source_sha256, "spec_digest": prov.spec_digest,
-            "plan_digest": spec.plan.digest, "model_version": prov.model_version, "data_hash": prov.data_hash,
-        }
+        manifest.specs[spec.rel_path] = spec_entry(spec.plan)
         for path, content in spec.files.items():
-            manifest.files[path] = _entry(content, spec.file_targets[path], spec.rel_path,
+            manifest.files[path] = entry(content, spec.file_targets[path], spec.rel_path,
                                           spec.file_resources.get(path, []))
     for path, content in result.project_files.items():
-        manifest.files[path] = _entry(content, result.project_file_targets[path], PROJECT_OWNER,
+        manifest.files[path] = entry(content, result.project_file_targets[path], PROJECT_OWNER,
                                       result.project_file_resources.get(path, []))
     if previous is not None and not full:
         for path, info in previous.files.items():
@@ -71,7 +68,15 @@ def build_manifest(result: RunResult, previous: Manifest | None = None, *, full:
     return manifest
 
 
-def _entry(content: bytes, target: str, spec: str, resources: list[dict[str, str]]) -> dict[str, Any]:
+def spec_entry(plan: Plan) -> dict[str, Any]:
+    prov = plan.provenance
+    return {
+        "name": plan.name, "source_sha256": prov.source_sha256, "spec_digest": prov.spec_digest,
+        "plan_digest": plan.digest, "model_version": prov.model_version, "data_hash": prov.data_hash,
+    }
+
+
+def entry(content: bytes, target: str, spec: str, resources: list[dict[str, str]]) -> dict[str, Any]:
     entry: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(), "target": target, "spec": spec}
     if resources:
         entry["resources"] = resources

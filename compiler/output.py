@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,8 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
     """
     from compiler.ledger.state import load_states
 
+    if not paths and incremental_enabled():
+        return _render_incremental(out, check=check, registry=registry, jobs=jobs)
     result = run(paths, render=True, registry=registry, jobs=jobs, rollout_state=load_states(out))
     if not result.ok:
         return result, None
@@ -74,6 +77,42 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
 
     with repo_lock(out / ".git" / "mlspec.lock"):
         return result, _write(result, out, full=not paths, check=check)
+
+
+def incremental_enabled() -> bool:
+    """`MLSPEC_INCREMENTAL=0` renders everything from scratch (the reference the equivalence test uses)."""
+    return os.environ.get("MLSPEC_INCREMENTAL", "1") != "0"
+
+
+def _render_incremental(out: Path, *, check: bool, registry: Registry | None,
+                        jobs: int | None) -> tuple[RunResult, TreeChange | None]:
+    """A full render that plans and renders only the specs whose inputs changed (compiler.incremental)."""
+    if not check and out.is_dir():
+        recover(out)  # finish an interrupted earlier write before trusting the tree
+    if check or not (out / ".git").is_dir():
+        return _incremental_write(out, check=check, registry=registry, jobs=jobs)
+    from compiler.lock import repo_lock
+
+    with repo_lock(out / ".git" / "mlspec.lock"):
+        return _incremental_write(out, check=check, registry=registry, jobs=jobs)
+
+
+def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
+                       jobs: int | None) -> tuple[RunResult, TreeChange | None]:
+    from compiler.incremental import orphans, remember, render_incremental
+    from compiler.ledger.state import load_states
+
+    done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out))
+    if not done.result.ok:
+        return done.result, None
+    change = compare(out, done.files, orphans(out, done))
+    change.unchanged += done.reused
+    wrote = not check and not change.empty
+    if wrote:
+        write_tree(out, done.files, change.removed)
+    if not check or change.empty:
+        remember(done, out, wrote)
+    return done.result, change
 
 
 def _write(result: RunResult, out: Path, *, full: bool, check: bool) -> TreeChange:

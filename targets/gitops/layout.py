@@ -9,6 +9,7 @@ belongs to that environment's app, `models/<model>/<target>/` (no environment) t
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from compiler.memo import cached, file_digest
 from compiler.plan import Plan
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,19 +59,63 @@ class Tree:
 
     manifests: dict[str, list[Any]] = field(default_factory=dict)  # file -> its Kubernetes objects
     kustomizations: dict[str, Any] = field(default_factory=dict)  # folder -> its kustomization
+    _sorted: list[str] | None = None
+
+    def sorted_paths(self) -> list[str]:
+        if self._sorted is None or len(self._sorted) != len(self.manifests):
+            self._sorted = sorted(self.manifests)
+        return self._sorted
+
+    def manifest_dirs(self) -> set[str]:
+        return {posixpath.dirname(p) for p in self.manifests}
+
+
+def _skeleton(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What this target reads of an object (kind, group, namespace): small to keep and to cache."""
+    namespace = doc["metadata"].get("namespace")
+    return {"apiVersion": doc["apiVersion"], "kind": doc["kind"],
+            "metadata": {} if namespace is None else {"namespace": namespace}}
+
+
+def classify(data: bytes, kustomization_file: bool) -> tuple[str, Any] | None:
+    """One file: ("kustomization", doc), ("manifests", object skeletons) or None (not for the engine)."""
+    if not _TOP_LEVEL_KIND.search(data):
+        return None
+    docs = load_yaml(data)
+    if not docs:
+        return None
+    if kustomization_file and len(docs) == 1 and is_kustomization(docs[0]):
+        return ("kustomization", docs[0])
+    if all(is_kubernetes_object(d) and not is_kustomization(d) for d in docs):
+        return ("manifests", [_skeleton(d) for d in docs])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Classify:
+    rendered: Mapping[str, bytes]
+    path: str
+    kustomization_file: bool
+
+    def __call__(self) -> tuple[str, Any] | None:
+        return classify(self.rendered[self.path], self.kustomization_file)
+
 
 def scan(rendered: Mapping[str, bytes]) -> Tree:
     tree = Tree()
     for path in sorted(rendered):
-        if not path.endswith((".yaml", ".yml")) or not _TOP_LEVEL_KIND.search(rendered[path]):
+        if not path.endswith((".yaml", ".yml")):
             continue
-        docs = load_yaml(rendered[path])
-        if not docs:
+        is_kustomization_file = posixpath.basename(path) == KUSTOMIZATION
+        # By content: an incremental render parses only the files that changed (compiler.memo).
+        found = cached(f"gitops.classify.{is_kustomization_file}", file_digest(rendered, path),
+                       _Classify(rendered, path, is_kustomization_file))
+        if found is None:
             continue
-        if posixpath.basename(path) == KUSTOMIZATION and len(docs) == 1 and is_kustomization(docs[0]):
-            tree.kustomizations[posixpath.dirname(path)] = docs[0]
-        elif all(is_kubernetes_object(d) and not is_kustomization(d) for d in docs):
-            tree.manifests[path] = docs
+        if found[0] == "kustomization":
+            tree.kustomizations[posixpath.dirname(path)] = found[1]
+        else:
+            tree.manifests[path] = found[1]
     return tree
 
 
@@ -113,7 +159,24 @@ def _objects_below(tree: Tree, folder: str) -> list[Mapping[str, Any]]:
     waves must not depend on which, or a rollout commit (which re-renders one spec) would leave the
     project-wide files describing the previous stage.
     """
-    return [o for path in sorted(tree.manifests) if path.startswith(folder + "/") for o in tree.manifests[path]]
+    paths = tree.sorted_paths()
+    prefix = folder + "/"
+    start = bisect.bisect_left(paths, prefix)
+    found: list[Mapping[str, Any]] = []
+    for index in range(start, len(paths)):
+        if not paths[index].startswith(prefix):
+            break  # sorted: every path under the folder is in one run (was a scan of all paths per app)
+        found.extend(tree.manifests[paths[index]])
+    return found
+
+
+def _under(folders: list[str], prefix: str) -> list[str]:
+    """The sorted `folders` that start with `prefix`."""
+    start = bisect.bisect_left(folders, prefix)
+    end = start
+    while end < len(folders) and folders[end].startswith(prefix):
+        end += 1
+    return folders[start:end]
 
 
 def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
@@ -127,13 +190,13 @@ def plan_layout(tree: Tree, plans: Sequence[Plan]) -> Layout:
     for folder, files in missing.items():
         kustomized[folder] = {"resources": files}
     apps: list[App] = []
+    folders = sorted(kustomized)
     for plan in plans:
         prefix = f"models/{plan.name}/"
         envs = {e.name: e.namespace for e in plan.serving.environments}
         # Roots: kustomization folders of this model not nested in another one. A nested one (a rollout
         # stage) is applied only when its parent selects it.
-        roots = sorted(f for f in kustomized if f.startswith(prefix)
-                       and not any(a in kustomized for a in _ancestors(f)))
+        roots = [f for f in _under(folders, prefix) if not any(a in kustomized for a in _ancestors(f))]
         # (app suffix, environment or "" for a model's environment-less folder of one target) -> bases
         groups: dict[tuple[str, str], list[str]] = {}
         for root in roots:
