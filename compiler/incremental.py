@@ -11,6 +11,9 @@ cached plans only when some spec changed; `render_repository` then reads unchang
 The cache lives beside the specs (`.mlspec-cache/`, or `$MLSPEC_CACHE_DIR`), never in the deployment
 repository, one index per output directory. It is only an accelerator: a missing, unreadable or foreign
 cache means a full render, and `tests/test_incremental.py` checks incremental == full, byte for byte.
+
+Length: one module on purpose: what a cached spec depends on, how the cache is stored and when it
+is trusted are one contract; split, the invalidation rules would be spread over several files.
 """
 
 from __future__ import annotations

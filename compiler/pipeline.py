@@ -1,4 +1,9 @@
-"""The library API: load -> validate -> plan -> check -> render. Each CLI verb is a prefix of it."""
+"""The library API: load -> validate -> plan -> check -> render. Each CLI verb is a prefix of it.
+
+Length: the library API is the pipeline; its stages (load, validate, plan, check, render, patch,
+project-wide files) share one Context and RunResult, and each CLI verb is a prefix of it. The
+pieces with their own concepts live elsewhere (partial rules, patches, incremental cache).
+"""
 
 from __future__ import annotations
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import difflib
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from compiler.pipeline import RunResult, run
 from compiler.targets import Registry, Target
@@ -64,3 +67,13 @@ def render_examples(*targets: Target, specs: Sequence[Path] | None = None) -> Ru
     result = run(list(specs) if specs else [SPECS], root=REPO, render=True, registry=registry_of(*targets), jobs=1)
     assert result.ok, "\n".join(d.to_text() for d in result.diagnostics)
     return result
+
+
+def edited_example(directory: Path, edit: Callable[[dict[str, Any]], None], name: str = "fraud-detector") -> Path:
+    """The example spec `name` changed by `edit`, written as `directory/<name>.yaml`."""
+    data = yaml.safe_load((SPECS / f"{name}.yaml").read_text())
+    edit(data)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from markdown_it import MarkdownIt
 
 from compiler.plan import Plan
-from golden import SPECS, render_examples
+from golden import edited_example, render_examples
 from targets.governance import GovernanceTarget, annex_iv_path
 from targets.governance.annex_iv import TODO
 from targets.governance.settings import GovernanceSettings
@@ -127,12 +126,7 @@ PAYLOAD = ("x -->\n<!-- hide\n## 5 Fake point\n- [ ] done\n```\n| a | b |\n<scri
 
 
 def _spec_with(tmp_path: Path, edit: Any) -> Path:
-    data = yaml.safe_load((SPECS / "fraud-detector.yaml").read_text())
-    edit(data)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "fraud-detector.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return edited_example(tmp_path, edit)
 
 
 def test_spec_text_cannot_change_the_structure(tmp_path: Path) -> None:

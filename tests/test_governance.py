@@ -24,7 +24,7 @@ from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
 from compiler.plan import Plan, canonical_json, sha256_text
-from golden import GOLDEN, SPECS, check_tree, render_examples
+from golden import GOLDEN, SPECS, check_tree, edited_example, render_examples
 from targets.governance import GovernanceTarget, audit_path, card_path
 from targets.governance import card as card_module
 from targets.governance.escape import MermaidIds, md_code, md_text, mermaid_label
@@ -363,12 +363,7 @@ PAYLOAD = ("Real text -->\n</script><script>alert(1)</script>\n---\nrisk: minima
 
 
 def _spec_with(tmp_path: Path, edit: Any) -> Path:
-    data = yaml.safe_load((SPECS / "fraud-detector.yaml").read_text())
-    edit(data)
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "fraud-detector.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return edited_example(tmp_path, edit)
 
 
 def test_injection_in_spec_text_cannot_change_the_card_structure(tmp_path: Path) -> None:
