@@ -125,8 +125,13 @@ def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the output is out of date.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.option("--jobs", type=int, default=None)
-def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt: str, jobs: int | None) -> None:
-    """Render specs into OUT. Nothing is written when any spec has errors."""
+@click.option("--verbose", "-v", is_flag=True, help="List every added, changed and removed file.")
+def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt: str, jobs: int | None,
+           verbose: bool) -> None:
+    """Render specs into OUT. Nothing is written when any spec has errors.
+
+    Prints a one-line summary (the file list with -v); a progress bar appears only on a terminal.
+    """
     if str(out) == "-":
         from compiler.stream import render_stream
 
@@ -143,9 +148,11 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
     if app is not None:
         raise click.UsageError("--app selects what --out - streams")
     from compiler.output import render_to
+    from compiler.progress import terminal_bar
 
     try:
-        result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
+        with terminal_bar("rendering specs"):
+            result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
     except MlspecError as exc:
         click.echo(f"mlspec: error: {exc}", err=True)
         sys.exit(exit_code(exc))
@@ -154,12 +161,13 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
     if change is None:
         sys.exit(_exit_for(diags) or 1)
     verb = "would change" if check else "wrote"
-    for rel in change.added:
-        click.echo(f"  added    {rel}", err=True)
-    for rel in change.changed:
-        click.echo(f"  changed  {rel}", err=True)
-    for rel in change.removed:
-        click.echo(f"  removed  {rel}", err=True)
+    if verbose or check:  # --check lists what is out of date: that list is the point of it
+        for rel in change.added:
+            click.echo(f"  added    {rel}", err=True)
+        for rel in change.changed:
+            click.echo(f"  changed  {rel}", err=True)
+        for rel in change.removed:
+            click.echo(f"  removed  {rel}", err=True)
     click.echo(f"{len(result.specs)} spec(s): {verb} {len(change.added)} added, {len(change.changed)} changed, "
                f"{len(change.removed)} removed, {change.unchanged} unchanged in {out}", err=True)
     if check and not change.empty:

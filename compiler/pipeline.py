@@ -362,9 +362,15 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
              keep_plans: bool = True, parallel_threshold: int = PARALLEL_THRESHOLD) -> list[SpecResult]:
+    from compiler import progress
+
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
-        return [_one(item, context, render) for item in work]
+        for item in work:
+            results.append(_one(item, context, render))
+            progress.step(len(results), len(work))
+        return results
     import multiprocessing
     from functools import partial
 
@@ -372,7 +378,11 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         chunk = max(1, len(work) // (jobs * 4))
-        return pool.map(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk)
+        # imap keeps the input order (determinism) and hands results back as they finish (progress).
+        for result in pool.imap(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk):
+            results.append(result)
+            progress.step(len(results), len(work))
+    return results
 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
