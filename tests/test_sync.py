@@ -198,13 +198,8 @@ def test_engine_objects_are_found_by_labels(tmp_path: Path) -> None:
     assert engine_objects(repo.deploy, "fraud-detector", "nowhere") == []
 
 
-def test_rollback_latency_alert_to_commit_to_sync_request(tmp_path: Path, kube: FakeKube,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The gate sees a firing rollbackOn alert -> the rollback is committed and pushed -> the sync request
-    reaches the API server. Printed for the report; bounded so a regression to poll-like delays fails."""
-    repo = make_repo(tmp_path, "engine: argocd")
-    load_engine_objects(kube, repo)
-    monkeypatch.setattr(engine, "query", firing("latency-p99"))
+def time_commits(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """Record when the rollout's commit starts and when its push returns (`commit_start`, `pushed`)."""
     stamps: dict[str, float] = {}
     real_commit = commit_module.commit
 
@@ -215,6 +210,17 @@ def test_rollback_latency_alert_to_commit_to_sync_request(tmp_path: Path, kube: 
         return outcome
 
     monkeypatch.setattr(commit_module, "commit", timed_commit)
+    return stamps
+
+
+def test_rollback_latency_alert_to_commit_to_sync_request(tmp_path: Path, kube: FakeKube,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate sees a firing rollbackOn alert -> the rollback is committed and pushed -> the sync request
+    reaches the API server. Printed for the report; bounded so a regression to poll-like delays fails."""
+    repo = make_repo(tmp_path, "engine: argocd")
+    load_engine_objects(kube, repo)
+    monkeypatch.setattr(engine, "query", firing("latency-p99"))
+    stamps = time_commits(monkeypatch)
     start = time.monotonic()
     result = advance(repo.options())
     done = time.monotonic()

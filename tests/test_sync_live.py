@@ -9,16 +9,14 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from kube_api import FakeKube
 from rollout_harness import Exporter, LocalPrometheus, Traffic, rollout_spec
-from test_sync import Repo, _git, load_engine_objects
+from test_sync import Repo, _git, load_engine_objects, time_commits
 from tools import REPO_ROOT, require_tool
 
-from compiler.deploy import commit as commit_module
 from compiler.deploy.commit import commit
 from compiler.rollout.engine import Options, advance
 from compiler.sync import REFRESH
@@ -54,16 +52,7 @@ def test_alert_to_commit_to_sync_request(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("KUBECONFIG", str(kube.kubeconfig(tmp_path / "kubeconfig")))
     monkeypatch.setenv("MLSPEC_ACTOR", "tester")
     load_engine_objects(kube, repo)
-    stamps: dict[str, float] = {}
-    real_commit = commit_module.commit
-
-    def timed_commit(*args: Any, **kwargs: Any) -> Any:
-        stamps["commit_start"] = time.monotonic()
-        outcome = real_commit(*args, **kwargs)
-        stamps["pushed"] = time.monotonic()
-        return outcome
-
-    monkeypatch.setattr(commit_module, "commit", timed_commit)
+    stamps = time_commits(monkeypatch)
     exporter = Exporter().start()
     rules = [deploy / f"models/{MODEL}/prometheus/production/rules.yaml"]
     try:
