@@ -16,7 +16,7 @@ import click
 
 from compiler import __version__
 from compiler.diagnostics import Diagnostic, format_diagnostics, has_errors
-from compiler.errors import INTERNAL, InternalError, MlspecError, exit_code
+from compiler.errors import INTERNAL, InternalError, MlspecError, exit_code, fail
 
 FORMATS = click.Choice(["text", "json", "github", "gitlab"])
 
@@ -90,8 +90,7 @@ class LazyGroup(click.Group):
             fault = exc
         except OSError as exc:
             fault = EnvironmentFault.of("access", exc)
-        click.echo(f"mlspec: error: {fault}", err=True)
-        sys.exit(fault.exit_code)
+        fail(fault)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,8 +153,7 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
         with terminal_bar("rendering specs"):
             result, change = render_to(out, list(paths) or None, check=check, jobs=jobs)
     except MlspecError as exc:
-        click.echo(f"mlspec: error: {exc}", err=True)
-        sys.exit(exit_code(exc))
+        fail(exc)
     diags = result.diagnostics
     _report(diags, fmt)
     if change is None:
@@ -285,8 +283,7 @@ def main(argv: Sequence[str] | None = None, *, group: click.Group | None = None)
     except MlspecError as exc:
         if exit_code(exc) == INTERNAL:
             _internal(exc)
-        click.echo(f"mlspec: error: {exc}", err=True)
-        sys.exit(exit_code(exc))
+        fail(exc)
     except Exception as exc:  # a bug in mlspec, not in the input: say so instead of a bare traceback
         _internal(exc)
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
+from typing import NoReturn
 
 USAGE = 2
 ENVIRONMENT = 2
@@ -67,6 +69,12 @@ class InternalError(MlspecError):
 def exit_code(exc: BaseException) -> int:
     """The process exit code for an exception that ends a command."""
     return exc.exit_code if isinstance(exc, MlspecError) else INTERNAL
+
+
+def fail(exc: MlspecError) -> NoReturn:
+    """End the command the one way every verb does: `mlspec: error: <what>` on stderr, its exit code."""
+    print(f"mlspec: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(exit_code(exc))
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:

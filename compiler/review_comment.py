@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import click
+
+from compiler.errors import EnvironmentFault, fail
 
 MARKER = "<!-- mlspec:review -->"
 # GitHub refuses comment bodies over 65,536 characters; GitLab's note limit is larger (1,000,000).
@@ -28,8 +29,8 @@ Provider = Literal["github", "gitlab"]
 Opener = Callable[[urllib.request.Request], Any]
 
 
-class CommentError(Exception):
-    """The forge refused a request or could not be reached; the message names the request."""
+class CommentError(EnvironmentFault):
+    """The forge refused a request or could not be reached; the message names the request (exit 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,5 @@ def comment_command(body_file: Any, provider: str | None) -> None:
         forge = forge_from_environment(provider, dict(os.environ))
         action, number = upsert(forge, body_file.read())
     except CommentError as exc:
-        click.echo(f"mlspec: error: {exc}", err=True)
-        sys.exit(2)
+        fail(exc)
     click.echo(f"{action} review comment {number}", err=True)

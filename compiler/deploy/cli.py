@@ -50,14 +50,13 @@ def commit_command(paths: tuple[Path, ...], repo_dir: Path, branch: str | None, 
                    force: bool, message: str | None, lock_timeout: float, hold: tuple[str, ...]) -> None:
     """Render specs into the deployment repository and commit what changed."""
     from compiler.deploy.commit import commit
-    from compiler.errors import MlspecError, exit_code
+    from compiler.errors import MlspecError, fail
 
     try:
         outcome = commit(repo_dir, list(paths) or None, branch=branch, push=push, remote=remote, force=force,
                          message=message, lock_timeout=lock_timeout, hold_environments=hold)
     except MlspecError as exc:
-        _fail(f"error: {exc}", exit_code(exc))
-        return
+        fail(exc)
     _diagnostics(outcome.result.diagnostics)
     if outcome.status == "invalid":
         _fail("nothing written: fix the errors above", 1)

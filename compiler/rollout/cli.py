@@ -43,13 +43,12 @@ def _options(model: str, repo_dir: Path, environment: str | None, prometheus: st
 
 def _guarded(call: Callable[[], Any]) -> Any:
     """Run `call`; known failures are exit 2 with one line, not a traceback."""
-    from compiler.errors import MlspecError, exit_code
+    from compiler.errors import MlspecError, fail
 
     try:
         return call()
     except MlspecError as exc:
-        click.echo(f"mlspec: error: {exc}", err=True)
-        sys.exit(exit_code(exc))
+        fail(exc)
 
 
 def _finish(result: Any) -> None:

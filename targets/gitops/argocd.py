@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compiler.plan import Plan
-from targets.gitops.layout import App, tenants
+from targets.gitops.layout import App, engine_labels, tenants
 from targets.gitops.settings import GitOpsSettings
 
 API = "argoproj.io/v1alpha1"
@@ -21,10 +21,6 @@ ROOT = "mlspec-root"
 ROOT_PROJECT = "mlspec"
 GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths"
 DIR = "gitops/argocd"
-
-
-def _labels(**extra: str) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": "mlspec", **{k: v for k, v in extra.items() if v}}
 
 
 def _whitelist(objects: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -42,7 +38,7 @@ def application(app: App, project: str, settings: GitOpsSettings) -> dict[str, A
         "metadata": {
             "name": app.name,
             "namespace": settings.engine_namespace,
-            "labels": _labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
+            "labels": engine_labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
                                  "mlspec.dev/environment": app.environment or ""}),
             "annotations": {GENERATE_PATHS: paths},
             # Deleting the Application (its spec was removed) deletes what it deployed.
@@ -62,7 +58,7 @@ def project(name: str, description: str, namespaces: Sequence[str], objects: Seq
     return {
         "apiVersion": API,
         "kind": "AppProject",
-        "metadata": {"name": name, "namespace": settings.engine_namespace, "labels": _labels()},
+        "metadata": {"name": name, "namespace": settings.engine_namespace, "labels": engine_labels()},
         "spec": {
             "description": description,
             "sourceRepos": [settings.repo_url],
@@ -78,7 +74,7 @@ def root_application(settings: GitOpsSettings) -> dict[str, Any]:
     return {
         "apiVersion": API,
         "kind": "Application",
-        "metadata": {"name": ROOT, "namespace": settings.engine_namespace, "labels": _labels(),
+        "metadata": {"name": ROOT, "namespace": settings.engine_namespace, "labels": engine_labels(),
                      "annotations": {GENERATE_PATHS: "/" + DIR}},
         "spec": {
             "project": ROOT_PROJECT,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compiler.plan import Plan
-from targets.gitops.layout import App, Tenant, plural, tenants
+from targets.gitops.layout import App, Tenant, engine_labels, plural, tenants
 from targets.gitops.settings import GitOpsSettings
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -20,10 +20,6 @@ KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 SOURCE = "mlspec-deployment"
 ROOT = "mlspec-root"
 DIR = "gitops/flux"
-
-
-def _labels(**extra: str) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": "mlspec", **{k: v for k, v in extra.items() if v}}
 
 
 def git_repository(settings: GitOpsSettings) -> dict[str, Any]:
@@ -34,7 +30,7 @@ def git_repository(settings: GitOpsSettings) -> dict[str, Any]:
     return {
         "apiVersion": SOURCE_API,
         "kind": "GitRepository",
-        "metadata": {"name": SOURCE, "namespace": settings.engine_namespace, "labels": _labels()},
+        "metadata": {"name": SOURCE, "namespace": settings.engine_namespace, "labels": engine_labels()},
         "spec": spec,
     }
 
@@ -71,7 +67,7 @@ def tenant_objects(tenant: Tenant, settings: GitOpsSettings) -> list[dict[str, A
     for group, kind in tenant.kinds():
         by_group.setdefault(group, []).append(plural(kind))
     rules = [{"apiGroups": [g], "resources": sorted(r), "verbs": VERBS} for g, r in sorted(by_group.items())]
-    labels = _labels(**{"mlspec.dev/team": tenant.name})
+    labels = engine_labels(**{"mlspec.dev/team": tenant.name})
     docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ServiceAccount",
                                    "metadata": {"name": name, "namespace": settings.engine_namespace,
                                                 "labels": labels}}]
@@ -92,10 +88,10 @@ def objects(apps: Sequence[App], plans: Sequence[Plan], settings: GitOpsSettings
     for tenant in tenants(apps, plans, settings.platformProject):
         out[f"{DIR}/tenants/{tenant.name}.yaml"] = tenant_objects(tenant, settings)
         for app in tenant.apps:
-            labels = _labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
+            labels = engine_labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,
                                 "mlspec.dev/environment": app.environment or ""})
             out[f"{DIR}/kustomizations/{app.name}.yaml"] = [
                 kustomization(app.name, app.path, settings, labels, account(tenant.name))]
     # The root runs as the controller itself: it creates the tenants' accounts and roles.
-    out[f"{DIR}/root.yaml"] = [kustomization(ROOT, DIR, settings, _labels())]
+    out[f"{DIR}/root.yaml"] = [kustomization(ROOT, DIR, settings, engine_labels())]
     return out

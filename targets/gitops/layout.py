@@ -253,6 +253,11 @@ def tenants(apps: Sequence[App], plans: Sequence[Plan], platform: str) -> list[T
     return out
 
 
+def engine_labels(**extra: str) -> dict[str, str]:
+    """Labels of the engine's own objects (Argo CD or Flux): managed by mlspec, plus the non-empty `extra`."""
+    return {"app.kubernetes.io/managed-by": "mlspec", **{k: v for k, v in extra.items() if v}}
+
+
 def plural(kind: str) -> str:
     """The resource name Kubernetes derives from a kind (CRDs and built-ins alike for mlspec's kinds)."""
     lower = kind.lower()
