@@ -23,7 +23,7 @@ from typing import Any
 from compiler.plan import MonitorPlan
 from compiler.targets import OutputFile
 from targets.prometheus import burnrate
-from targets.prometheus.rules import RuleSet
+from targets.prometheus.ruleset import RuleSet
 
 FILE = "openslo.yaml"
 API_VERSION = "openslo/v1"
