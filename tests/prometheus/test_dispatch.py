@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+from pathlib import Path
 from typing import get_args
 
 from compiler import spec
+from golden import REPO
 from targets.prometheus import rules
 
 
@@ -40,3 +42,15 @@ def test_each_entry_is_its_family_modules_builder() -> None:
     for kind, builder in rules.KINDS.items():
         assert builder.__module__.startswith("targets.prometheus.monitors."), (kind, builder.__module__)
         assert builder.__name__ == kind, f"{kind} is built by {builder.__qualname__}: name builders after the kind"
+
+
+# Families proven inside other families' tests: the staleness alerts of each batch job.
+PROVEN_ELSEWHERE = {"staleness": ("drift", "quality", "fairness")}
+
+
+def test_every_family_has_its_promtool_tests() -> None:
+    here = Path(__file__).parent
+    families = sorted(p.stem for p in (REPO / "targets/prometheus/monitors").glob("*.py") if p.stem != "__init__")
+    tested = {f: [f] for f in families} | {f: list(by) for f, by in PROVEN_ELSEWHERE.items()}
+    missing = [f for f in families if not all((here / f"test_rules_{t}.py").exists() for t in tested[f])]
+    assert not missing, f"families without tests/prometheus/test_rules_<family>.py: {missing}"
