@@ -7,17 +7,18 @@ rather than against a copy of the query. Shared pieces (labels, annotations, sev
 the low-traffic guard) are targets.prometheus.context's; the data model is targets.prometheus.ruleset's.
 
 Adding a monitor kind is one family module (or one function in an existing family) and one entry in
-`KINDS`; tests/prometheus/test_dispatch.py fails until every kind of the spec language has its entry.
+`KINDS`, which also says whether the kind reads live traffic and which batch job exports its series;
+tests/prometheus/test_dispatch.py fails until every kind of the spec language has its entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
 from compiler.servingmetrics import Stack
-from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
 from targets.prometheus.monitors import cost, drift, errors, fairness, latency, llm, quality, slo, staleness, throughput
 from targets.prometheus.promql import quote_meta, regex_alternation
@@ -26,28 +27,42 @@ from targets.prometheus.settings import PrometheusSettings
 
 KindRules = Callable[[RuleContext, Group, MonitorPlan], None]
 
-# Monitor kind -> the family builder of its rules. One entry per kind of the spec language.
-KINDS: Mapping[str, KindRules] = MappingProxyType({
-    "latency": latency.latency,
-    "error_rate": errors.error_rate,
-    "throughput": throughput.throughput,
-    "slo": slo.slo,
-    "data_drift": drift.data_drift,
-    "prediction_drift": drift.prediction_drift,
-    "concept_drift": quality.concept_drift,
-    "fairness": fairness.fairness,
-    "cost": cost.cost,
-    "hallucination_rate": llm.hallucination_rate,
-    "grounding": llm.grounding,
-    "token_cost": llm.token_cost,
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How a monitor kind is watched. `rules`: its family's builder; `live`: it reads the serving stack's
+    request metrics, which batch and edge models do not have; `job`: the batch job exporting its series
+    (contract.LAST_RUN), whose staleness alerts come with the monitor (monitors/staleness.py)."""
+
+    rules: KindRules
+    live: bool = False
+    job: str | None = None
+
+
+# Monitor kind -> how it is watched. One entry per kind of the spec language.
+KINDS: Mapping[str, Kind] = MappingProxyType({
+    "latency": Kind(latency.latency, live=True),
+    "error_rate": Kind(errors.error_rate, live=True),
+    "throughput": Kind(throughput.throughput, live=True),
+    "slo": Kind(slo.slo, live=True),
+    "data_drift": Kind(drift.data_drift, job="drift"),
+    "prediction_drift": Kind(drift.prediction_drift, job="drift"),
+    "concept_drift": Kind(quality.concept_drift, job="quality"),
+    "fairness": Kind(fairness.fairness, job="fairness"),
+    "cost": Kind(cost.cost),
+    "hallucination_rate": Kind(llm.hallucination_rate),
+    "grounding": Kind(llm.grounding),
+    "token_cost": Kind(llm.token_cost),
 })
+JOBS: Mapping[str, str] = MappingProxyType({name: kind.job for name, kind in KINDS.items() if kind.job})
 
 
 def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> RuleSet:
     """Every applicable monitor's rules, in spec order, then the batch exporters' staleness alerts."""
     ctx = RuleContext(plan, env, settings)
     for index, monitor in ctx.monitors:
-        if monitor.kind in contract.LIVE_KINDS and not ctx.live:
+        kind = KINDS[monitor.kind]
+        if kind.live and not ctx.live:
             ctx.skipped.append((index, f"a {plan.serving.pattern} model serves no live traffic, so "
                                        f"the {monitor.kind} monitor has no metrics to watch"))
             continue
@@ -58,8 +73,8 @@ def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> Rul
         monitor = ctx.scaled(monitor)
         group = Group(f"mlspec.{plan.name}.{env.name}.{monitor.name}", monitor.name)
         ctx.groups.append(group)
-        KINDS[monitor.kind](ctx, group, monitor)
-    staleness.staleness(ctx)
+        kind.rules(ctx, group, monitor)
+    staleness.staleness(ctx, JOBS)
     return RuleSet(plan, env, ctx.groups, ctx.skipped, ctx.unsupported, ctx.monitors)
 
 
@@ -72,7 +87,7 @@ def unexported(stack: Stack, m: MonitorPlan) -> tuple[str, str] | None:
     """(why, hint) when `m` reads a series `stack` does not export, else None."""
     needs_errors = m.kind == "error_rate" or (m.kind == "slo" and m.sli == "availability")
     needs_latency = m.kind == "latency" or (m.kind == "slo" and m.sli == "latency")
-    if m.kind in contract.LIVE_KINDS and stack.requests_metric is None:
+    if KINDS[m.kind].live and stack.requests_metric is None:
         return f"{stack.what} exports no request counter for the {m.kind} monitor", "choose another servingStack"
     if needs_errors and stack.errors_metric is None:
         what = "error rate" if m.kind == "error_rate" else "availability SLO"
@@ -85,10 +100,12 @@ def unexported(stack: Stack, m: MonitorPlan) -> tuple[str, str] | None:
 
 
 __all__ = [
+    "JOBS",
     "KINDS",
     "TEST_INTERVAL",
     "Alert",
     "Group",
+    "Kind",
     "KindRules",
     "RuleSet",
     "Scenario",

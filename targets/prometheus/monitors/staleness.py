@@ -1,11 +1,13 @@
-"""Staleness of batch-exported metrics: one pair of alerts per batch job family (drift, quality,
-fairness: contract.STALENESS) that a model's monitors read, after every monitor's own rules.
+"""Staleness of batch-exported metrics: one pair of alerts per batch job (drift, quality, fairness:
+contract.LAST_RUN) whose series a model's monitors read, after every monitor's own rules.
 
 `<Family>ExporterStale` when the job's last-run gauge is older than `stalenessFactor` of the longest
 window of its monitors, `<Family>ExporterMissing` when the gauge is absent that long.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from compiler.plan import MonitorPlan
 from compiler.units import format_duration
@@ -15,13 +17,14 @@ from targets.prometheus.promql import template_literal
 from targets.prometheus.ruleset import Group, Scenario, Series, camel, counter, gauge, seconds
 
 
-def staleness(ctx: RuleContext) -> None:
+def staleness(ctx: RuleContext, jobs: Mapping[str, str]) -> None:
+    """`jobs`: monitor kind -> the batch job exporting its series (rules.JOBS)."""
     families: dict[str, list[MonitorPlan]] = {}
     for _, monitor in ctx.monitors:
-        if monitor.kind in contract.STALENESS:
-            families.setdefault(contract.STALENESS[monitor.kind][0], []).append(ctx.scaled(monitor))
+        if monitor.kind in jobs:
+            families.setdefault(jobs[monitor.kind], []).append(ctx.scaled(monitor))
     for family, monitors in families.items():
-        metric = contract.STALENESS[monitors[0].kind][1]
+        metric = contract.LAST_RUN[family]
         window = max(m.window_seconds for m in monitors)
         stale_s = int(window * ctx.settings.stalenessFactor)
         stale = format_duration(stale_s * 1000)
