@@ -49,8 +49,9 @@ class Rendered:
 
 
 def render(tmp_path: Path, monitors: list[dict[str, Any]], *, base: str = "fraud-detector",
-           edit: Callable[[dict[str, Any]], None] | None = None) -> Rendered:
-    """`base` (an example spec) with `monitors` in place of its own, rendered to `tmp_path`."""
+           edit: Callable[[dict[str, Any]], None] | None = None, settings: dict[str, Any] | None = None) -> Rendered:
+    """`base` (an example spec) with `monitors` in place of its own, rendered to `tmp_path`; `settings`:
+    the project's `targets.prometheus` (a project file in `tmp_path`)."""
     def change(data: dict[str, Any]) -> None:
         names = {m["name"] for m in monitors}
         data["monitors"] = monitors
@@ -62,7 +63,12 @@ def render(tmp_path: Path, monitors: list[dict[str, Any]], *, base: str = "fraud
             edit(data)
 
     spec = edited_example(tmp_path / "specs", change, base)
-    result = run([spec], root=REPO, render=True, registry=registry_of(PrometheusTarget()), jobs=1)
+    root = REPO
+    if settings is not None:
+        project = {"apiVersion": "mlspec/v1", "kind": "Project", "targets": {"prometheus": settings}}
+        (tmp_path / "mlspec.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+        root = tmp_path
+    result = run([spec], root=root, render=True, registry=registry_of(PrometheusTarget()), jobs=1)
     assert result.ok, "\n".join(d.to_text() for d in result.diagnostics)
     out = tmp_path / "out"
     for rel, data in result.files().items():
