@@ -21,8 +21,7 @@ from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
 from compiler.servingmetrics import Stack
 from targets.prometheus.context import RuleContext
 from targets.prometheus.monitors import cost, drift, errors, fairness, latency, llm, quality, slo, staleness, throughput
-from targets.prometheus.promql import quote_meta, regex_alternation
-from targets.prometheus.ruleset import TEST_INTERVAL, Alert, Group, RuleSet, Scenario, Series, expand, seconds
+from targets.prometheus.ruleset import Group, RuleSet
 from targets.prometheus.settings import PrometheusSettings
 
 KindRules = Callable[[RuleContext, Group, MonitorPlan], None]
@@ -99,21 +98,4 @@ def unexported(stack: Stack, m: MonitorPlan) -> tuple[str, str] | None:
     return None
 
 
-__all__ = [
-    "JOBS",
-    "KINDS",
-    "TEST_INTERVAL",
-    "Alert",
-    "Group",
-    "Kind",
-    "KindRules",
-    "RuleSet",
-    "Scenario",
-    "Series",
-    "build",
-    "expand",
-    "quote_meta",
-    "regex_alternation",
-    "seconds",
-    "unexported",
-]
+__all__ = ["JOBS", "KINDS", "Kind", "KindRules", "build", "unexported"]
