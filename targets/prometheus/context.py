@@ -2,7 +2,7 @@
 
 The pieces all families share live here so each family module holds only its own queries and
 scenarios: the identity labels, the environment's paging severity, the monitors as applied to the
-environment (environments, overrides, non-production severity: compiler.plan.monitor_in), the
+environment (environments, overrides, non-production severity: compiler.planning.plan.monitor_in), the
 test-only time scale of windows and `for:`, recording rules written once per file, the low-traffic
 guard, and the alert itself (labels, annotations, `for:`, `keep_firing_for`, carried labels).
 """
@@ -13,10 +13,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from compiler import servingmetrics
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
-from compiler.servingmetrics import Stack
-from compiler.units import duration_ms, format_duration
+from compiler.language.units import duration_ms, format_duration
+from compiler.monitoring import serving_metrics
+from compiler.monitoring.serving_metrics import Stack
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from targets.prometheus import contract
 from targets.prometheus.alertmanager import retrains
 from targets.prometheus.promql import check, number, selector, template_literal
@@ -31,10 +31,10 @@ class RuleContext:
         self.plan = plan
         self.env = env
         self.settings = settings
-        self.stack: Stack = servingmetrics.stack_for(plan, settings.model_dump())
+        self.stack: Stack = serving_metrics.stack_for(plan, settings.model_dump())
         self.identity = {"model": plan.name, "model_version": plan.model.version, "environment": env.name}
         self.live = plan.serving.pattern in contract.LIVE_PATTERNS
-        # Staleness pages in production only, like critical monitors (compiler.plan.monitor_in).
+        # Staleness pages in production only, like critical monitors (compiler.planning.plan.monitor_in).
         self.paging = "critical" if env.rollout or env.name == "production" else "warning"
         self.groups: list[Group] = []
         self.skipped: list[tuple[int, str]] = []

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
-from compiler.servingmetrics import Stack
+from compiler.monitoring.serving_metrics import Stack
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from targets.prometheus.context import RuleContext
 from targets.prometheus.monitors import cost, drift, errors, fairness, latency, llm, quality, slo, staleness, throughput
 from targets.prometheus.ruleset import Group, RuleSet

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan
-from compiler.units import duration_ms
+from compiler.language.units import duration_ms
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from targets.prometheus.promql import number, template_literal
 
 TEST_INTERVAL = "1m"

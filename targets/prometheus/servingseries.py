@@ -1,4 +1,4 @@
-"""promtool input series in the serving stack's own metric names (compiler.servingmetrics).
+"""promtool input series in the serving stack's own metric names (compiler.monitoring.serving_metrics).
 
 The live-traffic families (latency, errors, throughput, SLO) prove their alerts on the series the
 model's runtime exports: requests split into successes and failures the way that stack counts them,

@@ -4,7 +4,7 @@
 `prove_generated` runs `promtool check rules` and `promtool test rules` on the generated files: the
 scenarios each family builds its alerts with. `judge` runs promtool on scenarios written here by
 hand, with the series as an exporter following docs/metrics.md or the serving runtime
-(compiler.servingmetrics, GUIDE section 10) exposes them, after the scrape adds its target labels.
+(compiler.monitoring.serving_metrics, GUIDE section 10) exposes them, after the scrape adds its target labels.
 They are independent of the generator's own series code, so a rule and its generated scenarios
 cannot agree on a label or metric name no real series has.
 """

@@ -11,7 +11,7 @@ from typing import Any, get_args
 from family import render
 from rule_selectors import selectors
 
-from compiler import spec
+from compiler.language import spec
 from golden import REPO
 from targets.prometheus import contract, rules
 

@@ -3,7 +3,7 @@ come from the exporter contract's counter, an alert when that counter is missing
 
 from __future__ import annotations
 
-from compiler.plan import MonitorPlan
+from compiler.planning.plan import MonitorPlan
 from targets.prometheus import servingseries
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import number

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compiler.plan import MonitorPlan
+from compiler.planning.plan import MonitorPlan
 from targets.prometheus import servingseries
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import number

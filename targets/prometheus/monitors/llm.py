@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from compiler.plan import MonitorPlan
+from compiler.planning.plan import MonitorPlan
 from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import number

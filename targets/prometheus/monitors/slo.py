@@ -6,7 +6,7 @@ window's error ratio is recorded once and the page and ticket alerts combine the
 
 from __future__ import annotations
 
-from compiler.plan import MonitorPlan
+from compiler.planning.plan import MonitorPlan
 from targets.prometheus import burnrate, servingseries
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import number

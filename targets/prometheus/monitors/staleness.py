@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compiler.plan import MonitorPlan
-from compiler.units import format_duration
+from compiler.language.units import format_duration
+from compiler.planning.plan import MonitorPlan
 from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import template_literal
