@@ -61,7 +61,10 @@ def _write_repo(files: dict[str, bytes], root: Path) -> tuple[list[Path], list[P
     workflows, pipelines = [], []
     for rel, data in sorted(files.items()):
         name = rel.split("/")[1]
-        if rel.endswith("/github-workflow.yaml"):
+        if rel == "ci/github-review-workflow.yaml":
+            path = root / ".github" / "workflows" / "mlspec-review.yaml"
+            workflows.append(path)
+        elif rel.endswith("/github-workflow.yaml"):
             path = root / ".github" / "workflows" / f"mlspec-{name}.yaml"
             workflows.append(path)
         elif rel.endswith("/gitlab-ci.yaml"):
