@@ -159,9 +159,15 @@ exec "{sys.executable}" "$@\"""")
         assert state.comments == []  # lint failed: nothing to review yet
         spec.write_text(good)
         _git(clone, "commit", "-qam", "fix the framework")
-        for name in ("second", "third"):
-            fixed = run(name)
-            assert fixed.startswith("success"), fixed
+        # Reviewed, but the model's workflow still carries the old spec: the check fails after the comment.
+        forgot = run("second")
+        assert forgot.startswith("failure"), forgot
+        assert f"{WORKFLOW}: outdated; run `mlspec workflows`" in forgot
+        assert len(state.comments) == 1
+        assert _mlspec(clone, "workflows").returncode == 0
+        _git(clone, "commit", "-qam", "mlspec workflows")
+        fixed = run("third")
+        assert fixed.startswith("success"), fixed
     assert len(state.comments) == 1  # kept up to date, never duplicated
     body = state.comments[0]["body"]
     assert set(state.auth) == {"Bearer ghs_review"}

@@ -35,7 +35,7 @@ def review_workflow(plans: Sequence[Plan], settings: CiSettings) -> dict[str, An
                 # Credentials stay (read-only, `contents: read`): the review fetches the base branch.
                 {"name": "Check out the spec repository", "uses": settings.pinned("actions/checkout")},
                 {"name": "Lint, and comment what this pull request changes", "uses": settings.action,
-                 "with": {"command": "review", "specs": literal(" ".join(folders)),
+                 "with": {"command": "review", "specs": literal(" ".join(folders)), "workflows": "true",
                           "python-version": settings.python_version}},
             ],
         }},
