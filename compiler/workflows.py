@@ -60,14 +60,17 @@ def generated(root: Path) -> set[str]:
     return found
 
 
+def _current(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError as exc:
+        raise EnvironmentFault("read", path, exc) from exc
+
+
 def differences(root: Path, files: Mapping[str, bytes], orphans: set[str]) -> list[str]:
     problems = []
     for rel, data in sorted(files.items()):
-        path = root / rel
-        try:
-            current = path.read_bytes() if path.is_file() else None
-        except OSError as exc:
-            raise EnvironmentFault("read", path, exc) from exc
+        current = _current(root / rel)
         if current != data:
             problems.append(f"{rel}: {'missing' if current is None else 'outdated'}")
     problems.extend(f"{rel}: no spec renders it any more" for rel in sorted(orphans))
@@ -80,7 +83,7 @@ def apply(root: Path, files: Mapping[str, bytes], orphans: set[str]) -> list[str
     done = []
     for rel, data in sorted(files.items()):
         path = root / rel
-        if path.is_file() and path.read_bytes() == data:
+        if _current(path) == data:
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,6 @@ def workflows_command(paths: tuple[Path, ...], check: bool) -> None:
     .github/workflows/mlspec.yaml for pull request reviews, .gitlab/mlspec-<model>.gitlab-ci.yml)."""
     from compiler.project import find_root
 
-    root = find_root(paths[0] if paths else Path.cwd()).resolve()
-    if paths and paths[0].is_file():
-        root = find_root(paths[0].resolve().parent).resolve()
+    start = paths[0].resolve() if paths else Path.cwd()
+    root = find_root(start.parent if start.is_file() else start).resolve()
     sys.exit(sync(root, paths, check=check))

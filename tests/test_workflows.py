@@ -17,12 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from ci_runner import Runner, env_path, write_shim
 from forge_stub import forge_stub
 from tools import REPO_ROOT, require_tool, run_tool
 
+from compiler.cli import main
 from compiler.review_comment import MARKER
+from compiler.targets import Registry, installed_targets
 from targets.ci.settings import DEFAULT_ACTION
 
 MODEL = "credit-limit"
@@ -179,3 +182,13 @@ exec "{sys.executable}" "$@\"""")
     assert items[0].startswith(f"- **{MODEL}**"), body[:600]
     assert items[1].strip() == "- `rollout.canary[0].traffic`: `10` → `20`", body[:600]
     assert body.index(items[1]) < body.index("<details>")
+
+
+def test_without_the_ci_target_it_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    with installed_targets(Registry()), pytest.raises(SystemExit) as ended:
+        main(["workflows"])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "mlspec: error: the ci target is not installed; `mlspec targets` lists what is\n"
