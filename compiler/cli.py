@@ -255,7 +255,8 @@ def init(name: str, team: str, directory: Path) -> None:
     # The model's CI workflows run in this (the spec) repository: written here, never copied by hand.
     from compiler.workflows import sync
 
-    sync(root)
+    if sync(root) != 0:  # another spec has errors; the starter itself lints clean
+        click.echo("the CI workflows were not written: fix the errors above, then run `mlspec workflows`", err=True)
 
 
 @cli.command()

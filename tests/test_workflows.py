@@ -192,3 +192,14 @@ def test_without_the_ci_target_it_is_a_usage_error(tmp_path: Path, monkeypatch: 
     assert ended.value.code == 2
     err = capsys.readouterr().err
     assert err == "mlspec: error: the ci target is not installed; `mlspec targets` lists what is\n"
+
+
+def test_init_beside_a_broken_spec_writes_the_starter_and_says_what_is_left(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "specs" / "broken.yaml").write_text("apiVersion: mlspec/v1\nkind: Model\n")
+    created = _mlspec(tmp_path, "init", MODEL)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "specs" / f"{MODEL}.yaml").is_file()
+    assert "the CI workflows were not written: fix the errors above, then run `mlspec workflows`" in created.stderr
+    assert not (tmp_path / ".github").exists()
