@@ -24,8 +24,8 @@ from forge_stub import forge_stub
 from tools import REPO_ROOT, require_tool, run_tool
 
 from compiler.cli import main
-from compiler.review_comment import MARKER
-from compiler.targets import Registry, installed_targets
+from compiler.deploy.review_comment import MARKER
+from compiler.render.plugins import Registry, installed_targets
 from targets.ci.settings import DEFAULT_ACTION
 
 MODEL = "credit-limit"

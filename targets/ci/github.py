@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.ci.jobs import (
     ALL_OUTPUTS,
     ActionCall,

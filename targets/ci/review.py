@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.ci.github import literal, path_filter
 from targets.ci.settings import CiSettings
 
