@@ -149,12 +149,23 @@ def test_commit_then_check_steps_against_a_real_deployment_repository(tmp_path: 
     assert committed.returncode == 0, committed.stdout + committed.stderr
     assert int(_git(deploy, "rev-list", "--count", "HEAD")) == 2
     assert (deploy / "models" / "fraud-detector").is_dir()
-    check = _run_step("Check the rendered tree is current", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    push = {"event_name": "push"}
+    check = _run_step("Render", {"deploy-path": str(deploy)}, push, repo, {}, tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     spec = repo / "specs" / "churn-scorer.yaml"
     spec.write_text(spec.read_text().replace("risk: limited", "risk: minimal", 1))
-    stale = _run_step("Check the rendered tree is current", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    # On the default branch, a deployment tree behind the specs is drift: the merge was not committed.
+    stale = _run_step("Render", {"deploy-path": str(deploy)}, push, repo, {}, tmp_path)
     assert stale.returncode == 1, stale.stdout + stale.stderr
+    # A pull request changes specs by definition: it must render, not match the tree
+    # the default branch committed, and it writes nothing into the deployment checkout.
+    before = _git(deploy, "status", "--porcelain")
+    changed = _run_step("Render", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert _git(deploy, "status", "--porcelain") == before
+    spec.write_text(spec.read_text().replace("apiVersion: mlspec/v1", "apiVersion: mlspec/v9", 1))
+    broken = _run_step("Render", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
 
 
 def test_review_step_posts_one_comment_per_pull_request(tmp_path: Path) -> None:
