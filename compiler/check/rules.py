@@ -358,7 +358,8 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         if monitor.owner is not None and monitor.owner not in owners:
             yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
                        _suggest(monitor.owner, sorted(owners)))
-        if monitor.severity == "critical" and monitor.runbook is None and project.defaults.runbookBase is None:
+        critical = project.monitor_severity(monitor.severity) == "critical"
+        if critical and monitor.runbook is None and project.defaults.runbookBase is None:
             yield _err("MLS234", path, f"critical monitor {monitor.name!r} needs a runbook",
                        "set runbook: https://... or defaults.runbookBase in mlspec.yaml")
     if spec.serving.pattern in ("realtime", "streaming") and not spec.monitors:

@@ -453,7 +453,8 @@ class MonitorBase(Strict):
     name: Name
     window: Duration | None = Field(None, description="Evaluation window; a default fits each kind.")
     for_: Duration | None = Field(None, alias="for", description="How long the condition must hold before firing.")
-    severity: Severity = "warning"
+    severity: Severity | None = Field(
+        None, description="Alert severity; default `defaults.severity` in mlspec.yaml (itself default warning).")
     owner: Text | None = Field(None, description="Route to this owner's email or a team; default the model's team.")
     runbook: Text | None = Field(None, description="Runbook URL (required for critical alerts).")
     retrain: bool = Field(False, description="Firing triggers the retraining pipeline.")

@@ -612,7 +612,8 @@ def _monitor(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
         extra["failures"] = monitor.failures
     return MonitorPlan(
         name=monitor.name, kind=monitor.kind, window=format_duration(duration_ms(window) or 0),
-        window_seconds=_seconds(window), for_=monitor.for_ or default_for, severity=monitor.severity,
+        window_seconds=_seconds(window), for_=monitor.for_ or default_for,
+        severity=project.monitor_severity(monitor.severity),
         team=team, owner_email=owner_email, runbook=runbook, retrain=monitor.retrain,
         description=monitor.description,
         environments=tuple(monitor.environments) if monitor.environments is not None else None,
