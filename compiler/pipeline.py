@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
+from compiler.check.text_rules import beside_schema_errors, text_problems
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.errors import EnvironmentFault
 from compiler.language.project import PROJECT_FILE, Project, find_root, load_project
@@ -189,15 +190,20 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     if header:
         result.diagnostics.extend(header)
         return result
+    # Every string as loaded, whether or not the spec validates: no credential hides behind a typo.
+    text = [doc.source.place(d) for d in text_problems(doc.data)]
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         from compiler.check.partial import rules_on_valid_sections
 
-        result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
+        schema = diagnostics_from_validation(exc, doc, Spec)
+        result.diagnostics.extend(schema)
         # All problems in one run: the rules still judge every section that is valid.
+        result.diagnostics.extend(beside_schema_errors(text, schema))
         result.diagnostics.extend(doc.source.place(d) for d in rules_on_valid_sections(doc.data, exc, context.project))
         return result
+    result.diagnostics.extend(text)
     found = run_rules(spec, context.project)
     result.diagnostics.extend(doc.source.place(d) for d in found)
     if has_errors(result.diagnostics):
