@@ -29,7 +29,7 @@ from compiler.language.spec import API_VERSION, Spec
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render.identity import identities
-from compiler.render.patches import apply_patches, check_patches
+from compiler.render.patches import apply_patches, check_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
 from compiler.render.serialize import header_lines, safe_relpath, serialize
 
@@ -409,6 +409,8 @@ def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None 
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources, memoize=True)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
+    # Here, with every spec rendered (and cached with the project files by an incremental render).
+    run_result.extra.extend(unmatched_project_patches(run_result.specs, run_result.context))
 
 
 def _cross_spec_collisions(results: list[SpecResult]) -> list[Diagnostic]:

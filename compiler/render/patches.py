@@ -49,7 +49,7 @@ from compiler.render.fieldpaths import field_changes, format_path
 from compiler.render.serialize import dump_yaml
 
 if TYPE_CHECKING:
-    from compiler.pipeline import RunResult, SpecResult
+    from compiler.pipeline import Context, RunResult, SpecResult
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STAGE = re.compile(r"(?:^|/)stages/([^/]+)/")
@@ -444,6 +444,51 @@ def _no_target(patch: PatchPlan, result: SpecResult, environments: Sequence[str]
         n + (f" ({e}{'/' + s if s else ''})" if e else "") for n, e, s in same_kind[:8])
     return Diagnostic("MLS735", f"patch target {patch.kind} {patch.name}{where} is not rendered: the patch no "
                       "longer applies", path=("patches", patch.index, "target"), hint=hint)
+
+
+def unmatched_project_patches(specs: Sequence[SpecResult], context: Context) -> list[Diagnostic]:
+    """A warning at each project patch (mlspec.yaml `patches:`) that matches no rendered object of any model.
+
+    One model without a match is normal (a project patch applies to the models that render its target);
+    no model at all means a misspelt kind or name, or a target that no longer exists, and the patch
+    silently guarantees nothing. Read from every spec's rendered identities after all specs rendered.
+    """
+    patches = context.project.patches
+    if not patches:
+        return []
+    matched: set[int] = set()
+    names: dict[str, set[str]] = {}  # kind -> names rendered
+    for spec in specs:
+        plan = spec.plan
+        if plan is None:
+            continue
+        environments = [e.name for e in plan.serving.environments]
+        own = [p for p in plan.patches if p.origin]
+        for rel, idents in spec.file_resources.items():
+            env, stage = _where(rel, environments)
+            for ident in idents:
+                names.setdefault(ident.get("kind", ""), set()).add(ident.get("name", ""))
+                matched.update(p.index for p in own if p.index not in matched and _matches(p, ident, env, stage))
+    if not names:
+        return []  # nothing rendered (every target disabled): no patch can be judged
+    from compiler.language.project import PROJECT_FILE
+
+    found = []
+    for index, patch in enumerate(patches):
+        if index in matched:
+            continue
+        target = patch.target
+        what = f"{target.kind} {target.name}" if target.name else f"{target.kind} (each model's name)"
+        what += f" in environment {target.environment!r}" if target.environment else ""
+        what += f" at stage {target.stage!r}" if target.stage else ""
+        same_kind = sorted(names.get(target.kind, ()))
+        hint = (f"rendered {target.kind}: " + ", ".join(same_kind[:8]) + (", ..." if len(same_kind) > 8 else "")
+                if same_kind else "rendered kinds: " + ", ".join(sorted(k for k in names if k)))
+        diag = Diagnostic("MLS738", f"project patch target {what} matches no rendered object of any model, so the "
+                          "patch is applied nowhere", severity=Severity.WARNING, file=PROJECT_FILE,
+                          path=("patches", index, "target"), hint=hint + " (see them with `mlspec render --out -`)")
+        found.append(_place(diag, context.root / PROJECT_FILE, None) or diag)
+    return found
 
 
 def _placed(found: list[Diagnostic], result: SpecResult, plan: Plan) -> list[Diagnostic]:
