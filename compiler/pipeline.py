@@ -29,7 +29,8 @@ from compiler.language.spec import API_VERSION, Spec
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render.identity import identities
-from compiler.render.patches import apply_patches, check_patches, unmatched_project_patches
+from compiler.render.patch_checks import check_patches
+from compiler.render.patches import apply_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
 from compiler.render.serialize import header_lines, safe_relpath, serialize
 
