@@ -97,10 +97,13 @@ def test_llm_on_huggingfaceserver_reads_vllm_series_and_its_gate_sees_traffic(tm
     plan = plan_of(tmp_path, data)
     assert serving_metrics.stack_for(plan).name == "vllm"
     gate = traffic_query(plan, "production", 300)
-    assert gate.startswith('sum(rate(vllm:e2e_request_latency_seconds_count{namespace="risk-prod", '
+    # Both spellings: Prometheus 2.x stores prometheus_client's `vllm:x` as `vllm_x` (docs/metrics.md).
+    assert gate.startswith('sum(rate({__name__=~"vllm:e2e_request_latency_seconds_count|'
+                           'vllm_e2e_request_latency_seconds_count", namespace="risk-prod", '
                            'model_name="m1"}[5m]))'), gate
     rules = rule_sets(plan, PrometheusSettings())[0]
-    assert any("vllm:e2e_request_latency_seconds_bucket" in r["expr"] for r in rules.records)
+    assert any('{__name__=~"vllm:e2e_request_latency_seconds_bucket|vllm_e2e_request_latency_seconds_bucket", '
+               in r["expr"] for r in rules.records)
     assert not any("request_predict_seconds" in r["expr"] for r in rules.records)
 
 

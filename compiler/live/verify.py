@@ -78,6 +78,21 @@ def _matchers(sel: Any) -> list[tuple[str, str, str]]:
     return [(m.name, ops.get(str(m.op), "="), m.value) for m in sel.matchers.matchers]
 
 
+def _name(sel: Any) -> str | None:
+    """The matcher that names `sel`'s metric (`__name__="x"`, or `__name__=~"vllm:x|vllm_x"` for a name
+    matched in both its spellings, compiler.monitoring.serving_metrics.series_selector); None: unnamed."""
+    if sel.name:
+        return f"__name__={quote(sel.name)}"
+    for label, op, value in _matchers(sel):
+        if label == "__name__" and op in ("=", "=~"):
+            return f"__name__{op}{quote(value)}"
+    return None
+
+
+def _shown(sel: Any) -> str:
+    return str(sel.name) if sel.name else next(v for label, _, v in _matchers(sel) if label == "__name__")
+
+
 def rule_groups(files: dict[str, bytes]) -> Iterator[dict[str, Any]]:
     """Every rule of every rendered rule file (a document with groups of rules carrying `expr`)."""
     for rel, data in sorted(files.items()):
@@ -102,7 +117,7 @@ def wanted(plan: Plan, environment: str, rules: Iterable[dict[str, Any]]) -> dic
 
     def add(expr: str, reader: str) -> None:
         for sel in _selectors(promql_parser.parse(expr), []):
-            if sel.name in recorded or sel.name == "ALERTS" or not sel.name:
+            if sel.name in recorded or sel.name == "ALERTS" or _name(sel) is None:
                 continue
             found.setdefault(str(sel), Wanted(sel, set())).readers.add(reader)
 
@@ -115,23 +130,23 @@ def wanted(plan: Plan, environment: str, rules: Iterable[dict[str, Any]]) -> dic
     return found
 
 
-def _values(ask: Query, metric: str, label: str) -> list[str]:
-    found = ask(f"group by ({label}) ({{__name__={quote(metric)}}})")
+def _values(ask: Query, name: str, label: str) -> list[str]:
+    found = ask(f"group by ({label}) ({{{name}}})")
     return sorted({s.labels.get(label, "") for s in found})
 
 
 def _why(ask: Query, sel: Any) -> tuple[str, str]:
     """(code, message) for a selector that matches nothing."""
-    metric = sel.name
-    if not ask(f"group({{__name__={quote(metric)}}})"):
+    name, metric = _name(sel), _shown(sel)
+    if not ask(f"group({{{name}}})"):
         return "VER001", f"no series named {metric} (queried by {sel})"
     for label, op, value in _matchers(sel):
         if label == "__name__":
             continue
-        alone = ask(f"group({{__name__={quote(metric)}, {label}{op}{quote(value)}}})")
+        alone = ask(f"group({{{name}, {label}{op}{quote(value)}}})")
         if alone:
             continue
-        seen = _values(ask, metric, label)
+        seen = _values(ask, str(name), label)
         shown = ", ".join(v or '""' for v in seen[:12]) or "none"
         if label == "le":
             return "VER003", (f"histogram {metric} has no bucket le{op}{quote(value)}; its buckets: {shown}")

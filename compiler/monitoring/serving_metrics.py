@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from compiler.monitoring.promql import number, quote_meta, raw_selector
+from compiler.monitoring.promql import number, quote, quote_meta, raw_selector
 from compiler.planning import serving_names
 
 # prometheus_client's default buckets (prometheus_client/metrics.py, Histogram.DEFAULT_BUCKETS): the
@@ -33,6 +33,26 @@ OTEL_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0,
 
 # The exporter contract's failure counter (docs/metrics.md) for runtimes that count no failures.
 CONTRACT_ERRORS = "ml_inference_errors_total"
+
+
+def escaped(metric: str) -> str:
+    """`metric` as Prometheus 2.x stores it from prometheus_client: prometheus_client (0.26,
+    prometheus_client/openmetrics/exposition.py `generate_latest`) escapes OpenMetrics sample names with
+    the label-name character set unless the scraper sends `escaping=allow-utf-8`, which Prometheus 2.x
+    does not (3.x does, and keeps the name). So `vllm:x` is scraped as `vllm_x` (docs/metrics.md)."""
+    return metric.replace(":", "_")
+
+
+def series_selector(metric: str, matchers: Mapping[str, str], regex: Mapping[str, str] | None = None) -> str:
+    """The selector every consumer reads `metric` with. A name with a colon is matched in both spellings
+    (`{__name__=~"vllm:x|vllm_x", ...}`), as Prometheus 3.x and 2.x store it; others are plain
+    `metric{...}`. Wrapped in `rate`/`increase`, the name is dropped either way (and `le` kept)."""
+    if ":" not in metric:
+        return raw_selector(metric, matchers, dict(regex or {}))
+    parts = [f"__name__=~{quote(quote_meta(metric) + '|' + quote_meta(escaped(metric)))}"]
+    parts += [f"{name}={quote(value)}" for name, value in matchers.items()]
+    parts += [f"{name}=~{quote(value)}" for name, value in (regex or {}).items()]
+    return "{" + ", ".join(parts) + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +88,13 @@ class Stack:
     def errors_selector(self, model: str, namespace: str) -> str | None:
         if self.errors_metric is None:
             return None
-        return raw_selector(self.errors_metric, self.matchers(model, namespace), dict(self.errors_extra))
+        return series_selector(self.errors_metric, self.matchers(model, namespace), dict(self.errors_extra))
 
     def requests(self, model: str, namespace: str, window: str, pods: str | None = None) -> str:
         """Requests per second; `pods`: only those of pods matching this RE2 regex."""
         if self.requests_metric is None:
             raise ValueError(f"{self.what} exports no request counter")
-        matched = raw_selector(self.requests_metric, self.matchers(model, namespace), {"pod": pods} if pods else {})
+        matched = series_selector(self.requests_metric, self.matchers(model, namespace), {"pod": pods} if pods else {})
         total = f"sum(rate({matched}[{window}]))"
         if self.requests_are_successes:
             return f"({total} + ({self.errors(model, namespace, window)}))"
@@ -100,7 +120,7 @@ class Stack:
             match, regex = self.matchers(model, namespace), {}
         if le is not None:
             regex["le"] = "|".join(quote_meta(v) for v in le)
-        return raw_selector(metric, match, regex)
+        return series_selector(metric, match, regex)
 
     def le_values(self, seconds: float) -> list[str]:
         """How exporters spell a bucket bound: Go `150`, Python `150.0`; both are matched."""
@@ -246,6 +266,8 @@ __all__ = [
     "STACKS",
     "Histogram",
     "Stack",
+    "escaped",
+    "series_selector",
     "stack_for",
     "stack_name",
     "traffic_query",

@@ -2,13 +2,16 @@
 
 The live-traffic families (latency, errors, throughput, SLO) prove their alerts on the series the
 model's runtime exports: requests split into successes and failures the way that stack counts them,
-and latency histograms with the stack's bucket label values.
+and latency histograms with the stack's bucket label values. Where a name has a colon (vLLM's), the
+request counter is fed in the spelling Prometheus 3.x stores and the histogram's buckets in the one 2.x
+stores (serving_metrics.escaped): a rule that read only one spelling would fail its `fires` scenario.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from compiler.monitoring.serving_metrics import escaped
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import selector
 from targets.prometheus.ruleset import Series, counter
@@ -51,8 +54,8 @@ def latency(ctx: RuleContext, buckets: Mapping[float, float], total: float, eval
                else {s.namespace_label: ctx.env.namespace}), **pod}
     for bound, rate in sorted(buckets.items()):
         le = s.le_values(bound)[0]
-        out.append(Series(selector(lat.bucket_metric, {**base, "le": le}), counter(rate, eval_s)))
-    out.append(Series(selector(lat.bucket_metric, {**base, "le": "+Inf"}), counter(total, eval_s)))
+        out.append(Series(selector(escaped(lat.bucket_metric), {**base, "le": le}), counter(rate, eval_s)))
+    out.append(Series(selector(escaped(lat.bucket_metric), {**base, "le": "+Inf"}), counter(total, eval_s)))
     if lat.count_metric != s.requests_metric or s.latency_by_pod:
-        out.append(Series(selector(lat.count_metric, base), counter(total, eval_s)))
+        out.append(Series(selector(escaped(lat.count_metric), base), counter(total, eval_s)))
     return out

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from compiler.monitoring.serving_metrics import escaped, series_selector
 from compiler.planning.plan import MonitorPlan
 from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
@@ -96,11 +97,11 @@ def daily_budget(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     budget, pin, pout, cur = m.max_cost_per_day, m.price_input_per_1k, m.price_output_per_1k, m.currency or "USD"
     day = ctx.scale("1d")
     match = ctx.stack.matchers(ctx.plan.name, ctx.env.namespace)
-    # Either spelling of each name: prometheus_client (0.26, which vLLM serves its /metrics with) writes
-    # OpenMetrics sample names with `:` turned into `_` unless the scraper accepts UTF-8 names, which
-    # Prometheus 2.x does not (seen live: tests/prometheus/test_rules_live_vllm.py).
-    read = [selector("", match, {"__name__": [metric, metric.replace(":", "_")]}) for metric in tokens]
-    prompt, generated = (selector(metric, match) for metric in tokens)  # promtool scenario series
+    # Either spelling of each name (serving_metrics.series_selector; seen live:
+    # tests/prometheus/test_rules_live_vllm.py). The scenarios feed one counter in each spelling, so a
+    # rule that read only one of them would fail its `fires` scenario.
+    read = [series_selector(metric, match) for metric in tokens]
+    prompt, generated = selector(tokens[0], match), selector(escaped(tokens[1]), match)
     spent = ctx.record(group, "ml:llm_token_cost:increase1d",
                        f"(sum(increase({read[0]}[{day}])) or vector(0)) * {number(pin / 1000)} + "
                        f"(sum(increase({read[1]}[{day}])) or vector(0)) * {number(pout / 1000)}", currency=cur)
