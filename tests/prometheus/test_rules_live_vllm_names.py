@@ -25,6 +25,7 @@ from family import render
 from tools import require_module, require_tool
 
 from compiler.live import verify
+from compiler.live.prometheus import query as prom_query
 from compiler.monitoring import serving_metrics
 from compiler.monitoring.serving_metrics import VLLM_E2E_BUCKETS
 from compiler.pipeline import run
@@ -118,6 +119,16 @@ def test_gate_and_verify_see_vllms_requests(live: Live) -> None:
         raise AssertionError(f"{traffic} saw no requests; stored: {stored(live)}") from None
     outcome = verify.verify(None, live.project, live.prometheus, "production")
     assert outcome.code == 0, "\n".join(outcome.lines)
+    # A selector of both spellings that matches nothing is still checked and narrowed down.
+    rendered = run([live.project / "specs" / f"{MODEL}.yaml"], root=live.project, render=True)
+    rules = list(verify.rule_groups(rendered.files()))
+    wrong = serving_metrics.series_selector("vllm:e2e_request_latency_seconds_count",
+                                            {"namespace": NAMESPACE, "model_name": "other-assistant"})
+    asked = verify.check_plan(plan, "production", [dict(rules[0], expr=f"sum(rate({wrong}[10s]))")],
+                              lambda e: prom_query(live.prometheus, e))
+    assert [p.code for p in asked] == ["VER002"], asked
+    assert ('vllm:e2e_request_latency_seconds_count|vllm_e2e_request_latency_seconds_count has no series with '
+            'model_name="other-assistant"; model_name values: support-assistant') in asked[0].message
 
 
 def test_latency_fault_fires_on_vllms_histogram(live: Live) -> None:
