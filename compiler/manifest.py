@@ -15,7 +15,8 @@ from typing import Any
 from compiler import __version__
 from compiler.pipeline import RunResult
 from compiler.plan import Plan
-from compiler.writer import MANIFEST, dump_json
+from compiler.serialize import dump_json
+from compiler.writer import MANIFEST
 
 PROJECT_OWNER = "<project>"
 

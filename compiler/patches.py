@@ -45,8 +45,8 @@ from compiler.patch_spec import Patch
 from compiler.plan import PatchPlan, Plan
 from compiler.project import Project
 from compiler.rules import rule
+from compiler.serialize import dump_yaml
 from compiler.spec import Spec
-from compiler.writer import dump_yaml
 
 if TYPE_CHECKING:
     from compiler.pipeline import RunResult, SpecResult

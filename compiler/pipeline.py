@@ -25,11 +25,12 @@ from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, find_root, load_project
 from compiler.rules import run_rules
 from compiler.schema_errors import diagnostics_from_validation
+from compiler.serialize import header_lines, serialize
 from compiler.settings_keys import deprecated_keys
 from compiler.spec import API_VERSION, Spec
 from compiler.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.rules)
 from compiler.targets import OutputFile, Registry, Target, discover
-from compiler.writer import header_lines, safe_relpath, serialize
+from compiler.writer import safe_relpath
 from compiler.yamlsource import Document, load_document, read_source
 
 SPEC_SUFFIXES = (".yaml", ".yml")

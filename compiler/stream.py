@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from compiler.diagnostics import Diagnostic
-from compiler.writer import dump_yaml
+from compiler.serialize import dump_yaml
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUSTOMIZATION = "kustomization.yaml"

@@ -12,8 +12,9 @@ from ruamel.yaml import YAML
 
 from compiler.pipeline import run
 from compiler.plan import Plan
+from compiler.serialize import dump_yaml
 from compiler.targets import OutputFile, Registry, Target
-from compiler.writer import dump_yaml, safe_relpath
+from compiler.writer import safe_relpath
 from golden import REPO, registry_of
 
 FRAUD = REPO / "specs" / "fraud-detector.yaml"

@@ -17,9 +17,9 @@ import yaml
 from tools import require_crds, require_module
 
 from compiler.plan import GatePlan, Plan, TolerationPlan
+from compiler.serialize import serialize
 from compiler.validation.kfp_ir import validate_pipeline
 from compiler.validation.tree import validate_tree
-from compiler.writer import serialize
 from golden import GOLDEN, check_tree, render_examples
 from targets.kubeflow import KubeflowSettings, KubeflowTarget, checks, gates, start_run
 from targets.kubeflow.cron import kfp_cron, kubernetes_cron

@@ -19,9 +19,10 @@ from compiler.deploy.drift import file_drift
 from compiler.manifest import build_manifest
 from compiler.patches import _split, patched_fields, strategic_merge
 from compiler.pipeline import RunResult, run
+from compiler.serialize import dump_yaml
 from compiler.validation import load_crds
 from compiler.validation.crds import validate_custom_resource
-from compiler.writer import MANIFEST, dump_yaml
+from compiler.writer import MANIFEST
 from golden import GOLDEN, SPECS
 
 PROJECT = """apiVersion: mlspec/v1

@@ -170,7 +170,7 @@ def test_injected_values_stay_label_values(tmp_path: Path) -> None:
     assert matchers["model_version"] == plan.model.version
     # The generated promtool tests prove the alert fires with the hostile feature as a label value and
     # the templates print the hostile text verbatim; promtool is the judge.
-    from compiler.writer import serialize
+    from compiler.serialize import serialize
 
     write(tmp_path, {f.path: serialize(f, [plan.provenance.spec_path]) for f in files if "/production/" in f.path})
     failures = promtool_all(tmp_path)

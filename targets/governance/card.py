@@ -14,8 +14,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from compiler.plan import GatePlan, Plan
+from compiler.serialize import dump_yaml
 from compiler.units import format_duration
-from compiler.writer import dump_yaml
 from targets.governance.audit import obligations
 from targets.governance.codeowners import owner_id
 from targets.governance.escape import md_code, md_inline, md_text
