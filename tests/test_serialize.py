@@ -18,7 +18,7 @@ from compiler.serialize import dump_yaml, dump_yaml_reference
 from golden import GOLDEN, REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
-from gen_specs import generate  # noqa: E402
+from gen_specs import generate
 
 GOLDEN_YAML = sorted(p for p in GOLDEN.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
