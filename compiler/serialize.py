@@ -123,8 +123,10 @@ _VALUES: dict[Any, str] = {}
 _KEYS: dict[str, str] = {}
 _LITERALS: dict[str, tuple[str, list[str] | None]] = {}
 _CACHE_LIMIT = 200_000
-# Written plain when the resolver reads them back as strings: no indicator, space or quote anywhere.
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+# Written plain when the resolver reads them back as strings: no space, quote or indicator (a `:` only
+# inside, followed by more text, as in `sha256:...` and URLs; digits first only when the resolver says
+# it is not a number, a date or a time).
+_PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@=+-]*(?::[A-Za-z0-9_./@=+-]+)*")
 # libyaml splits a plain or quoted line only past this column (the `width` above); far below it,
 # where a scalar starts cannot change how it is written.
 _LONGEST = 100_000

@@ -58,10 +58,15 @@ _TRICKY = ["yes", "no", "on", "off", "y", "N", "true", "False", "null", "~", "",
            "- x", "-x", "? q", "?q", ":x", "x:", "@at", "`tick", "'single'", '"double"', "{a}", "[b]", "*ref",
            "&anchor", "!tag", "%dir", "|pipe", ">fold", "---", "...", " lead", "trail ", "tab\there",
            "é", "日本語", "emoji 🙂", "\u2028", "\x85", "\ufeff", "\x07bell", "a\r\nb", "line\n", "two\nlines",
-           "\nlead", "trail\n\n", "sp \nx", "x\n y", "  indented\nblock\n", "a" * 130, "k" * 99, "k" * 100]
+           "\nlead", "trail\n\n", "sp \nx", "x\n y", "  indented\nblock\n", "a" * 130, "k" * 99, "k" * 100,
+           "1e10", "0435d48f", "12e5", "1_0", "0b101", "0x1F", "1:20", "190:20:30", "2026-1-5", "a:", "a::b",
+           "x:y", "http://h:80/p", "@x", "a@b", "=", "+1.5", "/etc/x", "_", "0.", "-", "Yes", "NO", "~a"]
 scalars = st.one_of(
     st.sampled_from(_TRICKY), st.text(max_size=12),
     st.text(alphabet=st.sampled_from("ab:- #'\"\n\t.0159yYnN~é"), max_size=10),
+    st.text(alphabet=st.sampled_from("aeEx0179:/.@=+-_#"), min_size=1, max_size=12),
+    st.from_regex(r"[0-9a-f]{1,10}(e[0-9]+)?|[a-z]+://[a-z.]+(:[0-9]+)?(/[a-z0-9._-]*)*|sha256:[0-9a-f]{8}",
+                  fullmatch=True),
     st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
 )
 keys = st.one_of(st.sampled_from(_TRICKY), st.text(max_size=8))
