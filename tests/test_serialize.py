@@ -3,6 +3,7 @@ over every golden YAML file, over everything 12 generated specs render, and over
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from compiler import memo, serialize
 from compiler.pipeline import run
-from compiler.serialize import dump_yaml, dump_yaml_reference
+from compiler.serialize import dump_yaml, dump_yaml_reference, pretty_json
 from golden import GOLDEN, REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -95,3 +96,25 @@ def test_errors_are_the_reference_errors() -> None:
             dump_yaml_reference(bad)
         with pytest.raises(error):
             dump_yaml(bad)
+
+
+json_data = st.recursive(
+    st.one_of(scalars, st.floats(), st.tuples(st.integers())),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.tuples(children, children),
+                               st.dictionaries(st.one_of(keys, st.integers()), children, max_size=4)),
+    max_leaves=20,
+)
+
+
+@given(json_data)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example({"b": [1, 2.5, None, True, {}], "a": {"z": [], "é\n\"": "\u2028\x00"}})
+@example({1: "int key", "1": "str key"})
+def test_pretty_json_is_json_dumps(data: Any) -> None:
+    try:
+        expected = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    except TypeError:  # keys of mixed types cannot be sorted
+        with pytest.raises(TypeError):
+            pretty_json(data)
+        return
+    assert pretty_json(data) == expected
