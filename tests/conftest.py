@@ -5,7 +5,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from compiler.targets import Registry, installed_targets
+from compiler.render.plugins import Registry, installed_targets
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -21,6 +21,6 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def use_targets() -> Iterator[Callable[[Registry], Registry]]:
     """`use_targets(registry)`: until the test ends, every command sees `registry` as the installed
-    targets (compiler.targets.installed_targets), instead of monkeypatching a module's `discover`."""
+    targets (compiler.render.plugins.installed_targets), instead of monkeypatching a module's `discover`."""
     with ExitStack() as stack:
         yield lambda registry: stack.enter_context(installed_targets(registry))

@@ -16,7 +16,7 @@ from tools import unavailable
 
 from compiler import __version__
 from compiler.cli import cli, main
-from compiler.targets import Registry
+from compiler.render.plugins import Registry
 from golden import REPO, SPECS
 
 CORPUS = REPO / "tests" / "invalid"

@@ -1,4 +1,4 @@
-"""Incremental rendering (compiler.incremental) writes exactly what a full render writes, byte for byte,
+"""Incremental rendering (compiler.output.incremental) writes exactly what a full render writes, byte for byte,
 after any sequence of edits: specs changed, reformatted, added, removed; mlspec.yaml changed; output files
 hand-edited, touched or deleted; the rollout state advanced. And it really skips the unchanged specs."""
 
@@ -15,9 +15,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compiler.incremental import render_incremental
 from compiler.ledger.state import load_states
-from compiler.output import render_to
+from compiler.output.incremental import render_incremental
+from compiler.output.tree import render_to
 from golden import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -152,7 +152,7 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
 
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
-    from compiler import incremental
+    from compiler.output import incremental
     from compiler.pipeline import prepare
 
     out = project.parent / "out"
@@ -180,7 +180,7 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     """Plans are pickled as constructor calls (fast to load); they must come back equal, every field."""
     import pickle
 
-    from compiler.incremental import _PLAN_TABLE, _pickle_plan, _plan_classes
+    from compiler.output.incremental import _PLAN_TABLE, _pickle_plan, _plan_classes
     from compiler.pipeline import run
 
     _PLAN_TABLE.update(_plan_classes())

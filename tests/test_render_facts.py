@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import memo
 from compiler.pipeline import run
+from compiler.render import memo
 from golden import REPO, SPECS
 from targets.gitops import layout
 

@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compiler import memo, serialize
 from compiler.pipeline import run
-from compiler.serialize import dump_yaml, dump_yaml_reference, pretty_json
+from compiler.render import memo, serialize
+from compiler.render.serialize import dump_yaml, dump_yaml_reference, pretty_json
 from golden import GOLDEN, REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -85,6 +85,7 @@ plain_data = st.recursive(
 @example(["scalar at the top"])
 @example([{"k" * 130: 1, 1: "int key", None: [{}]}])
 @example([[["nested", ["deeper", "a\nb"]], {"m": {"n": "c\nd"}}]])
+@example([[["\u2028"]], {"k": {"\x85": ["a\rb", "x\ny\u2029z"]}}])
 def test_same_bytes_as_the_reference_on_plain_data(documents: list[Any]) -> None:
     assert dump_yaml(documents) == dump_yaml_reference(documents)
 

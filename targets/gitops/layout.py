@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from compiler.memo import cached, file_digest
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
+from compiler.render.memo import cached, file_digest
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUSTOMIZATION = "kustomization.yaml"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from compiler import provenance
-from compiler.plan import Plan
-from compiler.serialize import dump_json
+from compiler.planning.plan import Plan
+from compiler.render import provenance
+from compiler.render.serialize import dump_json
 from targets.kubeflow import names, runs
 from targets.kubeflow.cron import kfp_cron
 from targets.kubeflow.ir import RenderedPipeline
