@@ -315,12 +315,13 @@ def _file_facts(rel: str, documents: Any, data: bytes, targets: list[tuple[Targe
         if type(reader).file_facts is Target.file_facts:
             continue
         try:
-            found = list(reader.file_facts(rel, documents))
+            found = {str(namespace): value for namespace, value in reader.file_facts(rel, documents)}
         except Exception:
             continue  # only a shortcut: render_repository reads the file back (and reports its own failure)
-        for namespace, value in found:
-            digest = digest or hashlib.sha256(data).hexdigest()
-            into[(namespace, digest)] = value
+        if not found:
+            continue
+        digest = digest or hashlib.sha256(data).hexdigest()
+        into.update(((namespace, digest), value) for namespace, value in found.items())
 
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
