@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from compiler.pipeline import run
-from compiler.render import memo, serialize
+from compiler.render import canonical_yaml, memo, serialize
 from compiler.render.serialize import dump_yaml, dump_yaml_reference, pretty_json
 from golden import GOLDEN, REPO
 
@@ -61,11 +61,15 @@ _TRICKY = ["yes", "no", "on", "off", "y", "N", "true", "False", "null", "~", "",
            "é", "日本語", "emoji 🙂", "\u2028", "\x85", "\ufeff", "\x07bell", "a\r\nb", "line\n", "two\nlines",
            "\nlead", "trail\n\n", "sp \nx", "x\n y", "  indented\nblock\n", "a" * 130, "k" * 99, "k" * 100,
            "1e10", "0435d48f", "12e5", "1_0", "0b101", "0x1F", "1:20", "190:20:30", "2026-1-5", "a:", "a::b",
-           "x:y", "http://h:80/p", "@x", "a@b", "=", "+1.5", "/etc/x", "_", "0.", "-", "Yes", "NO", "~a"]
+           "x:y", "http://h:80/p", "@x", "a@b", "=", "+1.5", "/etc/x", "_", "0.", "-", "Yes", "NO", "~a",
+           "a #b", "a# b", "a:", "a: b", "?", "? a", "?a", ":", ":a", "-", "-a", "- a", "---x", "...x", "--x",
+           "it's", "'q", "a'", " a", "a ", "a  b", "{a: 1}", "a,b", "a[0]", "x{y=\"z\"}", "%x", "a%", "!a", "a!",
+           'sum(rate(x{a="b"}[5m])) > 0.5', "time() - max(y)", "a | b", "|", ">", "a > b", "=x", "~", "null"]
 scalars = st.one_of(
     st.sampled_from(_TRICKY), st.text(max_size=12),
     st.text(alphabet=st.sampled_from("ab:- #'\"\n\t.0159yYnN~é"), max_size=10),
     st.text(alphabet=st.sampled_from("aeEx0179:/.@=+-_#"), min_size=1, max_size=12),
+    st.text(alphabet=st.sampled_from("ab1 :#-?,[]{}&*!|>'\"%@`.~=yn"), min_size=1, max_size=8),
     st.from_regex(r"[0-9a-f]{1,10}(e[0-9]+)?|[a-z]+://[a-z.]+(:[0-9]+)?(/[a-z0-9._-]*)*|sha256:[0-9a-f]{8}",
                   fullmatch=True),
     st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
@@ -119,3 +123,10 @@ def test_pretty_json_is_json_dumps(data: Any) -> None:
             pretty_json(data)
         return
     assert pretty_json(data) == expected
+
+
+@pytest.mark.parametrize("text", _TRICKY)
+def test_each_tricky_string_as_the_reference_writes_it(text: str) -> None:
+    for documents in ([{"k": text, text: [text, {"n": text}]}], [[text]]):
+        canonical_yaml._VALUES.clear()  # decided afresh, not remembered from another test
+        assert dump_yaml(documents) == dump_yaml_reference(documents)
