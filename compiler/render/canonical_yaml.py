@@ -117,7 +117,9 @@ class _Unsupported(Exception):
 _VALUES: dict[Any, str] = {}
 _KEYS: dict[str, str] = {}
 _LITERALS: dict[str, tuple[str, list[str] | None]] = {}
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 100_000
+# Longer scalars are rarely written twice; remembering them only holds memory in every worker.
+_REMEMBERED_LENGTH = 512
 # Written plain when the resolver reads them back as strings: no space, quote or indicator (a `:` only
 # inside, followed by more text, as in `sha256:...` and URLs; digits first only when the resolver says
 # it is not a number, a date or a time).
@@ -148,9 +150,10 @@ def _value_text(value: Any) -> str:
             text = value if _plain_allowed(value) and _reads_as_string(value) else _single_quoted(value)
         else:
             text = _probe_value(value)
-        if len(_VALUES) > _CACHE_LIMIT:
-            _VALUES.clear()
-        _VALUES[value] = text
+        if len(value) <= _REMEMBERED_LENGTH:
+            if len(_VALUES) > _CACHE_LIMIT:
+                _VALUES.clear()
+            _VALUES[value] = text
         return text
     kind = type(value)
     if kind is bool:
@@ -252,9 +255,10 @@ def _literal(value: str) -> tuple[str, list[str] | None]:
         # Quoted over several lines (where it starts matters), or a block that keeps its trailing
         # newlines, after which the emitter may end the document with `...`.
         raise _Unsupported
-    if len(_LITERALS) > 1000:
-        _LITERALS.clear()
-    _LITERALS[value] = found
+    if len(value) <= _REMEMBERED_LENGTH:  # long blocks (pipelines, scripts) are one model's own: not kept
+        if len(_LITERALS) > 1000:
+            _LITERALS.clear()
+        _LITERALS[value] = found
     return found
 
 
