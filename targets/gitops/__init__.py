@@ -22,7 +22,7 @@ from compiler.planning.plan import Plan
 from compiler.render.plugins import OutputFile, Target
 from targets.gitops import argocd, flux
 from targets.gitops.kustomize import app_kustomization, kustomization
-from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
+from targets.gitops.layout import KUSTOMIZATION, classify_facts, plan_layout, scan
 from targets.gitops.settings import GitOpsSettings
 
 CODES: dict[str, str] = {
@@ -39,6 +39,9 @@ class GitOpsTarget(Target):
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
         return ()
+
+    def file_facts(self, path: str, documents: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        return classify_facts(path, documents)
 
     def render_repository(self, plans: Sequence[Plan], settings: Any,
                           rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
