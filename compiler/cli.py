@@ -146,6 +146,15 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
         sys.exit(0)
     if app is not None:
         raise click.UsageError("--app selects what --out - streams")
+    if not paths:
+        from compiler.stamp import unchanged_render
+
+        stamp = unchanged_render(out)
+        if stamp is not None:  # nothing changed since the last render: its report, from stats alone
+            _report(stamp.diagnostics, fmt)
+            click.echo(f"{stamp.specs} spec(s): {'would change' if check else 'wrote'} 0 added, 0 changed, "
+                       f"0 removed, {stamp.unchanged} unchanged in {out}", err=True)
+            sys.exit(_exit_for(stamp.diagnostics))
     from compiler.output import render_to
     from compiler.progress import terminal_bar
 

@@ -40,13 +40,13 @@ from compiler.pipeline import (
     Context,
     RunResult,
     SpecResult,
-    Work,
     _cross_spec_collisions,
     _render_project,
     _run_all,
     prepare,
 )
 from compiler.plan import ActiveStage, Plan
+from compiler.specfiles import Work
 from compiler.targets import Registry
 from compiler.writer import MANIFEST
 
@@ -199,12 +199,16 @@ def _load_cold(path: Path, index: Index) -> None:
         index.memo, index.fragments = found[1], found[2]
 
 
+def code_packages(context: Context) -> list[str]:
+    """The top-level packages whose code a render runs: the compiler and every enabled target's."""
+    return sorted({"compiler", *(type(t).__module__.split(".")[0] for t, _ in context.targets)})
+
+
 def _code_fingerprint(context: Context) -> list[Any]:
     """The compiler's and the targets' source files by stat: an edited target invalidates the cache even
     in an editable install, where the version number does not change."""
-    packages = {"compiler", *(type(t).__module__.split(".")[0] for t, _ in context.targets)}
     found: list[Any] = []
-    for name in sorted(packages):
+    for name in code_packages(context):
         module = sys.modules.get(name)
         where = getattr(module, "__path__", None) or ([os.path.dirname(module.__file__)]
                                                       if module is not None and module.__file__ else [])

@@ -15,9 +15,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from compiler.diagnostics import Diagnostic
 from compiler.incremental import render_incremental
 from compiler.ledger.state import load_states
 from compiler.output import render_to
+from compiler.stamp import unchanged_render
 from golden import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -56,7 +58,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _render(out: Path, *, incremental: bool) -> None:
+def _render(out: Path, *, incremental: bool) -> list[Diagnostic]:
     os.environ["MLSPEC_INCREMENTAL"] = "1" if incremental else "0"
     try:
         result, change = render_to(out, jobs=1)
@@ -64,6 +66,7 @@ def _render(out: Path, *, incremental: bool) -> None:
         del os.environ["MLSPEC_INCREMENTAL"]
     assert result.ok, result.diagnostics[:3]
     assert change is not None
+    return result.diagnostics
 
 
 def _check_equal(root: Path, out: Path) -> None:
@@ -72,9 +75,18 @@ def _check_equal(root: Path, out: Path) -> None:
     # The reference starts from the same rollout state (it lives in the tree) and nothing else.
     if (out / ".mlspec" / "rollout").is_dir():
         shutil.copytree(out / ".mlspec" / "rollout", reference / ".mlspec" / "rollout")
-    _render(reference, incremental=False)
-    _render(out, incremental=True)
+    expected = _render(reference, incremental=False)
+    # The stat-only answer (compiler.stamp) may say "unchanged" only when the tree is already the full
+    # render's and the report the same; right after a render it must say so.
+    unchanged = unchanged_render(out)
+    if unchanged is not None:
+        assert _tree(out) == _tree(reference)
+        assert unchanged.diagnostics == expected
+    assert _render(out, incremental=True) == expected
     assert _tree(out) == _tree(reference)
+    unchanged = unchanged_render(out)
+    assert unchanged is not None
+    assert unchanged.diagnostics == expected
 
 
 EDITS = st.one_of(
