@@ -105,13 +105,13 @@ def cli() -> None:
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: one per core).")
 def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
     """Check specs (default: the project's specs/) and report every problem at once."""
-    from compiler.pipeline import run
+    from compiler.lint_cache import lint as lint_specs
 
-    result = run(list(paths) or None, jobs=jobs, keep_plans=False)
+    result = lint_specs(list(paths) or None, jobs=jobs)
     diags = result.diagnostics
     _report(diags, fmt)
     if fmt == "text" and not diags:
-        click.echo(f"{len(result.specs)} spec(s) clean", err=True)
+        click.echo(f"{result.specs} spec(s) clean", err=True)
     sys.exit(_exit_for(diags))
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler import __version__, memo
+from compiler import __version__, memo, stamp
 from compiler.diagnostics import has_errors
 from compiler.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
 from compiler.pipeline import (
@@ -199,16 +199,11 @@ def _load_cold(path: Path, index: Index) -> None:
         index.memo, index.fragments = found[1], found[2]
 
 
-def code_packages(context: Context) -> list[str]:
-    """The top-level packages whose code a render runs: the compiler and every enabled target's."""
-    return sorted({"compiler", *(type(t).__module__.split(".")[0] for t, _ in context.targets)})
-
-
 def _code_fingerprint(context: Context) -> list[Any]:
     """The compiler's and the targets' source files by stat: an edited target invalidates the cache even
     in an editable install, where the version number does not change."""
     found: list[Any] = []
-    for name in code_packages(context):
+    for name in stamp.code_packages(context.targets):
         module = sys.modules.get(name)
         where = getattr(module, "__path__", None) or ([os.path.dirname(module.__file__)]
                                                       if module is not None and module.__file__ else [])

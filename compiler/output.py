@@ -95,7 +95,7 @@ def _render_incremental(out: Path, *, check: bool, registry: Registry | None,
 def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
                        jobs: int | None) -> tuple[RunResult, TreeChange | None]:
     from compiler import stamp
-    from compiler.incremental import code_packages, orphans, remember, render_incremental
+    from compiler.incremental import orphans, remember, render_incremental
     from compiler.ledger.state import load_states
     from compiler.specfiles import run_root
 
@@ -110,10 +110,10 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
         write_tree(out, done.files, change.removed)
     if not check or change.empty:
         remember(done, out, wrote)
-        if registry is None:  # the CLI's answer from the stamp assumes the installed targets
+        if registry is None and not stamp.targets_chosen_by_caller():  # the stamp knows the installed ones
             context = done.result.context
             stamp.record_render(stamp.render_stamp_path(context.root, out), before, out,
-                                stamp.package_dirs(code_packages(context)), done.manifest.files,
+                                stamp.package_dirs(stamp.code_packages(context.targets)), done.manifest.files,
                                 done.result.diagnostics, len(done.result.specs))
     return done.result, change
 

@@ -27,7 +27,7 @@ from compiler.schema_errors import diagnostics_from_validation
 from compiler.settings_keys import deprecated_keys
 from compiler.spec import API_VERSION, Spec
 from compiler.specfiles import SPEC_SUFFIXES as SPEC_SUFFIXES  # re-exported
-from compiler.specfiles import Work, display, run_root, work_items
+from compiler.specfiles import Work, missing_files, run_root, work_items
 from compiler.specfiles import discover_specs as discover_specs
 from compiler.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.rules)
 from compiler.targets import OutputFile, Registry, Target, discover
@@ -296,10 +296,6 @@ def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, re
         context.rollout_state = rollout_state
     work, missing = work_items(paths, root)
     return context, work, missing_files(missing)
-
-
-def missing_files(missing: Sequence[Path]) -> list[Diagnostic]:
-    return [Diagnostic("MLS001", "no such file", file=display(p)) for p in missing]
 
 
 def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from compiler.diagnostics import Diagnostic
 from compiler.errors import EnvironmentFault
 
 PROJECT_FILE = "mlspec.yaml"
@@ -75,3 +76,7 @@ def work_items(paths: Sequence[Path] | None, root: Path) -> tuple[list[Work], li
     spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
     missing = [p for p in spec_paths if not p.is_file()]
     return [(display(p), relative(p, root), p) for p in spec_paths if p.is_file()], missing
+
+
+def missing_files(missing: Sequence[Path]) -> list[Diagnostic]:
+    return [Diagnostic("MLS001", "no such file", file=display(p)) for p in missing]

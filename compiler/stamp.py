@@ -41,6 +41,13 @@ def incremental_enabled() -> bool:
     return os.environ.get("MLSPEC_INCREMENTAL", "1") != "0"
 
 
+def targets_chosen_by_caller() -> bool:
+    """compiler.targets.installed_targets() in effect (an application embedding mlspec, the tests): the
+    stamps know only the installed targets. Not imported, nobody can have chosen."""
+    module = sys.modules.get("compiler.targets")
+    return module is not None and bool(module.chosen_by_caller())
+
+
 def cache_base(root: Path) -> Path:
     """The cache directory: beside mlspec.yaml (never in the deployment repository) or $MLSPEC_CACHE_DIR."""
     return Path(os.environ[CACHE_ENV]) if os.environ.get(CACHE_ENV) else root / CACHE_DIR
@@ -86,6 +93,11 @@ def environment() -> list[Any]:
     # All of sys.path, the script's own directory too (a plugin may live there): `mlspec` and
     # `python -m compiler` differ in it, so switching between them costs one normal render.
     return [sys.version, sys.executable, os.getcwd(), paths]
+
+
+def code_packages(targets: Iterable[tuple[Any, Any]]) -> list[str]:
+    """The top-level packages whose code a run executes: the compiler and every enabled target's."""
+    return sorted({"compiler", *(type(t).__module__.split(".")[0] for t, _ in targets)})
 
 
 def package_dirs(modules: Iterable[str]) -> list[str]:
@@ -202,7 +214,7 @@ def record_render(path: Path, before: Inputs, out: Path, code: Sequence[str], ma
 
 def unchanged_render(out: Path) -> RenderStamp | None:
     """The stamp of the last render into `out` when nothing it depends on changed since; else None."""
-    if not incremental_enabled():
+    if not incremental_enabled() or targets_chosen_by_caller():
         return None
     root = run_root(None)
     stamp = load(render_stamp_path(root, out), RenderStamp)
