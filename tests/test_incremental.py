@@ -200,3 +200,25 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     assert plans
     for plan in plans:
         assert pickle.loads(_pickle_plan(plan)) == plan
+
+
+def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index knows what the manifest it wrote lists; only a manifest it did not write is parsed."""
+    from compiler import incremental
+
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    (project / "specs" / f"model-{POOL[1]:04d}.yaml").unlink()
+
+    def refuse(_: Path) -> None:
+        raise AssertionError("the previous manifest was parsed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "load_manifest", refuse)
+        _render(out, incremental=True)
+    _check_equal(project, out)
+    manifest = out / ".mlspec" / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b"\n}\n", b"\n}\n\n"))  # not the one the index wrote
+    _write_spec(project, POOL[1])
+    _check_equal(project, out)

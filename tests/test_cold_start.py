@@ -1,0 +1,24 @@
+"""A lint imports what checking needs and not what rendering needs: start-up time is a budget
+(issue 14: one spec, cold CLI, <= 0.3 s), and the render modules of the targets were a large part of it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from golden import REPO
+
+# Modules only a render uses; a lint that imports one pays for it on every run.
+RENDER_ONLY = ["compiler.patches", "targets.gitops.argocd", "targets.gitops.flux", "targets.gitops.layout",
+               "targets.governance.card", "targets.governance.annex_iv", "targets.kserve.layout",
+               "targets.kubeflow.ir", "targets.kubeflow.schedule", "targets.kubeflow.native"]
+
+
+def test_a_cold_lint_imports_no_render_module() -> None:
+    code = ("import sys\nfrom compiler.cli import main\ntry:\n    main(['lint', 'specs/fraud-detector.yaml'])\n"
+            f"finally:\n    print(sorted(m for m in {RENDER_ONLY!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO,
+                          env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
