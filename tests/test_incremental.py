@@ -164,17 +164,17 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
 
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
-    from compiler import incremental
+    from compiler import cache_keys, incremental
     from compiler.pipeline import prepare
 
     out = project.parent / "out"
     context, _, _ = prepare(None)
-    before = incremental.context_key(context, out)
+    before = cache_keys.context_key(context, out)
     source = Path(incremental.__file__)
     stat = source.stat()
     try:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-        assert incremental.context_key(context, out) != before
+        assert cache_keys.context_key(context, out) != before
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
@@ -192,14 +192,14 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     """Plans are pickled as constructor calls (fast to load); they must come back equal, every field."""
     import pickle
 
-    from compiler.incremental import _PLAN_TABLE, _pickle_plan, _plan_classes
+    from compiler.cache_index import PLAN_TABLE, pickle_plan, plan_classes
     from compiler.pipeline import run
 
-    _PLAN_TABLE.update(_plan_classes())
+    PLAN_TABLE.update(plan_classes())
     plans = [s.plan for s in run(render=False).specs if s.plan is not None]
     assert plans
     for plan in plans:
-        assert pickle.loads(_pickle_plan(plan)) == plan
+        assert pickle.loads(pickle_plan(plan)) == plan
 
 
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
