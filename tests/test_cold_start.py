@@ -22,3 +22,14 @@ def test_a_cold_lint_imports_no_render_module() -> None:
                           env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_importing_the_spec_language_builds_no_validator() -> None:
+    """pydantic builds a model's validator on first use (defer_build): at import, building one per class
+    cost every CLI start ~30 ms, lint of one spec included."""
+    code = ("import compiler.spec as s\n"
+            "print(sorted(n for n, v in vars(s).items() if isinstance(v, type) and issubclass(v, s.Strict)\n"
+            "             and v.__pydantic_complete__))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
