@@ -161,3 +161,10 @@ def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> Non
     _spec(project, 0, description="edited while rendering")
     stamp.record_render(path, before, out, [], manifest.files, [], 2)
     assert stamp.load(path, stamp.RenderStamp) is None
+
+
+def test_the_stamp_names_the_writers_state_directory() -> None:
+    """compiler.stamp spells these out to stay light (the writer imports the YAML emitter)."""
+    from compiler.writer import MANIFEST, STATE_DIR
+
+    assert (stamp.STATE_DIR, f"{stamp.STATE_DIR}/{stamp.MANIFEST_NAME}") == (STATE_DIR, MANIFEST)
