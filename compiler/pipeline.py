@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.identity import identities
+from compiler.patches import apply_patches  # also registers the patch rules with compiler.rules
 from compiler.plan import ActiveStage, Plan, build_plan
 from compiler.project import PROJECT_FILE, Project, load_project
 from compiler.rules import run_rules
@@ -219,8 +220,6 @@ def _guard(target: Target, phase: str, call: Any) -> list[Any]:
 
 def render_spec(result: SpecResult, context: Context) -> None:
     """Render every enabled target for a checked spec into `result.files` (in memory)."""
-    from compiler.patches import apply_patches  # render only: a lint starts without jsonpatch's machinery
-
     plan = result.plan
     if plan is None or has_errors(result.diagnostics):
         return

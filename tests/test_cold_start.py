@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 from golden import REPO
 
 # Modules only a render uses; a lint that imports one pays for it on every run.
-RENDER_ONLY = ["compiler.patches", "targets.gitops.argocd", "targets.gitops.flux", "targets.gitops.layout",
+RENDER_ONLY = ["targets.gitops.argocd", "targets.gitops.flux", "targets.gitops.layout",
                "targets.governance.card", "targets.governance.annex_iv", "targets.kserve.layout",
                "targets.kubeflow.ir", "targets.kubeflow.schedule", "targets.kubeflow.native"]
 
@@ -33,3 +34,13 @@ def test_importing_the_spec_language_builds_no_validator() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_cold_lint_runs_every_rule() -> None:
+    """Rules register when their module is imported (compiler.patches has two): a lint in a fresh process
+    that left one unimported would pass a malformed patch. In-process tests import everything anyway."""
+    done = subprocess.run([sys.executable, "-m", "compiler", "lint", "tests/invalid/patch-malformed.yaml"],
+                          capture_output=True, text=True, check=False, cwd=REPO,
+                          env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
+    assert done.returncode == 1
+    assert {"MLS730", "MLS732", "MLS734"} <= set(re.findall(r"error (MLS\d+)", done.stderr)), done.stderr
