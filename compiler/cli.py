@@ -42,16 +42,16 @@ ENVIRONMENT_CODES = frozenset({"MLS014"})
 # Commands that live with their feature, imported only when used: start-up time is a budget
 # (one-spec lint in <= 0.3 s) and gitpython alone costs ~75 ms.
 LAZY_COMMANDS = {
-    "gate": "compiler.gate:gate_command",
+    "gate": "compiler.evaluation.verdict:gate_command",
     "commit": "compiler.deploy.cli:commit_command",
     "diff": "compiler.deploy.cli:diff_command",
     "drift": "compiler.deploy.cli:drift_command",
     "rollout": "compiler.rollout.cli:rollout_command",
-    "comment": "compiler.review_comment:comment_command",
+    "comment": "compiler.deploy.review_comment:comment_command",
     # Verbs the rendered CI jobs and retraining call: a public contract, unlike module paths.
     "data": "targets.ci.datacheck:data_command",
     "kfp": "targets.kubeflow.cli:kfp_command",
-    "verify": "compiler.verify:verify_command",
+    "verify": "compiler.live.verify:verify_command",
 }
 
 
@@ -105,7 +105,7 @@ def cli() -> None:
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: one per core).")
 def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
     """Check specs (default: the project's specs/) and report every problem at once."""
-    from compiler.lint_cache import lint as lint_specs
+    from compiler.output.lint_cache import lint as lint_specs
 
     result = lint_specs(list(paths) or None, jobs=jobs)
     diags = result.diagnostics
@@ -132,7 +132,7 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
     Prints a one-line summary (the file list with -v); a progress bar appears only on a terminal.
     """
     if str(out) == "-":
-        from compiler.stream import render_stream
+        from compiler.output.stream import render_stream
 
         if check:
             raise click.UsageError("--check compares a directory; it cannot be used with --out -")
@@ -147,7 +147,7 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
     if app is not None:
         raise click.UsageError("--app selects what --out - streams")
     if not paths:
-        from compiler.stamp import unchanged_render
+        from compiler.output.stamp import unchanged_render
 
         stamp = unchanged_render(out)
         if stamp is not None:  # nothing changed since the last render: its report, from stats alone
@@ -155,7 +155,7 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
             click.echo(f"{stamp.specs} spec(s): {'would change' if check else 'wrote'} 0 added, 0 changed, "
                        f"0 removed, {stamp.unchanged} unchanged in {out}", err=True)
             sys.exit(_exit_for(stamp.diagnostics))
-    from compiler.output import render_to
+    from compiler.output.tree import render_to
     from compiler.progress import terminal_bar
 
     try:
@@ -185,7 +185,7 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
 @cli.command()
 def targets() -> None:
     """List the installed targets."""
-    from compiler.targets import discover
+    from compiler.render.plugins import discover
 
     registry = discover()
     for name in registry.names():
@@ -202,8 +202,8 @@ def targets() -> None:
 @click.option("--check", is_flag=True, help="Exit 1 when .mlspec/schemas/ is missing or outdated.")
 def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
     """Print the JSON Schema (draft 2020-12) of the spec, or keep the repository's copies current."""
-    from compiler.jsonschema_export import project_schema_text, spec_schema_text, stale_schemas, sync_schemas
-    from compiler.writer import write_file
+    from compiler.language.jsonschema_export import project_schema_text, spec_schema_text, stale_schemas, sync_schemas
+    from compiler.output.writer import write_file
 
     if sync or check:
         root = _spec_repository_root(Path.cwd())
@@ -212,7 +212,7 @@ def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
             for path in stale:
                 click.echo(f"{path}: missing or outdated; run `mlspec schema --sync`", err=True)
             sys.exit(1 if stale else 0)
-        for path in sync_schemas(root):
+        for path in sync_schemas(root, write_file):
             click.echo(f"wrote {path}", err=True)
         return
     text = project_schema_text() if project else spec_schema_text()
@@ -224,7 +224,7 @@ def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
 
 def _spec_repository_root(start: Path) -> Path:
     """The nearest ancestor holding mlspec.yaml or .git; the current directory when there is none."""
-    from compiler.project import PROJECT_FILE, find_root
+    from compiler.language.project import PROJECT_FILE, find_root
 
     root = find_root(start)
     return root if (root / PROJECT_FILE).is_file() or (root / ".git").exists() else Path.cwd()
@@ -236,15 +236,15 @@ def _spec_repository_root(start: Path) -> Path:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("specs"), show_default=True)
 def init(name: str, team: str, directory: Path) -> None:
     """Write a commented starter spec NAME.yaml that lints clean, and the schemas editors read."""
-    from compiler.jsonschema_export import modeline, sync_schemas
-    from compiler.starter import starter_spec
-    from compiler.units import is_dns_label
+    from compiler.language.jsonschema_export import modeline, sync_schemas
+    from compiler.language.starter import starter_spec
+    from compiler.language.units import is_dns_label
 
     for value, what in ((name, "NAME"), (team, "--team")):
         if not is_dns_label(value):
             raise click.UsageError(f"{what} {value!r} must be a DNS-1123 label (lowercase letters, digits, '-')")
     from compiler.errors import EnvironmentFault
-    from compiler.writer import write_file
+    from compiler.output.writer import write_file
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -254,7 +254,7 @@ def init(name: str, team: str, directory: Path) -> None:
     if path.exists():
         raise click.UsageError(f"{path} exists; choose another name")
     root = _spec_repository_root(directory.resolve())
-    written = sync_schemas(root)
+    written = sync_schemas(root, write_file)
     write_file(path, (modeline(path.resolve(), root) + starter_spec(name, team)).encode())
     for schema_path in written:
         click.echo(f"wrote {schema_path}", err=True)

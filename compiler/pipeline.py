@@ -17,22 +17,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from compiler.check.rules import run_rules
+from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
-from compiler.identity import identities
-from compiler.patches import apply_patches  # also registers the patch rules with compiler.rules
-from compiler.plan import ActiveStage, Plan, build_plan
-from compiler.project import PROJECT_FILE, Project, load_project
-from compiler.rules import run_rules
-from compiler.schema_errors import diagnostics_from_validation
-from compiler.settings_keys import deprecated_keys
-from compiler.spec import API_VERSION, Spec
-from compiler.specfiles import SPEC_SUFFIXES as SPEC_SUFFIXES  # re-exported
-from compiler.specfiles import Work, missing_files, run_root, work_items
-from compiler.specfiles import discover_specs as discover_specs
-from compiler.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.rules)
-from compiler.targets import OutputFile, Registry, Target, discover
-from compiler.writer import header_lines, safe_relpath, serialize
-from compiler.yamlsource import Document, load_document, read_source
+from compiler.language.project import PROJECT_FILE, Project, load_project
+from compiler.language.schema_errors import diagnostics_from_validation
+from compiler.language.settings_keys import deprecated_keys
+from compiler.language.spec import API_VERSION, Spec
+from compiler.language.specfiles import SPEC_SUFFIXES as SPEC_SUFFIXES  # re-exported
+from compiler.language.specfiles import Work, missing_files, run_root, work_items
+from compiler.language.specfiles import discover_specs as discover_specs
+from compiler.language.yamlsource import Document, load_document, read_source
+from compiler.planning.plan import ActiveStage, Plan, build_plan
+from compiler.render.identity import identities
+from compiler.render.patches import apply_patches, check_patches  # also registers the patch rules
+from compiler.render.plugins import OutputFile, Registry, Target, discover
+from compiler.render.serialize import header_lines, safe_relpath, serialize
 
 # Below this many specs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
@@ -61,7 +61,7 @@ class SpecResult:
     file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Where render-time problems point: the spec's first key (render has no source map).
     position: tuple[int, int] = (0, 0)
-    # Files reused unchanged from the output tree by an incremental render (compiler.incremental): path ->
+    # Files reused unchanged from the output tree by an incremental render (compiler.output.incremental): path ->
     # sha256. Their bytes are not held in memory; `files` holds only what this run rendered.
     reused: dict[str, str] = field(default_factory=dict)
 
@@ -95,6 +95,8 @@ class RunResult:
 
 def make_context(root: Path, registry: Registry | None = None) -> Context:
     project, doc, problems = load_project(root)
+    if project.patches and doc is not None:  # checked here, not in the language layer: patches are a render concern
+        problems = [*problems, *(doc.source.place(d) for d in check_patches(project.patches, project.environments))]
     registry = registry if registry is not None else discover()
     diagnostics = [*problems, *registry.problems]
     targets: list[tuple[Target, Any]] = []
@@ -157,7 +159,7 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
-        from compiler.partial import rules_on_valid_sections
+        from compiler.check.partial import rules_on_valid_sections
 
         result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
         # All problems in one run: the rules still judge every section that is valid.
@@ -228,7 +230,7 @@ def render_spec(result: SpecResult, context: Context) -> None:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
                  found, result.file, result.file_resources)
-    found.extend(apply_patches(result))  # declared patches (compiler.patches), after every target rendered
+    found.extend(apply_patches(result))  # declared patches (compiler.render.patches), after every target rendered
     # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
     result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
 
@@ -386,7 +388,7 @@ class _Overlay(Mapping[str, bytes]):
         return self._top[key] if key in self._top else self._base[key]
 
     def sha256(self, key: str) -> str | None:
-        """What `base` knows without reading (compiler.memo.file_digest)."""
+        """What `base` knows without reading (compiler.render.memo.file_digest)."""
         known = getattr(self._base, "sha256", None)
         return None if key in self._top or not callable(known) else known(key)
 
@@ -399,10 +401,10 @@ class _Overlay(Mapping[str, bytes]):
 
 
 def serialize_memo(output: OutputFile, sources: tuple[str, ...]) -> bytes:
-    """`serialize`, remembered by the file's data (compiler.memo): project-wide files are mostly the same
+    """`serialize`, remembered by the file's data (compiler.render.memo): project-wide files are mostly the same
     from one render to the next (8,000 kustomizations for 1,000 models), and an incremental render
     rebuilds all of them when one spec changed. `repr` of plain data is exact: key order, types, values."""
-    from compiler import memo
+    from compiler.render import memo
 
     key = repr((output.path, output.format, output.comment, header_lines(sources), output.content))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),

@@ -11,7 +11,7 @@ slows both sides alike. Peak memory is the largest resident set of the whole pro
 
 Goals (issue 14): render into an empty directory <= 0.30x Kapitan; render when nothing changed <= 0.05x;
 render after one spec changed <= 0.10x; lint <= 0.10x; one spec cold CLI lint <= 0.3 s; peak <= 300 MB.
-Lint results are cached by spec content (compiler.lint_cache), so lint is measured twice: with an empty
+Lint results are cached by spec content (compiler.output.lint_cache), so lint is measured twice: with an empty
 cache (every spec checked: what the lint goal and the one-spec cold-CLI goal measure) and with a warm
 one (nothing changed since the last lint: reported for information, no goal).
 """

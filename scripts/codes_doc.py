@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 
 from compiler.codes import CODES
-from compiler.targets import Registry, discover
+from compiler.render.plugins import Registry, discover
 
 _CORE_SECTIONS = (
     ("MLS0", "Loading: the file as YAML"),
@@ -49,7 +49,7 @@ def render_codes_doc(registry: Registry | None = None) -> str:
         section = {code: text for code, text in CODES.items() if code.startswith(prefix)}
         if section:
             out += ["", f"### {title}", "", *_table(section)]
-    from compiler.verify import CODES as VERIFY_CODES
+    from compiler.live.verify import CODES as VERIFY_CODES
 
     out += ["", "## `mlspec verify`", "",
             "One line per problem found in a live Prometheus (`CODE model/env: message`).", "", *_table(VERIFY_CODES)]

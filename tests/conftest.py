@@ -5,7 +5,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from compiler.targets import Registry, installed_targets
+from compiler.render.plugins import Registry, installed_targets
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -15,7 +15,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with an empty render and lint cache of its own (compiler.stamp): none reuses
+    """Each test starts with an empty render and lint cache of its own (compiler.output.stamp): none reuses
     results another test (or a monkeypatched run) left, and none writes into the repository."""
     monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path_factory.mktemp("mlspec-cache")))
 
@@ -28,6 +28,6 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def use_targets() -> Iterator[Callable[[Registry], Registry]]:
     """`use_targets(registry)`: until the test ends, every command sees `registry` as the installed
-    targets (compiler.targets.installed_targets), instead of monkeypatching a module's `discover`."""
+    targets (compiler.render.plugins.installed_targets), instead of monkeypatching a module's `discover`."""
     with ExitStack() as stack:
         yield lambda registry: stack.enter_context(installed_targets(registry))

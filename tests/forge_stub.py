@@ -2,7 +2,7 @@
 
 No forge can run here. The paths, methods, pagination (`per_page`, `page`) and the `id`/`body` fields
 follow GitHub's "issue comments" API (docs.github.com/rest/issues/comments) and GitLab's "merge request
-notes" API (docs.gitlab.com/api/notes); only what `compiler.review_comment` uses is served.
+notes" API (docs.gitlab.com/api/notes); only what `compiler.deploy.review_comment` uses is served.
 """
 
 from __future__ import annotations

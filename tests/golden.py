@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from compiler.pipeline import RunResult, run
-from compiler.targets import Registry, Target
+from compiler.render.plugins import Registry, Target
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "golden"

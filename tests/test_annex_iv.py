@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from golden import edited_example, render_examples
 from targets.governance import GovernanceTarget, annex_iv_path
 from targets.governance.annex_iv import TODO

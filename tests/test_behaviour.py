@@ -41,10 +41,11 @@ from click.testing import CliRunner
 from test_servingmetrics import parse_exposition
 from tools import REPO_ROOT, require_tool, unavailable
 
-from compiler import servingmetrics, verify
 from compiler.cli import cli
+from compiler.live import verify
+from compiler.live.prometheus import query as prom_query
+from compiler.monitoring import serving_metrics
 from compiler.pipeline import run
-from compiler.rollout.prometheus import query as prom_query
 from golden import registry_of
 from targets.prometheus import PrometheusTarget
 
@@ -200,9 +201,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def check_contract(live: Live) -> None:
-    """The kserve stack of compiler/servingmetrics.py is what the real server exports: names, the one
+    """The kserve stack of compiler/monitoring/serving_metrics.py is what the real server exports: names, the one
     `model_name` label, and prometheus_client's default buckets."""
-    stack = servingmetrics.STACKS["kserve"]
+    stack = serving_metrics.STACKS["kserve"]
     assert stack.latency is not None
     series = parse_exposition(get(f"{live.kserve}/metrics").decode())
     for metric in (stack.requests_metric, stack.latency.bucket_metric, stack.latency.count_metric):
@@ -211,7 +212,7 @@ def check_contract(live: Live) -> None:
         assert {ls["model_name"] for ls in series[metric]} == {MODEL}
     bounds = sorted(float(ls["le"]) for ls in series[stack.latency.bucket_metric] if ls["le"] != "+Inf")
     assert tuple(bounds) == stack.latency.buckets
-    assert servingmetrics.CONTRACT_ERRORS in series  # this predictor honours the exporter contract
+    assert serving_metrics.CONTRACT_ERRORS in series  # this predictor honours the exporter contract
 
 
 def verify_cli(live: Live, *args: str) -> tuple[int, str]:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from kube_api import FakeKube
 
 from compiler.cli import cli
-from compiler.clusterdrift import compare, desired
+from compiler.live.clusterdrift import compare, desired
 from compiler.pipeline import run
 from golden import SPECS
 
@@ -161,8 +161,8 @@ def test_compare_ignores_what_only_the_server_sets() -> None:
 
 
 def test_drift_without_cluster_does_not_import_the_client() -> None:
-    code = ("import sys; from compiler.deploy.cli import drift_command; import compiler.clusterdrift; "
-            "import compiler.sync; print('kubernetes' in sys.modules)")
+    code = ("import sys; from compiler.deploy.cli import drift_command; import compiler.live.clusterdrift; "
+            "import compiler.live.sync; print('kubernetes' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

@@ -10,8 +10,8 @@ import re
 from types import ModuleType
 
 from compiler.codes import CODES
-from compiler.targets import Target, discover
-from compiler.verify import CODES as VERIFY_CODES
+from compiler.live.verify import CODES as VERIFY_CODES
+from compiler.render.plugins import Target, discover
 from golden import REPO, check_text, registry_of
 
 DOC = REPO / "docs" / "codes.md"

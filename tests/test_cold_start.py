@@ -28,7 +28,7 @@ def test_a_cold_lint_imports_no_render_module() -> None:
 def test_importing_the_spec_language_builds_no_validator() -> None:
     """pydantic builds a model's validator on first use (defer_build): at import, building one per class
     cost every CLI start ~30 ms, lint of one spec included."""
-    code = ("import compiler.spec as s\n"
+    code = ("import compiler.language.spec as s\n"
             "print(sorted(n for n, v in vars(s).items() if isinstance(v, type) and issubclass(v, s.Strict)\n"
             "             and v.__pydantic_complete__))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO)
@@ -37,7 +37,7 @@ def test_importing_the_spec_language_builds_no_validator() -> None:
 
 
 def test_a_cold_lint_runs_every_rule() -> None:
-    """Rules register when their module is imported (compiler.patches has two): a lint in a fresh process
+    """Rules register when their module is imported (compiler.render.patches has two): a lint in a fresh process
     that left one unimported would pass a malformed patch. In-process tests import everything anyway."""
     done = subprocess.run([sys.executable, "-m", "compiler", "lint", "tests/invalid/patch-malformed.yaml"],
                           capture_output=True, text=True, check=False, cwd=REPO,

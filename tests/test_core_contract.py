@@ -11,9 +11,9 @@ import yaml
 from ruamel.yaml import YAML
 
 from compiler.pipeline import run
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Registry, Target
-from compiler.writer import dump_yaml, safe_relpath
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Registry, Target
+from compiler.render.serialize import dump_yaml, safe_relpath
 from golden import REPO, registry_of
 
 FRAUD = REPO / "specs" / "fraud-detector.yaml"

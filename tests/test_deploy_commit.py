@@ -17,12 +17,12 @@ from test_deploy_support import (
     tree_files,
 )
 
-import compiler.writer
+import compiler.output.writer
 from compiler.deploy import repo as git_ops
 from compiler.deploy.commit import commit
-from compiler.lock import LockBusy, repo_lock
-from compiler.targets import Registry
-from compiler.writer import MANIFEST
+from compiler.output.lock import LockBusy, repo_lock
+from compiler.output.writer import MANIFEST
+from compiler.render.plugins import Registry
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_crash_mid_swap_is_rolled_forward_by_the_next_run(repos: tuple[Path, Pat
     def killed(*args: object) -> None:
         raise Killed
 
-    monkeypatch.setattr(compiler.writer, "_apply_journal", killed)
+    monkeypatch.setattr(compiler.output.writer, "_apply_journal", killed)
     monkeypatch.setattr(git_ops, "restore", lambda *a: None)  # a killed process runs no cleanup
     with pytest.raises(Killed):
         _commit(spec_repo, deploy)

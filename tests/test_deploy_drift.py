@@ -11,7 +11,7 @@ from test_deploy_support import make_deploy_repo, make_spec_repo, other_spec, re
 from compiler.deploy.cli import drift_command
 from compiler.deploy.commit import commit
 from compiler.deploy.drift import find_drift
-from compiler.targets import Registry
+from compiler.render.plugins import Registry
 
 
 @pytest.fixture

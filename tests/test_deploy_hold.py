@@ -12,7 +12,7 @@ from test_deploy_support import FRAUD, git, make_deploy_repo, make_spec_repo
 from compiler.deploy import repo as git_ops
 from compiler.deploy.commit import commit, hand_edits
 from compiler.deploy.hold import is_held
-from compiler.writer import MANIFEST
+from compiler.output.writer import MANIFEST
 
 PROD = "models/fraud-detector/kserve/production/"
 

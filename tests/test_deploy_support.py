@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from compiler import provenance
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Registry, Target
+from compiler.planning.plan import Plan
+from compiler.render import provenance
+from compiler.render.plugins import OutputFile, Registry, Target
 
 REPO = Path(__file__).resolve().parent.parent
 FRAUD = (REPO / "specs" / "fraud-detector.yaml").read_text()

@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import cli
-from compiler.output import render_to
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Registry, Target
-from compiler.writer import MANIFEST
+from compiler.output.tree import render_to
+from compiler.output.writer import MANIFEST
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Registry, Target
 from golden import REPO, SPECS, registry_of
 
 EXAMPLES = sorted(SPECS.glob("*.yaml"))

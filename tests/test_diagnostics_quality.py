@@ -16,8 +16,8 @@ from tools import require_tool, run_tool
 from compiler.cli import cli
 from compiler.diagnostics import Severity, has_errors
 from compiler.pipeline import check_spec, make_context, run
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Target
 from golden import SPECS, registry_of, render_examples
 from targets.prometheus import PrometheusTarget
 

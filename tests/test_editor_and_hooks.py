@@ -14,7 +14,7 @@ from typing import Any
 
 from tools import REPO_ROOT, require_tool, run_tool, unavailable
 
-from compiler.jsonschema_export import PROJECT_SCHEMA_FILE, SCHEMA_DIR, stale_schemas
+from compiler.language.jsonschema_export import PROJECT_SCHEMA_FILE, SCHEMA_DIR, stale_schemas
 
 HOOKS = REPO_ROOT / ".pre-commit-hooks.yaml"
 

@@ -92,9 +92,9 @@ def test_the_commands_known_failures_are_in_the_hierarchy() -> None:
     from compiler.deploy.repo import GitError
     from compiler.ledger.audit import AuditError
     from compiler.ledger.state import StateError
-    from compiler.lock import LockBusy
+    from compiler.live.prometheus import PrometheusError
+    from compiler.output.lock import LockBusy
     from compiler.rollout.engine import RolloutError
-    from compiler.rollout.prometheus import PrometheusError
 
     environment = [LockBusy, GitError, StateChanged, PrometheusError]
     usage = [RolloutError, StateError, AuditError]

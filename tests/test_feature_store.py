@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from tools import require_crds, require_module
 
-from compiler.feature_store import PROJECT, PROVIDER, SERVICE
 from compiler.pipeline import RunResult, run
+from compiler.planning.feature_store import PROJECT, PROVIDER, SERVICE
 from compiler.validation import validate_tree
 from golden import SPECS, registry_of
 from targets.kserve import KServeTarget

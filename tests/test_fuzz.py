@@ -27,11 +27,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import units
 from compiler.cli import cli
 from compiler.diagnostics import has_errors
+from compiler.language import units
+from compiler.language.yamlsource import iter_paths, load_document
 from compiler.pipeline import run
-from compiler.yamlsource import iter_paths, load_document
 from golden import SPECS
 
 EXAMPLES = sorted(SPECS.glob("*.yaml"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler.gate import FAIL, PASS, SKIPPED, evaluate, gate_command
-from compiler.plan import GatePlan
+from compiler.evaluation.verdict import FAIL, PASS, SKIPPED, evaluate, gate_command
+from compiler.planning.plan import GatePlan
 from golden import SPECS
 
 FRAUD = SPECS / "fraud-detector.yaml"  # auc >= 0.92 and >= baseline - 0.005; latency_p99_ms <= 50

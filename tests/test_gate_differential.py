@@ -4,7 +4,7 @@ The pipeline's condition is the CEL expression KFP's driver evaluates in front o
 is taken from the RENDERED pipeline IR and evaluated by a real CEL implementation (the
 `common-expression-language` package, which like cel-go refuses int/double arithmetic), with
 `inputs.parameter_values` filled from the IR's own wiring of the condition task's inputs; the verdict of
-`compiler.gate.evaluate` (what `mlspec gate` runs) must be the same, for negative, zero and positive
+`compiler.evaluation.verdict.evaluate` (what `mlspec gate` runs) must be the same, for negative, zero and positive
 baselines, absolute and relative tolerances, both directions.
 """
 
@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tools import require_module
 
-from compiler.gate import FAIL, PASS, evaluate, gate_command
-from compiler.plan import GatePlan, Plan
+from compiler.evaluation.verdict import FAIL, PASS, evaluate, gate_command
+from compiler.planning.plan import GatePlan, Plan
 from golden import SPECS, render_examples
 from targets.kubeflow import KubeflowSettings, KubeflowTarget, names
 from targets.kubeflow.ir import training_pipeline
@@ -168,7 +168,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, 
 def test_mlspec_gate_and_the_rendered_pipeline_agree(e2e: tuple[Path, str, dict[str, Any]], tmp_path: Path,
                                                      auc: float, auc_base: float, latency: float,
                                                      latency_base: float) -> None:
-    from compiler.gate import run_gate
+    from compiler.evaluation.verdict import run_gate
 
     spec, condition, wiring = e2e
     cand, base = {"auc": auc, "latency_p99_ms": latency}, {"auc": auc_base, "latency_p99_ms": latency_base}

@@ -23,7 +23,7 @@ from huggingface_hub import ModelCard
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 
-from compiler.plan import Plan, canonical_json, sha256_text
+from compiler.planning.plan import Plan, canonical_json, sha256_text
 from golden import GOLDEN, SPECS, check_tree, edited_example, render_examples
 from targets.governance import GovernanceTarget, audit_path, card_path
 from targets.governance import card as card_module

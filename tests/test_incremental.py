@@ -1,4 +1,4 @@
-"""Incremental rendering (compiler.incremental) writes exactly what a full render writes, byte for byte,
+"""Incremental rendering (compiler.output.incremental) writes exactly what a full render writes, byte for byte,
 after any sequence of edits: specs changed, reformatted, added, removed; mlspec.yaml changed; output files
 hand-edited, touched or deleted; the rollout state advanced. And it really skips the unchanged specs."""
 
@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
-from compiler.incremental import render_incremental
 from compiler.ledger.state import load_states
-from compiler.output import render_to
-from compiler.stamp import unchanged_render
+from compiler.output.incremental import render_incremental
+from compiler.output.stamp import unchanged_render
+from compiler.output.tree import render_to
 from golden import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -76,7 +76,7 @@ def _check_equal(root: Path, out: Path) -> None:
     if (out / ".mlspec" / "rollout").is_dir():
         shutil.copytree(out / ".mlspec" / "rollout", reference / ".mlspec" / "rollout")
     expected = _render(reference, incremental=False)
-    # The stat-only answer (compiler.stamp) may say "unchanged" only when the tree is already the full
+    # The stat-only answer (compiler.output.stamp) may say "unchanged" only when the tree is already the full
     # render's and the report the same; right after a render it must say so.
     unchanged = unchanged_render(out)
     if unchanged is not None:
@@ -164,7 +164,7 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
 
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
-    from compiler import cache_keys, incremental
+    from compiler.output import cache_keys, incremental
     from compiler.pipeline import prepare
 
     out = project.parent / "out"
@@ -192,7 +192,7 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     """Plans are pickled as constructor calls (fast to load); they must come back equal, every field."""
     import pickle
 
-    from compiler.cache_index import PLAN_TABLE, pickle_plan, plan_classes
+    from compiler.output.cache_index import PLAN_TABLE, pickle_plan, plan_classes
     from compiler.pipeline import run
 
     PLAN_TABLE.update(plan_classes())
@@ -205,7 +205,7 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The index knows what the manifest it wrote lists; only a manifest it did not write is parsed."""
-    from compiler import incremental
+    from compiler.output import incremental
 
     out = project.parent / "out"
     _render(out, incremental=True)

@@ -20,7 +20,7 @@ import yaml
 from forge_stub import forge_stub
 from tools import REPO_ROOT, require_tool, run_tool
 
-from compiler.review_comment import MARKER
+from compiler.deploy.review_comment import MARKER
 
 ACTION = REPO_ROOT / "action.yml"
 EXAMPLE_WORKFLOW = REPO_ROOT / "integrations" / "github" / "spec-repository.yaml"

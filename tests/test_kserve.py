@@ -16,7 +16,7 @@ from tools import require_crds
 
 from compiler.diagnostics import Diagnostic
 from compiler.pipeline import RunResult, run
-from compiler.plan import ActiveStage
+from compiler.planning.plan import ActiveStage
 from compiler.validation import validate_tree
 from compiler.validation.common import UNKNOWN_KIND, check_object_meta
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
@@ -647,21 +647,21 @@ def test_cli_validate_judges_kafka_source_by_its_crd(tmp_path: Path) -> None:
 
 
 def test_pod_regexes_tell_the_predictors_apart() -> None:
-    """compiler.serving's selectors for the prometheus side: with one `model_name` for every predictor,
+    """compiler.planning.serving_names's selectors for the prometheus side: with one `model_name` for every predictor,
     the pod name (KServe: Deployment or Knative revision `<isvc>-[<name>-]predictor...`) tells them apart."""
     import re
 
-    from compiler import serving
+    from compiler.planning import serving_names
 
     plan = render_examples(TARGET, specs=[FRAUD]).specs[0].plan
     assert plan is not None
-    primary = serving.predictor_pod_regex(plan.name)
-    shadow = serving.shadow_pod_regex(plan)
-    canary = serving.predictor_pod_regex(plan.name, serving.CANARY_PREDICTOR)
+    primary = serving_names.predictor_pod_regex(plan.name)
+    shadow = serving_names.shadow_pod_regex(plan)
+    canary = serving_names.predictor_pod_regex(plan.name, serving_names.CANARY_PREDICTOR)
     pods = {"fraud-detector-predictor-7d9f8c6b5-x2x9q": primary,  # Standard: Deployment's ReplicaSet pod
             "fraud-detector-predictor-00003-deployment-6c8d9f7b4-kq2lm": primary,  # Knative revision pod
             "fraud-detector-shadow-predictor-5b7c9d8f6-p4r7t": shadow,
             "fraud-detector-canary-predictor-66f7d8c9b-z8w2n": canary}
     for pod, own in pods.items():
         assert [r for r in (primary, shadow, canary) if re.fullmatch(r, pod)] == [own], pod
-    assert serving.served_model_name(plan) == "fraud-detector"
+    assert serving_names.served_model_name(plan) == "fraud-detector"

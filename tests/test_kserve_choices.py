@@ -382,16 +382,16 @@ def test_kafka_secret_refs_are_names_not_values(tmp_path: Path) -> None:
 
 
 def test_llm_pod_regex_tells_the_workloads_apart() -> None:
-    """compiler.serving's selector for vLLM series of one member: KServe's Deployments are
+    """compiler.planning.serving_names's selector for vLLM series of one member: KServe's Deployments are
     `<llmisvc>-kserve` (decode) and `<llmisvc>-kserve-prefill`; pods add the ReplicaSet hash and a suffix."""
     import re
 
-    from compiler import serving
+    from compiler.planning import serving_names
 
     plan = render_examples(TARGET, specs=[SPECS / "support-assistant.yaml"]).specs[0].plan
     assert plan is not None
-    stable = serving.llm_pod_regex(plan.name)
-    canary = serving.llm_pod_regex(serving.llm_canary_name(plan))
+    stable = serving_names.llm_pod_regex(plan.name)
+    canary = serving_names.llm_pod_regex(serving_names.llm_canary_name(plan))
     pods = {"support-assistant-kserve-6d8f9c7b5-x2x9q": stable,
             "support-assistant-canary-kserve-5b7c9d8f6-p4r7t": canary,
             "support-assistant-kserve-prefill-7c9d8f6b5-z8w2n": None}

@@ -26,8 +26,8 @@ from kserve_cluster import canary_webhook_errors, host, predictor_args, predicto
 from rule_selectors import matches, selectors, series
 from tools import DATA, require_module
 
-from compiler import serving
 from compiler.pipeline import RunResult, run
+from compiler.planning import serving_names
 from golden import SPECS, registry_of, render_examples
 from targets.kserve import KServeTarget
 from targets.prometheus import PrometheusTarget
@@ -225,9 +225,9 @@ def test_metrics_expose_what_the_rules_select(rendered: Mapping[str, Any], serve
         exposed = series(_exposition(servers[name]))
         missing = sorted({str(s) for s in chosen if s.metric not in USER_EXPORTED and not matches(s, exposed)})
         assert missing == [], f"{name}: rules select series the real server does not expose"
-        # What the prometheus side is told (compiler.serving) is what the shadow's series carry.
+        # What the prometheus side is told (compiler.planning.serving_names) is what the shadow's series carry.
         model_names = {labels["model_name"] for metric, labels in exposed if metric == "request_predict_seconds_count"}
-        assert model_names == {serving.served_model_name(rendered["plan"])}, model_names
+        assert model_names == {serving_names.served_model_name(rendered["plan"])}, model_names
 
 
 def test_latency_slo_bucket_is_exposed(servers: dict[str, Server], tmp_path: Path) -> None:

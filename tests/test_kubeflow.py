@@ -16,12 +16,12 @@ import pytest
 import yaml
 from tools import require_crds, require_module
 
-from compiler.plan import GatePlan, Plan, TolerationPlan
+from compiler.planning.plan import GatePlan, Plan, TolerationPlan
+from compiler.render.serialize import serialize
 from compiler.validation.kfp_ir import validate_pipeline
 from compiler.validation.tree import validate_tree
-from compiler.writer import serialize
 from golden import GOLDEN, check_tree, render_examples
-from targets.kubeflow import KubeflowSettings, KubeflowTarget, checks, gates, start_run
+from targets.kubeflow import KubeflowSettings, KubeflowTarget, checks, evaluation_conditions, start_run
 from targets.kubeflow.cron import kfp_cron, kubernetes_cron
 from targets.kubeflow.ir import training_pipeline
 
@@ -161,7 +161,7 @@ B = "inputs.parameter_values['pipelinechannel--baseline_auc']"
      [f"{V} <= ({B} >= 0.0 ? {B} * 1.1 : {B} * 0.9)"]),
 ])
 def test_gate_conditions(gate: GatePlan, terms: list[str]) -> None:
-    assert gates.gate_terms(gate, "evaluate") == terms
+    assert evaluation_conditions.gate_terms(gate, "evaluate") == terms
 
 
 def test_gates_guard_register_model_and_baselines_are_required(plans: list[Plan]) -> None:

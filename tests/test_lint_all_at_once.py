@@ -9,7 +9,7 @@ import pytest
 from test_rules import findings, spec
 
 from compiler.pipeline import Context, make_context
-from compiler.targets import Registry
+from compiler.render.plugins import Registry
 
 
 @pytest.fixture

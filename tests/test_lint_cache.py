@@ -1,4 +1,4 @@
-"""Cached lint (compiler.lint_cache) reports exactly what a full lint reports, after any sequence of
+"""Cached lint (compiler.output.lint_cache) reports exactly what a full lint reports, after any sequence of
 edits: specs changed, broken, added, removed; mlspec.yaml changed; another current directory. And it
 really checks only what changed, without importing the language when nothing did."""
 
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compiler.lint_cache import lint
+from compiler.output.lint_cache import lint
 from compiler.pipeline import run
 from golden import REPO
 
@@ -137,7 +137,7 @@ def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
 
 
 def test_targets_chosen_by_the_caller_bypass_the_cache(project: Path, use_targets: object) -> None:
-    from compiler.targets import Registry
+    from compiler.render.plugins import Registry
 
     lint(None, jobs=1)  # the installed targets' results, cached
     use_targets(Registry())  # type: ignore[operator]

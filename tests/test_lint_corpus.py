@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from compiler.cli import cli
 from compiler.codes import CODES
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Registry, Target, installed_targets
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Registry, Target, installed_targets
 from golden import GOLDEN, REPO, check_text, registry_of
 
 CORPUS = REPO / "tests" / "invalid"

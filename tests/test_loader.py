@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from compiler.language.yamlsource import MAX_ALIASES, MAX_BYTES, iter_paths, load_document
 from compiler.pipeline import run
-from compiler.targets import Registry
-from compiler.yamlsource import MAX_ALIASES, MAX_BYTES, iter_paths, load_document
+from compiler.render.plugins import Registry
 from golden import REPO
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from faults import NO_OVERRIDE
 
+from compiler.language.yamlsource import MAX_BYTES, MAX_DEPTH, load_document
 from compiler.pipeline import run
-from compiler.targets import Registry
-from compiler.yamlsource import MAX_BYTES, MAX_DEPTH, load_document
+from compiler.render.plugins import Registry
 from golden import REPO
 
 

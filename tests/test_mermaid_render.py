@@ -16,7 +16,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from tools import REPO_ROOT, unavailable
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from golden import render_examples
 from targets.governance import GovernanceTarget
 

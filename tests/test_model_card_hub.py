@@ -15,7 +15,7 @@ import pytest
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from golden import SPECS, render_examples
 from targets.governance import GovernanceTarget, card_path
 from targets.governance import card as card_module

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from tools import require_tool, run_tool
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.pipeline import RunResult, run
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Target, discover
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Target, discover
 from golden import REPO, SPECS
 
 CORPUS = REPO / "tests" / "invalid"

@@ -16,12 +16,13 @@ from tools import kustomize_build, require_crds
 
 from compiler.deploy.diff import diff_trees
 from compiler.deploy.drift import file_drift
-from compiler.manifest import build_manifest
-from compiler.patches import _split, patched_fields, strategic_merge
+from compiler.output.manifest import build_manifest
+from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, run
+from compiler.render.patches import _split, patched_fields, strategic_merge
+from compiler.render.serialize import dump_yaml
 from compiler.validation import load_crds
 from compiler.validation.crds import validate_custom_resource
-from compiler.writer import MANIFEST, dump_yaml
 from golden import GOLDEN, SPECS
 
 PROJECT = """apiVersion: mlspec/v1

@@ -17,7 +17,7 @@ from tools import require_crds, require_tool, run_tool
 
 from compiler.diagnostics import Severity
 from compiler.pipeline import run
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from compiler.validation import validate_tree
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
 from targets.prometheus import PrometheusTarget, burnrate
@@ -170,7 +170,7 @@ def test_injected_values_stay_label_values(tmp_path: Path) -> None:
     assert matchers["model_version"] == plan.model.version
     # The generated promtool tests prove the alert fires with the hostile feature as a label value and
     # the templates print the hostile text verbatim; promtool is the judge.
-    from compiler.writer import serialize
+    from compiler.render.serialize import serialize
 
     write(tmp_path, {f.path: serialize(f, [plan.provenance.spec_path]) for f in files if "/production/" in f.path})
     failures = promtool_all(tmp_path)

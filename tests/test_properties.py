@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.codes import CODES
+from compiler.language.yamlsource import iter_paths, load_document
 from compiler.pipeline import Context, SpecResult, check_spec, make_context
-from compiler.targets import Registry
-from compiler.yamlsource import iter_paths, load_document
+from compiler.render.plugins import Registry
 from golden import SPECS
 
 EXAMPLES = sorted(SPECS.glob("*.yaml"))

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from forge_stub import forge_stub
 
 from compiler.cli import cli
-from compiler.review_comment import MARKER, MAX_BODY, Forge, upsert, with_marker
+from compiler.deploy.review_comment import MARKER, MAX_BODY, Forge, upsert, with_marker
 
 
 def test_github_comment_created_then_updated_in_place() -> None:

@@ -28,10 +28,10 @@ from compiler.cli import cli
 from compiler.deploy.commit import StateChanged, commit
 from compiler.ledger import audit
 from compiler.ledger.state import read_state, state_path
-from compiler.manifest import load_manifest
+from compiler.live.prometheus import PrometheusError, Sample
+from compiler.output.manifest import load_manifest
 from compiler.rollout import engine
 from compiler.rollout.engine import Options, advance, rollback, status
-from compiler.rollout.prometheus import PrometheusError, Sample
 
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"
 BASE = yaml.safe_load((REPO_ROOT / "specs" / "fraud-detector.yaml").read_text())

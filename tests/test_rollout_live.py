@@ -23,8 +23,8 @@ from tools import REPO_ROOT, require_tool
 
 from compiler.cli import cli
 from compiler.deploy.commit import commit
+from compiler.live.prometheus import query
 from compiler.rollout.engine import Options, advance
-from compiler.rollout.prometheus import query
 
 NAMESPACE = "risk-prod"
 KUSTOMIZATION = "models/{}/kserve/production/kustomization.yaml"

@@ -7,7 +7,7 @@ Python model servers (`kserve` from the dev extra, tests/kserve_faulty_model.py)
 KServe would run: the primary, the shadow and the canary, each serving the model name the rendered
 InferenceService's command line gives it (tests/kserve_cluster.py). Debian's `prometheus` scrapes them
 with the labels Kubernetes service discovery would add — the namespace and the pod
-(`<model>-predictor-0`, `<model>-shadow-predictor-0`, `<model>-canary-predictor-0`: compiler/serving.py)
+(`<model>-predictor-0`, `<model>-shadow-predictor-0`, `<model>-canary-predictor-0`: compiler/planning/serving_names.py)
 — and loads the committed rule files. The test plays Istio: live requests go to the primary (and to the
 canary at the committed stage's weight), and in the shadow stage each is mirrored to the shadow on the
 same path; every one must get a 2xx while the model is healthy.

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from compiler.check.rules import find_cycle, image_problem
 from compiler.diagnostics import dotted
 from compiler.pipeline import Context, check_spec, make_context
-from compiler.rules import find_cycle, image_problem
-from compiler.targets import Registry
+from compiler.render.plugins import Registry
 
 BASE: dict[str, Any] = {
     "apiVersion": "mlspec/v1",

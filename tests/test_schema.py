@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from compiler.jsonschema_export import spec_schema
-from compiler.yamlsource import load_document
+from compiler.language.jsonschema_export import spec_schema
+from compiler.language.yamlsource import load_document
 from golden import GOLDEN, REPO, SPECS
 
 SCHEMA_FILE = REPO / "docs" / "mlspec-v1.schema.json"

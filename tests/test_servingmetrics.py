@@ -1,4 +1,4 @@
-"""The serving-stack metric contracts (compiler/servingmetrics.py) and what the prometheus target does
+"""The serving-stack metric contracts (compiler/monitoring/serving_metrics.py) and what the prometheus target does
 with them: rules read only series the model's runtime exports, latency thresholds meet real bucket
 bounds, monitors are scoped and tuned per environment, and the rollout gate counts the right series.
 
@@ -20,10 +20,10 @@ import pytest
 import yaml
 from tools import DATA, REPO_ROOT
 
-from compiler import servingmetrics
+from compiler.monitoring import serving_metrics
 from compiler.pipeline import RunResult, run
-from compiler.plan import Plan, StagePlan, monitor_in
-from compiler.rollout.gate import traffic_query
+from compiler.planning.plan import Plan, StagePlan, monitor_in
+from compiler.rollout.health import traffic_query
 from golden import registry_of
 from targets.prometheus import PrometheusTarget, rule_sets
 from targets.prometheus.settings import PrometheusSettings
@@ -95,7 +95,7 @@ def test_llm_on_huggingfaceserver_reads_vllm_series_and_its_gate_sees_traffic(tm
     data["model"] = {**data["model"], "framework": "huggingface"}
     data["rollout"]["advanceWhenQuiet"] = data["rollout"]["rollbackOn"] = ["p95"]
     plan = plan_of(tmp_path, data)
-    assert servingmetrics.stack_for(plan).name == "vllm"
+    assert serving_metrics.stack_for(plan).name == "vllm"
     gate = traffic_query(plan, "production", 300)
     assert gate.startswith('sum(rate(vllm:e2e_request_latency_seconds_count{namespace="risk-prod", '
                            'model_name="m1"}[5m]))'), gate
@@ -135,7 +135,7 @@ def test_triton_throughput_reads_its_own_counters_so_the_floor_does_not_page_for
     data = spec(monitors=[{"name": "floor", "kind": "throughput", "min": 1}, ERROR_RATE], rollout=None)
     data["model"] = {**data["model"], "framework": "onnx"}
     plan = plan_of(tmp_path, data)
-    assert servingmetrics.stack_for(plan).name == "triton"
+    assert serving_metrics.stack_for(plan).name == "triton"
     rules = rule_sets(plan, PrometheusSettings())[0]
     requests = next(r["expr"] for r in rules.records if r["record"].startswith("ml:requests"))
     assert 'nv_inference_request_success{namespace="risk-staging", model="m1"}' in requests
@@ -158,7 +158,7 @@ def test_knative_names_follow_the_configured_version(tmp_path: Path, version: st
 
 
 def test_the_gate_no_longer_imports_the_prometheus_target() -> None:
-    tree = ast.parse((REPO_ROOT / "compiler" / "rollout" / "gate.py").read_text())
+    tree = ast.parse((REPO_ROOT / "compiler" / "rollout" / "health.py").read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not [m for m in imported if m and m.startswith("targets")], imported
@@ -274,7 +274,7 @@ def test_stack_contract_matches_the_recorded_exposition(stack: str, exposition: 
                                                         namespace: str | None) -> None:
     """Every series a stack selects exists in the runtime's exposition with the labels selected on
     (`namespace` is what service discovery adds, for all but Knative, which labels its own)."""
-    s = servingmetrics.STACKS[stack]
+    s = serving_metrics.STACKS[stack]
     series = parse_exposition((EXPOSITIONS / exposition).read_text())
     wanted = [m for m in (s.requests_metric, s.errors_metric) if m]
     if s.latency is not None:

@@ -1,4 +1,4 @@
-"""The stat-only answer of an unchanged render (compiler.stamp): the same report as the normal path, and
+"""The stat-only answer of an unchanged render (compiler.output.stamp): the same report as the normal path, and
 it really skips the heavy imports; any change to an input sends the run down the normal path."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler import stamp
+from compiler.output import stamp
 from golden import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -130,7 +130,7 @@ def _other_directory(project: Path, out: Path) -> None:
 @pytest.mark.parametrize("change", [_edit_spec, _touch_spec, _add_spec, _remove_spec, _edit_project, _edit_output,
                                     _delete_output, _rollout_state, _journal, _edit_code, _other_directory])
 def test_any_change_to_an_input_means_the_normal_path(project: Path, change: object) -> None:
-    from compiler.output import render_to
+    from compiler.output.tree import render_to
 
     out = project.parent / "out"
     result, _ = render_to(out, jobs=1)
@@ -145,8 +145,8 @@ def test_any_change_to_an_input_means_the_normal_path(project: Path, change: obj
 
 
 def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> None:
-    from compiler.manifest import load_manifest
-    from compiler.output import render_to
+    from compiler.output.manifest import load_manifest
+    from compiler.output.tree import render_to
 
     out = project.parent / "out"
     assert render_to(out, jobs=1)[0].ok
@@ -164,7 +164,7 @@ def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> Non
 
 
 def test_the_stamp_names_the_writers_state_directory() -> None:
-    """compiler.stamp spells these out to stay light (the writer imports the YAML emitter)."""
-    from compiler.writer import MANIFEST, STATE_DIR
+    """compiler.output.stamp spells these out to stay light (the writer imports the YAML emitter)."""
+    from compiler.output.writer import MANIFEST, STATE_DIR
 
     assert (stamp.STATE_DIR, f"{stamp.STATE_DIR}/{stamp.MANIFEST_NAME}") == (STATE_DIR, MANIFEST)

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from tools import kustomize_build
 
 from compiler.cli import cli
+from compiler.output.stream import StreamError, app_folder, objects
 from compiler.pipeline import run
-from compiler.stream import StreamError, app_folder, objects
 from golden import SPECS
 
 PROJECT = "apiVersion: mlspec/v1\nkind: Project\ntargets:\n  gitops: {repoURL: 'https://git.example.com/deploy.git'}\n"

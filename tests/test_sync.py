@@ -21,10 +21,10 @@ from tools import REPO_ROOT
 
 from compiler.deploy import commit as commit_module
 from compiler.deploy.commit import commit
+from compiler.live.prometheus import Sample
+from compiler.live.sync import REFRESH, REQUESTED_AT, engine_objects
 from compiler.rollout import engine
 from compiler.rollout.engine import Options, advance, rollback
-from compiler.rollout.prometheus import Sample
-from compiler.sync import REFRESH, REQUESTED_AT, engine_objects
 
 APP = "fraud-detector-production"
 

@@ -18,8 +18,8 @@ from test_sync import Repo, _git, load_engine_objects, time_commits
 from tools import REPO_ROOT, require_tool
 
 from compiler.deploy.commit import commit
+from compiler.live.sync import REFRESH
 from compiler.rollout.engine import Options, advance
-from compiler.sync import REFRESH
 
 MODEL = "fd-slow"
 NAMESPACE = "risk-prod"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from compiler.cli import cli
 from compiler.codes import CODES
-from compiler.targets import discover
+from compiler.render.plugins import discover
 from golden import GOLDEN, REPO, check_text
 
 CORPUS = REPO / "tests" / "invalid" / "targets"

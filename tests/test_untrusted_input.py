@@ -21,12 +21,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler import credentials
+from compiler.check import credentials
 from compiler.deploy.redact import REDACTED, redact, redact_text
 from compiler.diagnostics import Diagnostic, dotted, has_errors
+from compiler.language.project import Project
+from compiler.language.yamlsource import iter_paths, load_document
 from compiler.pipeline import Context, SpecResult, check_spec, make_context, render_spec
-from compiler.project import Project
-from compiler.yamlsource import iter_paths, load_document
 from golden import SPECS
 
 EXAMPLES = sorted(SPECS.glob("*.yaml"))
@@ -110,7 +110,7 @@ def test_memory_with_newline_no_longer_crashes_render() -> None:
 
 
 def test_image_and_pin_checks_use_fullmatch() -> None:
-    from compiler.rules import image_problem
+    from compiler.check.rules import image_problem
 
     assert image_problem("ghcr.io/acme/x:1\n") is not None
     data = mutate(example(FRAUD), ("model", "uri"), "s3://models/fraud@" + "a" * 40 + "\n")
@@ -345,9 +345,9 @@ def test_no_dollar_anchored_pattern_is_used_with_match() -> None:
 
     harmless = {
         # libyaml's plain scalars never end in a newline, and quoted ones are not resolved
-        "compiler/yamlsource.py",
+        "compiler/language/yamlsource.py",
         # PyYAML's implicit resolvers: a false match only makes the writer quote a string it need not
-        "compiler/writer.py",
+        "compiler/output/writer.py",
     }
     compiled = _re.compile(r"""^(\w+)\s*=\s*re\.compile\(\s*r?["'](.*?)["']""", _re.M | _re.S)
     offenders = []

@@ -770,7 +770,7 @@ def test_check_jsonschema_builtin_workflow_schema(tmp_path: Path) -> None:
 
 def _rendered_tree(root: Path) -> Path:
     """The examples rendered by every built-in target, plus the GitLab pipeline of one model."""
-    from compiler.targets import discover
+    from compiler.render.plugins import discover
     from golden import GOLDEN, render_examples
 
     registry = discover()

@@ -11,7 +11,7 @@ import pytest
 from faults import fill, immutable, tmpfs, tree
 
 from compiler.errors import EnvironmentFault
-from compiler.writer import FileSystem, recover, write_file, write_tree
+from compiler.output.writer import FileSystem, recover, write_file, write_tree
 
 OLD = {"a/one.yaml": b"one\n", "b/two.yaml": b"two\n", "b/gone.yaml": b"gone\n", "c/three.yaml": b"three\n"}
 NEW = {"a/one.yaml": b"ONE\n", "b/two.yaml": b"TWO\n", "c/three.yaml": b"THREE\n", "d/new/four.yaml": b"4\n"}

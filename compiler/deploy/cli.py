@@ -101,7 +101,7 @@ def diff_command(paths: tuple[Path, ...], against: Path | None, base: str | None
     from compiler.deploy.repo import GitError
     from compiler.deploy.report import render
     from compiler.deploy.trees import against_dir, against_ref
-    from compiler.patches import patched_fields
+    from compiler.render.patches import patched_fields
 
     if (against is None) == (base is None):
         _fail("pass exactly one of --against DIR and --base REF")
@@ -138,7 +138,7 @@ def drift_command(paths: tuple[Path, ...], repo_dir: Path | None, fmt: str, clus
                   environment: str | None) -> None:
     """Report outdated, hand-modified, missing and orphaned files in a deployment repository."""
     if cluster:
-        from compiler.clusterdrift import run_command
+        from compiler.live.clusterdrift import run_command
 
         sys.exit(run_command(list(paths) or None, repo_dir, context, environment, fmt))
     if repo_dir is None:

@@ -4,7 +4,7 @@ Order of events, each step undoable until the last:
 1. render every spec in memory (nothing touched when any spec has errors);
 2. take the repository lock, switch branch, finish an interrupted earlier write;
 3. refuse when managed files were hand-edited (working tree or HEAD), unless forced;
-4. write the tree atomically (compiler.writer), then build the commit on a private index and move the
+4. write the tree atomically (compiler.output.writer), then build the commit on a private index and move the
    branch with one compare-and-swap; if anything fails before the branch moves, the touched paths are
    put back exactly as they were.
 A commit is made only when the tree differs from HEAD; its trailers name every changed spec.
@@ -24,13 +24,13 @@ from compiler.deploy import repo as git_ops
 from compiler.deploy.drift import Drift, DriftReport, committed_drift, file_drift, ledger_drift, report
 from compiler.errors import EnvironmentFault
 from compiler.ledger.state import state_files, states_from_files
-from compiler.lock import repo_lock
-from compiler.manifest import PROJECT_OWNER, Manifest, load_manifest
-from compiler.output import planned_tree
+from compiler.output.lock import repo_lock
+from compiler.output.manifest import PROJECT_OWNER, Manifest, load_manifest
+from compiler.output.tree import planned_tree
+from compiler.output.writer import MANIFEST, recover, write_tree
 from compiler.pipeline import RunResult, run
-from compiler.plan import ActiveStage
-from compiler.targets import Registry
-from compiler.writer import MANIFEST, recover, write_tree
+from compiler.planning.plan import ActiveStage
+from compiler.render.plugins import Registry
 
 LOCK_NAME = "mlspec.lock"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

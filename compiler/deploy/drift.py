@@ -25,9 +25,9 @@ from typing import Any
 
 from compiler.deploy.resources import header
 from compiler.diagnostics import Diagnostic
-from compiler.manifest import Manifest
+from compiler.output.manifest import Manifest
 from compiler.pipeline import RunResult
-from compiler.writer import STATE_DIR
+from compiler.render.serialize import STATE_DIR
 
 KINDS = ("outdated", "modified", "missing", "orphaned", "ledger")
 
@@ -192,7 +192,7 @@ def report(*groups: Sequence[Drift]) -> DriftReport:
 def find_drift(tree: Path, paths: Sequence[Path] | None = None, *, root: Path | None = None,
                registry: Any = None) -> tuple[DriftReport | None, list[Diagnostic]]:
     """All drift of the rendered tree `tree` against the specs (default: the project's specs/)."""
-    from compiler.manifest import load_manifest
+    from compiler.output.manifest import load_manifest
     from compiler.pipeline import run
 
     manifest = load_manifest(tree)

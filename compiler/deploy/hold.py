@@ -13,8 +13,8 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from compiler.manifest import Manifest
-from compiler.writer import MANIFEST
+from compiler.output.manifest import Manifest
+from compiler.output.writer import MANIFEST
 
 
 def is_held(rel: str, environments: Collection[str]) -> bool:

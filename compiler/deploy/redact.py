@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from compiler import credentials
+from compiler.check import credentials
 
 REDACTED = "***REDACTED***"
 

@@ -248,7 +248,7 @@ def snapshot(root: Path, paths: Iterable[str]) -> dict[str, bytes | None]:
 
 
 def restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
-    from compiler.writer import write_tree
+    from compiler.output.writer import write_tree
 
     write_tree(root, {k: v for k, v in saved.items() if v is not None},
                [k for k, v in saved.items() if v is None])

@@ -19,8 +19,8 @@ from typing import Any
 from compiler.deploy.diff import FieldChange, ResourceDiff, TreeDiff, show
 from compiler.deploy.redact import redact
 from compiler.deploy.report import MARKDOWN_LIMIT, block, code, summary_line
-from compiler.fieldpaths import field_changes, format_path
-from compiler.provenance import PREFIX
+from compiler.render.fieldpaths import field_changes, format_path
+from compiler.render.provenance import PREFIX
 
 RISK_ORDER = {"unacceptable": 0, "high": 1, "limited": 2, "minimal": 3}
 PROJECT = "(project)"
@@ -224,7 +224,7 @@ def to_markdown(diff: TreeDiff, old_specs: Mapping[str, SpecSide], new_specs: Ma
 
 def spec_sides(result: Any, root: Path) -> dict[str, SpecSide]:
     """Per model name, its spec's risk, version and data, read from the files a run planned."""
-    from compiler.yamlsource import load_document
+    from compiler.language.yamlsource import load_document
 
     out = {}
     for spec in result.specs:

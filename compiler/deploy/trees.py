@@ -9,12 +9,13 @@ from pathlib import Path
 
 from compiler.deploy.review import SpecSide, spec_sides
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.manifest import load_manifest
-from compiler.output import planned_tree
+from compiler.language.project import find_root
+from compiler.output.manifest import load_manifest
+from compiler.output.tree import planned_tree
+from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, run
-from compiler.project import find_root
-from compiler.targets import Registry
-from compiler.writer import MANIFEST, STATE_DIR
+from compiler.render.plugins import Registry
+from compiler.render.serialize import STATE_DIR
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import UsageError
-from compiler.plan import canonical_json, sha256_text
+from compiler.planning.plan import canonical_json, sha256_text
 
 SCHEMA = "mlspec.dev/audit-record/v1"
 AUDIT_DIR = "audit"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import UsageError
-from compiler.plan import ActiveStage
+from compiler.planning.plan import ActiveStage
 
 SCHEMA = "mlspec.dev/rollout-state/v1"
 STATE_DIR = ".mlspec/rollout"

@@ -19,10 +19,10 @@ from compiler import __version__
 from compiler.errors import UsageError
 from compiler.ledger import audit
 from compiler.ledger.state import EnvState, ModelState, now, parse_timestamp, read_state, state_path, timestamp
-from compiler.plan import ActiveStage, Plan, StagePlan
-from compiler.rollout import gate
-from compiler.rollout.prometheus import PrometheusError, Sample, query, rules
-from compiler.targets import RolloutOutput, Target
+from compiler.live.prometheus import PrometheusError, Sample, query, rules
+from compiler.planning.plan import ActiveStage, Plan, StagePlan
+from compiler.render.plugins import RolloutOutput, Target
+from compiler.rollout import health
 
 ROLLBACK = "rollback"
 # A manual rollback re-reads and re-commits this many times when other runs keep moving the stage.
@@ -86,7 +86,7 @@ class Result:
     code: int
     lines: list[str] = field(default_factory=list)
     sha: str | None = None
-    verdict: gate.Verdict | None = None
+    verdict: health.Verdict | None = None
     record: dict[str, Any] | None = None
 
 
@@ -135,7 +135,7 @@ def locate(opts: Options) -> Position:
 
 
 def _declared(targets: list[tuple[Target, Any]], plan: Plan, environment: str) -> tuple[RolloutOutput, str | None]:
-    """The rollout output and audit seed the enabled targets declare (compiler.targets.Locations)."""
+    """The rollout output and audit seed the enabled targets declare (compiler.render.plugins.Locations)."""
     rollouts: list[tuple[str, RolloutOutput]] = []
     seeds: list[str] = []
     for target, settings in targets:
@@ -171,14 +171,14 @@ def _ask(opts: Options) -> Callable[..., list[Sample]]:
     return opts.query or query
 
 
-def _query(opts: Options) -> gate.Query:
+def _query(opts: Options) -> health.Query:
     url, ask = _url(opts), _ask(opts)
     return lambda expr: ask(url, expr)
 
 
-def _source(opts: Options) -> gate.Source:
+def _source(opts: Options) -> health.Source:
     url, ask = _url(opts), _ask(opts)
-    return gate.Source(lambda expr: ask(url, expr), lambda expr, at: ask(url, expr, at=at), lambda: rules(url))
+    return health.Source(lambda expr: ask(url, expr), lambda expr, at: ask(url, expr, at=at), lambda: rules(url))
 
 
 def status(opts: Options) -> dict[str, Any]:
@@ -194,7 +194,7 @@ def status(opts: Options) -> dict[str, Any]:
         "stages": [s.name for s in pos.stages],
     }
     if opts.prometheus and stage is not None and following is not None:
-        verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _source(opts))
+        verdict = health.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(at), _source(opts))
         out["gate"] = verdict.to_data()
     return out
 
@@ -221,7 +221,7 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
     lines: list[str] = []
     while True:
         try:
-            verdict = gate.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(now()), ask)
+            verdict = health.evaluate(pos.plan, pos.environment, stage, pos.held_seconds(now()), ask)
         except PrometheusError as exc:
             if not wait:
                 raise
@@ -249,7 +249,7 @@ def advance(opts: Options, *, wait: bool = False, timeout: float | None = None, 
         pause = interval
         hold = verdict.check("hold") if verdict is not None else None
         if verdict is not None and hold is not None and verdict.failed == [hold]:
-            pause = min(interval, max(gate.hold_left(stage, pos.held_seconds(now())), 0.05))
+            pause = min(interval, max(health.hold_left(stage, pos.held_seconds(now())), 0.05))
         sleep(max(0.0, min(pause, left)))
 
 
@@ -276,7 +276,7 @@ def rollback(opts: Options, reason: str, attempts: int = ROLLBACK_ATTEMPTS) -> R
         evidence: dict[str, Any] = {"manual": True}
         if opts.prometheus:
             try:
-                evidence["firing"] = gate.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
+                evidence["firing"] = health.firing_evidence(pos.plan, pos.environment, _query(opts)).to_data()
             except PrometheusError as exc:  # evidence only: a rollback must never wait for monitoring
                 evidence["firing"] = {"error": str(exc)}
         try:
@@ -326,7 +326,7 @@ def _transition(pos: Position, opts: Options, to: str, event: str, reason: str, 
     trailers = [f"Rollout-Model: {plan.name}", f"Rollout-Environment: {env}", f"Rollout-Event: {event}",
                 f"Rollout-From: {pos.current.stage}", f"Rollout-Stage: {to}",
                 f"Audit-Record: {audit.record_digest(record)}", f"Audit-Seq: {record['seq']}"]
-    from compiler.sync import request_sync, warm_up  # the engine applies it now, not at its next poll
+    from compiler.live.sync import request_sync, warm_up  # the engine applies it now, not at its next poll
 
     warm_up(plan.settings("gitops"))
     outcome = commit(opts.repo, [pos.spec_file], push=_push(repo, opts), remote=opts.remote,

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Target
 from targets.ci.github import workflow
 from targets.ci.gitlab import pipeline
 from targets.ci.repository import approvers, repository_settings

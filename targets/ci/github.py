@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.ci.jobs import ALL_OUTPUTS, EnvValue, Job, Lit, Output, Secret, Step, Var, build_jobs, common_env
 from targets.ci.settings import CiSettings
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from compiler import __version__
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.ci.settings import STAGES, CiSettings
 
 # Values passed from job to job; the first job produces the pins, train_model the image digest.

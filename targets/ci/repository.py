@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.ci.jobs import ROLLOUT_JOB, build_jobs
 from targets.ci.settings import CiSettings
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from compiler.settings_keys import CAMEL
+from compiler.language.settings_keys import CAMEL
 
 # Full 40-hex commit SHAs; a tag can be moved, a commit cannot (GUIDE §7).
 DEFAULT_ACTIONS: dict[str, str] = {

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Target
 from targets.gitops.settings import GitOpsSettings
 
 CODES: dict[str, str] = {

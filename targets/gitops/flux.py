@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.gitops.layout import App, Tenant, engine_labels, plural, tenants
 from targets.gitops.settings import GitOpsSettings
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from compiler.memo import cached, file_digest
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
+from compiler.render.memo import cached, file_digest
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 KUSTOMIZATION = "kustomization.yaml"
@@ -107,7 +107,7 @@ def scan(rendered: Mapping[str, bytes]) -> Tree:
         if not path.endswith((".yaml", ".yml")):
             continue
         is_kustomization_file = posixpath.basename(path) == KUSTOMIZATION
-        # By content: an incremental render parses only the files that changed (compiler.memo).
+        # By content: an incremental render parses only the files that changed (compiler.render.memo).
         found = cached(f"gitops.classify.{is_kustomization_file}", file_digest(rendered, path),
                        _Classify(rendered, path, is_kustomization_file))
         if found is None:

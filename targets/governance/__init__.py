@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.plan import Plan
-from compiler.targets import Locations, OutputFile, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import Locations, OutputFile, Target
 from targets.governance import checks, codeowners
 from targets.governance.settings import GovernanceSettings, project_settings
 

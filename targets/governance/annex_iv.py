@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.plan import Plan
-from compiler.units import format_duration
+from compiler.language.units import format_duration
+from compiler.planning.plan import Plan
 from targets.governance.codeowners import owner_id
 from targets.governance.escape import md_code, md_inline, md_text
 from targets.governance.mermaid import gate_rule

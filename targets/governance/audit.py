@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.plan import Plan, canonical_json, sha256_text
+from compiler.planning.plan import Plan, canonical_json, sha256_text
 from targets.governance.codeowners import owner_id
 from targets.governance.mermaid import gate_rule
 from targets.governance.settings import GovernanceSettings

@@ -13,9 +13,9 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from compiler.plan import GatePlan, Plan
-from compiler.units import format_duration
-from compiler.writer import dump_yaml
+from compiler.language.units import format_duration
+from compiler.planning.plan import GatePlan, Plan
+from compiler.render.serialize import dump_yaml
 from targets.governance.audit import obligations
 from targets.governance.codeowners import owner_id
 from targets.governance.escape import md_code, md_inline, md_text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
 from targets.governance.codeowners import CODE_OWNER_ROLES, HANDLE_RE, code_owners, is_owner, spec_pattern
 from targets.governance.settings import HIGH_RISK_MIN_RETENTION_DAYS, GovernanceSettings
 

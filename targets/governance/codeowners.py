@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from compiler.plan import OwnerPlan, Plan
+from compiler.planning.plan import OwnerPlan, Plan
 
 CODE_OWNER_ROLES = ("owner", "approver")
 

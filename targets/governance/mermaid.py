@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from compiler.plan import GatePlan, Plan, StagePlan
-from compiler.units import format_duration
+from compiler.language.units import format_duration
+from compiler.planning.plan import GatePlan, Plan, StagePlan
 from targets.governance.escape import MermaidIds, mermaid_label
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from compiler.settings_keys import CAMEL
+from compiler.language.settings_keys import CAMEL
 from targets.governance.codeowners import is_owner, is_pattern
 
 # Art. 12 with Art. 19 and 26(6): logs of a high-risk system are kept for at least six months.

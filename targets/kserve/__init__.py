@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from compiler.diagnostics import Diagnostic
-from compiler.plan import Plan
-from compiler.targets import Locations, OutputFile, RolloutOutput, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import Locations, OutputFile, RolloutOutput, Target
 from targets.kserve import checks
 from targets.kserve.settings import KServeSettings
 

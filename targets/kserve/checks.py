@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import Plan, StagePlan
-from compiler.serving import (
+from compiler.planning.plan import Plan, StagePlan
+from compiler.planning.serving_names import (
     CANARY_PREDICTOR,
     LLM_CANARY_SUFFIX,
     SHADOW_SUFFIX,

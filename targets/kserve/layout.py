@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.plan import EnvironmentPlan, Plan, StagePlan
-from compiler.serving import served_model_name
-from compiler.targets import OutputFile
+from compiler.planning.plan import EnvironmentPlan, Plan, StagePlan
+from compiler.planning.serving_names import served_model_name
+from compiler.render.plugins import OutputFile
 from targets.kserve import llm, manifests
 from targets.kserve.checks import ROLLBACK, has_previous, is_llm, rendered_stages, serves_live, stages
 from targets.kserve.runtimes import Serving, resolve
@@ -150,7 +150,7 @@ def _stage(plan: Plan, env: EnvironmentPlan, settings: KServeSettings, serving: 
     if stage.kind == "shadow":
         # Live traffic stays on the version in production; the candidate sees a mirrored copy. The
         # mirror keeps the request path (/v1/models/<model>:predict), so the shadow must serve the
-        # primary's model name, not its own InferenceService name (compiler.serving).
+        # primary's model name, not its own InferenceService name (compiler.planning.serving_names).
         shadow_predictor = manifests.predictor(plan, env, settings, serving, plan.model.uri,
                                                model_name=served_model_name(plan))
         shadow = manifests.inference_service(

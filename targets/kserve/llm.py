@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from compiler.plan import EnvironmentPlan, Plan, StagePlan
-from compiler.serving import llm_canary_name, served_model_name
+from compiler.planning.plan import EnvironmentPlan, Plan, StagePlan
+from compiler.planning.serving_names import llm_canary_name, served_model_name
 from targets.kserve import manifests
 
 LLM_API = "serving.kserve.io/v1alpha2"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from compiler import provenance
-from compiler import serving as names
-from compiler.feature_store import feature_store_env
-from compiler.plan import EnvironmentPlan, Plan, SecretKeyPlan
+from compiler.planning import serving_names as names
+from compiler.planning.feature_store import feature_store_env
+from compiler.planning.plan import EnvironmentPlan, Plan, SecretKeyPlan
+from compiler.render import provenance
 from targets.kserve.checks import HPA_METRICS
 from targets.kserve.runtimes import ARGS, ENV, Serving
 from targets.kserve.settings import KServeSettings

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.plan import Plan
-from compiler.targets import OutputFile, Target
+from compiler.planning.plan import Plan
+from compiler.render.plugins import OutputFile, Target
 from targets.kubeflow import checks
 from targets.kubeflow.settings import KubeflowSettings
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import Plan, StepPlan
+from compiler.planning.plan import Plan, StepPlan
 from targets.kubeflow import names
 from targets.kubeflow.cron import kfp_cron
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.feature_store import feature_store_env
-from compiler.plan import Plan, ResourcesPlan, StepPlan
-from targets.kubeflow import gates, names
+from compiler.planning.feature_store import feature_store_env
+from compiler.planning.plan import Plan, ResourcesPlan, StepPlan
+from targets.kubeflow import evaluation_conditions, names
 from targets.kubeflow.settings import KubeflowSettings
 
 SCHEMA_VERSION = "2.1.0"
@@ -248,7 +248,7 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
     if plan.model.prompt_path and plan.model.prompt_sha256:
         for key, value in zip(names.PROMPT_PARAMETERS, (plan.model.prompt_path, plan.model.prompt_sha256), strict=True):
             root_params[key] = {"defaultValue": value, "isOptional": True, "parameterType": "STRING"}
-    baselines = gates.baseline_metrics(plan.gates)
+    baselines = evaluation_conditions.baseline_metrics(plan.gates)
     for metric in baselines:
         # No default on purpose: a run without the production model's value must not start (fail closed).
         root_params[names.baseline_parameter(metric)] = {"parameterType": "NUMBER_DOUBLE"}
@@ -281,8 +281,9 @@ def training_pipeline(plan: Plan, settings: KubeflowSettings) -> RenderedPipelin
                                                          cache=False)}},
             "inputDefinitions": {"parameters": sub_inputs},
         }
+        condition = evaluation_conditions.condition(plan.gates, evaluation)
         tasks[names.GATES_TASK] = _task(names.GATES_TASK, deps=deps, inputs=outer, cache=True,
-                                        condition=gates.condition(plan.gates, evaluation), display="gates")
+                                        condition=condition, display="gates")
     return _finish(f"{plan.name}-train", plan, settings, components, executors, tasks, root_params, platform)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from compiler import provenance
-from compiler.plan import Plan, canonical_json
+from compiler.planning.plan import Plan, canonical_json
+from compiler.render import provenance
 from targets.kubeflow.ir import RenderedPipeline
 from targets.kubeflow.settings import KubeflowSettings
 

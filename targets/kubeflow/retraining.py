@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compiler import provenance
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
+from compiler.render import provenance
 from targets.kubeflow.settings import KubeflowSettings
 
 

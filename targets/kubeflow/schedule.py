@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compiler import provenance
-from compiler.plan import Plan
+from compiler.planning.plan import Plan
+from compiler.render import provenance
 from targets.kubeflow import names, runs
 from targets.kubeflow.cron import kfp_cron
 from targets.kubeflow.ir import RenderedPipeline

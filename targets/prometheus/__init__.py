@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from compiler import provenance, servingmetrics
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
-from compiler.targets import OutputFile, Target
-from compiler.units import format_duration
+from compiler.language.units import format_duration
+from compiler.monitoring import serving_metrics
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
+from compiler.render import provenance
+from compiler.render.plugins import OutputFile, Target
 from targets.prometheus import alertmanager, burnrate, contract, openslo, unittests
 from targets.prometheus.promql import PromQLError
 from targets.prometheus.rules import RuleSet, build, unexported
@@ -88,7 +89,7 @@ class PrometheusTarget(Target):
             return out
         found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
                  for index, why in rules.skipped]
-        stack = servingmetrics.stack_for(plan, settings.model_dump())
+        stack = serving_metrics.stack_for(plan, settings.model_dump())
         live = plan.serving.pattern in contract.LIVE_PATTERNS
         for env in plan.serving.environments:
             applied = rules.monitors if env is rules.env else [
@@ -145,9 +146,9 @@ class PrometheusTarget(Target):
                                      hint=f"write it like the monitor's own threshold: {form}")
 
     @staticmethod
-    def _buckets(plan: Plan, stack: servingmetrics.Stack,
+    def _buckets(plan: Plan, stack: serving_metrics.Stack,
                  monitors: list[tuple[int, MonitorPlan]]) -> Iterator[Diagnostic]:
-        """Latency thresholds against the bucket bounds the runtime really has (compiler.servingmetrics)."""
+        """Latency thresholds against the bucket bounds the runtime really has (compiler.monitoring.serving_metrics)."""
         if stack.latency is None or stack.latency.buckets is None or plan.serving.pattern not in contract.LIVE_PATTERNS:
             return
         bounds = stack.latency.buckets

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.plan import Plan
-from compiler.units import format_duration
+from compiler.language.units import format_duration
+from compiler.planning.plan import Plan
 from targets.prometheus.promql import quote
 from targets.prometheus.settings import PrometheusSettings, TeamReceivers
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from compiler.units import duration_ms
+from compiler.language.units import duration_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ import hashlib
 import re
 from typing import Any
 
-from compiler.plan import MonitorPlan
-from compiler.targets import OutputFile
+from compiler.planning.plan import MonitorPlan
+from compiler.render.plugins import OutputFile
 from targets.prometheus import burnrate
 from targets.prometheus.rules import RuleSet
 

@@ -1,6 +1,6 @@
 """PromQL text built from untrusted spec values: string literals, regex literals, selectors, templates.
 
-The quoting helpers live in compiler.promql (the rollout gate needs them too) and are re-exported
+The quoting helpers live in compiler.monitoring.promql (the rollout gate needs them too) and are re-exported
 here. Alert labels and annotations are Go templates in Prometheus, so spec text placed there goes
 through `template_literal`, which turns `{{` into an action that prints it.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import promql_parser
 
-from compiler.promql import number, quote, quote_meta, raw_selector, regex_alternation, selector
+from compiler.monitoring.promql import number, quote, quote_meta, raw_selector, regex_alternation, selector
 
 
 class PromQLError(ValueError):

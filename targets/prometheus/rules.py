@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from compiler import servingmetrics
-from compiler.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
-from compiler.servingmetrics import Stack
-from compiler.units import duration_ms, format_duration
+from compiler.language.units import duration_ms, format_duration
+from compiler.monitoring import serving_metrics
+from compiler.monitoring.serving_metrics import Stack
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from targets.prometheus import burnrate, contract
 from targets.prometheus.alertmanager import retrains
 from targets.prometheus.promql import check, number, quote_meta, regex_alternation, selector, template_literal
@@ -126,10 +126,10 @@ class Builder:
         self.plan = plan
         self.env = env
         self.settings = settings
-        self.stack: Stack = servingmetrics.stack_for(plan, settings.model_dump())
+        self.stack: Stack = serving_metrics.stack_for(plan, settings.model_dump())
         self.identity = {"model": plan.name, "model_version": plan.model.version, "environment": env.name}
         self.live = plan.serving.pattern in contract.LIVE_PATTERNS
-        # Staleness pages in production only, like critical monitors (compiler.plan.monitor_in).
+        # Staleness pages in production only, like critical monitors (compiler.planning.plan.monitor_in).
         self.paging = "critical" if env.rollout or env.name == "production" else "warning"
         self.groups: list[Group] = []
         self.skipped: list[tuple[int, str]] = []

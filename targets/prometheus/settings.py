@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from compiler.spec import Email, WebUrl  # http(s) only: these reach alert annotations (MLS241)
-from compiler.units import duration_ms
+from compiler.language.spec import Email, WebUrl  # http(s) only: these reach alert annotations (MLS241)
+from compiler.language.units import duration_ms
 
 
 def _duration(value: str) -> str:

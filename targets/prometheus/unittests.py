@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compiler.units import format_duration
+from compiler.language.units import format_duration
 from targets.prometheus.rules import TEST_INTERVAL, Alert, RuleSet, Scenario, expand, seconds
 
 # Rule evaluation steps per test file: every scenario is a steady state from time 0, so only `for:`

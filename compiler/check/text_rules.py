@@ -1,0 +1,181 @@
+"""Rules over every string of a spec: specs come from pull requests, so each value is untrusted.
+
+- Control characters: a trailing newline in a value that becomes a path, a CODEOWNERS line or a
+  Kubernetes name changes what that output means. Only prose (descriptions, the model card) and
+  scripts (step command/args, env values) may span lines; nothing may hold NUL, CR, other C0/C1
+  controls or bidirectional overrides (which make reviewed text read differently from what runs).
+- Credentials: a token or a URL with credentials is refused in every field, with its position (one
+  definition in compiler.check.credentials, shared with the diff redaction).
+- URLs: runbooks are links people click, so http(s) only; repositories also allow git's ssh forms.
+- Kubernetes label keys and values (metadata.labels, nodeSelector, tolerations) are checked here
+  with the spec position rather than by `mlspec validate` on the output.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from compiler.check import credentials
+from compiler.diagnostics import Diagnostic, Path
+from compiler.language import units
+from compiler.language.spec import Spec
+
+_ANY = "*"
+# Fields whose value may span lines (newline and tab allowed), as paths with `*` for any key or index.
+_MULTILINE: tuple[tuple[str | int, ...], ...] = (
+    ("metadata", "description"),
+    ("modelCard", _ANY),
+    ("monitors", _ANY, "description"),
+    ("pipeline", "steps", _ANY, "command", _ANY),
+    ("pipeline", "steps", _ANY, "args", _ANY),
+    ("pipeline", "steps", _ANY, "env", _ANY),
+)
+_HTTP_ONLY: tuple[tuple[str | int, ...], ...] = (("monitors", _ANY, "runbook"),)
+_REPOSITORY: tuple[tuple[str | int, ...], ...] = (("model", "code", "repo"), ("data", "dvc", "repo"))
+_URL_FIELDS = {p[-1] for p in (*_HTTP_ONLY, *_REPOSITORY)}
+
+# C0 and C1 controls, DEL, and the Unicode bidirectional embeddings, overrides and isolates.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MULTILINE_OK = {"\n", "\t"}
+_SUSPECT = re.compile(f"{_CONTROL.pattern}|{credentials.PREFILTER.pattern}")
+# The same question asked once of the whole spec as pydantic's JSON, where C0 controls are escaped
+# (\n, \u0000) and everything else is raw. A false alarm only costs the string-by-string walk.
+_SUSPECT_JSON = re.compile(r'\\[nrtbf]|\\u00[01][0-9a-fA-F]|[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]|'
+                           rf'{credentials.TOKEN_PREFIXES}|://[^/?#@\s"]*@')
+# A flag whose name ends in a secret's name: --password, --api-key, --auth-token (not --max-tokens).
+_SECRET_FLAG = re.compile(r"--?[A-Za-z0-9_-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key)",
+                          re.IGNORECASE)
+URL_SECRET_HINT = ("remove the credentials from the URL: the pipeline reads them from a Secret (env: {NAME: "
+                   "{secretRef: {name, key}}}), serving from its service account's storage secret")
+SECRET_HINT = "reference a Kubernetes Secret instead: env: {NAME: {secretRef: {name: SECRET, key: KEY}}}"
+
+
+def _matches(path: Path, patterns: tuple[tuple[str | int, ...], ...]) -> bool:
+    return any(len(p) == len(path) and all(a in (_ANY, b) for a, b in zip(p, path, strict=True))
+               for p in patterns)
+
+
+def _strings(value: Any) -> list[tuple[Path, str, bool]]:
+    """(path, text, is_key) for every string value and mapping key under `value` (iterative: lint runs
+    this for every spec, and a recursive generator cost more than the checks themselves)."""
+    out: list[tuple[Path, str, bool]] = []
+    stack: list[tuple[Path, Any]] = [((), value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            out.append((path, node, False))
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                where = (*path, key)
+                if isinstance(key, str):
+                    out.append((where, key, True))
+                stack.append((where, item))
+        elif isinstance(node, list | tuple):
+            stack.extend(((*path, index), item) for index, item in enumerate(node))
+    return out
+
+
+def _shown(char: str) -> str:
+    return {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL byte"}.get(
+        char, f"the control character U+{ord(char):04X}")
+
+
+def text_problems(spec: Spec) -> Iterator[Diagnostic]:
+    if _SUSPECT_JSON.search(spec.model_dump_json(by_alias=True, exclude_unset=True)):
+        yield from _every_string(spec)
+    else:  # the common case (~10x cheaper): no control character or credential anywhere
+        yield from _urls(spec)
+    yield from _secret_flags(spec)
+    yield from _labels(spec)
+
+
+def _urls(spec: Spec) -> Iterator[Diagnostic]:
+    for i, monitor in enumerate(spec.monitors):
+        if monitor.runbook is not None:
+            yield from _url(("monitors", i, "runbook"), monitor.runbook)
+    yield from _url(("model", "code", "repo"), spec.model.code.repo)
+    if spec.data.dvc is not None and spec.data.dvc.repo is not None:
+        yield from _url(("data", "dvc", "repo"), spec.data.dvc.repo)
+
+
+def _url(path: Path, text: str) -> Iterator[Diagnostic]:
+    if _matches(path, _HTTP_ONLY) and not units.is_web_url(text):
+        yield Diagnostic("MLS241", f"{text!r} is not an http(s) URL", path=path,
+                         hint="runbooks are links: write https://host/path")
+    if _matches(path, _REPOSITORY) and not units.is_repository_url(text):
+        yield Diagnostic("MLS241", f"{text!r} is not a repository URL", path=path,
+                         hint="write https://host/org/repo, ssh://git@host/org/repo or git@host:org/repo")
+
+
+def _every_string(spec: Spec) -> Iterator[Diagnostic]:
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    for path, text, is_key in _strings(data):
+        if not _SUSPECT.search(text) and (is_key or path[-1] not in _URL_FIELDS):
+            continue  # plain text in a field that is not a URL
+        bad = None
+        if _CONTROL.search(text):  # rare: decide what the field allows only then (lint runs this ~300x a spec)
+            allowed = _MULTILINE_OK if not is_key and _matches(path, _MULTILINE) else set()
+            bad = next((c for c in _CONTROL.findall(text) if c not in allowed), None)
+        if bad is not None:
+            where = "key" if is_key else "value"
+            hint = ("remove it; only descriptions, the model card and step scripts may span lines"
+                    if bad in _MULTILINE_OK else "remove it: it hides or changes what reviewers read")
+            yield Diagnostic("MLS240", f"the {where} contains {_shown(bad)}", path=path, hint=hint)
+            continue
+        found = credentials.first(text)
+        if found is not None:
+            where = "key" if is_key else "value"
+            hint = URL_SECRET_HINT if found.what == credentials.URL else SECRET_HINT
+            yield Diagnostic("MLS225", f"the {where} contains {found.what}", path=path, hint=hint)
+            continue
+        if not is_key and path[-1] in _URL_FIELDS:
+            yield from _url(path, text)
+
+
+def _literal(value: str) -> bool:
+    """A value written in the spec, not a reference the runtime fills in ($VAR, $(VAR), {{...}})."""
+    return bool(value) and not value.startswith(("$", "{{"))
+
+
+def _secret_flags(spec: Spec) -> Iterator[Diagnostic]:
+    for i, step in enumerate(spec.pipeline.steps):
+        for field in ("command", "args"):
+            items = getattr(step, field) or []
+            for j, item in enumerate(items):
+                flag, eq, value = item.partition("=")
+                if not _SECRET_FLAG.fullmatch(flag):
+                    continue
+                if not eq:
+                    value = items[j + 1] if j + 1 < len(items) and not items[j + 1].startswith("-") else ""
+                if _literal(value) and credentials.first(value) is None:  # a token is reported on its own
+                    yield Diagnostic("MLS225", f"{flag} is given a secret written in the spec",
+                                     path=("pipeline", "steps", i, field, j),
+                                     hint="pass it through an environment variable from a Secret: "
+                                          "env: {NAME: {secretRef: {name, key}}} and args: [--flag, $(NAME)]")
+
+
+def _labels(spec: Spec) -> Iterator[Diagnostic]:
+    value_hint = "at most 63 of A-Z a-z 0-9 - _ . starting and ending with a letter or digit"
+    key_hint = "an optional DNS prefix and '/', then at most 63 of A-Z a-z 0-9 - _ . (alphanumeric at both ends)"
+    for key, value in spec.metadata.labels.items():
+        if not units.is_label_value(value):
+            yield Diagnostic("MLS242", f"{value!r} is not a Kubernetes label value",
+                             path=("metadata", "labels", key), hint=value_hint)
+    for i, step in enumerate(spec.pipeline.steps):
+        base: Path = ("pipeline", "steps", i)
+        for key, value in step.nodeSelector.items():
+            if not units.is_label_key(key):
+                yield Diagnostic("MLS242", f"{key!r} is not a Kubernetes label key",
+                                 path=(*base, "nodeSelector", key), hint=key_hint)
+            elif not units.is_label_value(value):
+                yield Diagnostic("MLS242", f"{value!r} is not a Kubernetes label value",
+                                 path=(*base, "nodeSelector", key), hint=value_hint)
+        for j, toleration in enumerate(step.tolerations):
+            if not units.is_label_key(toleration.key):
+                yield Diagnostic("MLS242", f"{toleration.key!r} is not a Kubernetes label key",
+                                 path=(*base, "tolerations", j, "key"), hint=key_hint)
+            if toleration.value is not None and not units.is_label_value(toleration.value):
+                yield Diagnostic("MLS242", f"{toleration.value!r} is not a toleration value (a label value)",
+                                 path=(*base, "tolerations", j, "value"), hint=value_hint)

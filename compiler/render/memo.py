@@ -1,0 +1,49 @@
+"""A content-addressed memo for per-file work that project-wide hooks repeat on every render.
+
+`render_repository` reads every rendered file; a target that derives something from each file's bytes
+(the gitops target classifies 15k YAML files for 1,000 models) asks `cached(namespace, file_digest(...),
+compute)` and computes only for content it has not seen. An incremental render (compiler.output.incremental)
+persists the entries used in a run with its cache and knows the digest of every file it reused without
+reading it, so a render after one spec changed parses only that spec's files. A value must depend on the
+bytes alone, and callers must not mutate it (it is shared).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_STORE: dict[tuple[str, str], Any] = {}
+_USED: set[tuple[str, str]] = set()
+
+
+def file_digest(rendered: Mapping[str, bytes], path: str) -> str:
+    """The sha256 of `rendered[path]`; free (no read) when the mapping knows it (`sha256(path)`)."""
+    known = getattr(rendered, "sha256", None)
+    if callable(known):
+        found = known(path)
+        if isinstance(found, str):
+            return found
+    return hashlib.sha256(rendered[path]).hexdigest()
+
+
+def cached(namespace: str, digest: str, compute: Callable[[], T]) -> T:
+    key = (namespace, digest)
+    _USED.add(key)
+    if key in _STORE:
+        value: T = _STORE[key]
+        return value
+    value = _STORE[key] = compute()
+    return value
+
+
+def used() -> dict[tuple[str, str], Any]:
+    """The entries this process used: what is worth keeping for the next run."""
+    return {k: _STORE[k] for k in _USED if k in _STORE}
+
+
+def preload(entries: Mapping[tuple[str, str], Any]) -> None:
+    _STORE.update(entries)
