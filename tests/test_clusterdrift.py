@@ -184,7 +184,6 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
 
     from compiler.deploy.commit import commit
     from compiler.ledger.state import load_states
-    from compiler.rollout import engine
     from compiler.rollout.engine import Options, advance
 
     project, deploy = tmp_path / "project", tmp_path / "deploy"
@@ -197,10 +196,8 @@ def test_repo_supplies_the_live_rollout_stage(tmp_path: Path, monkeypatch: pytes
     sp.run(["git", "-C", str(deploy), "config", "user.email", "t@example.com"], check=True)
     monkeypatch.setenv("MLSPEC_ACTOR", "tester")
     assert commit(deploy, root=project).status == "committed"
-    monkeypatch.setattr(engine, "query", answers())
-    monkeypatch.setattr(engine, "rules", lambda url: loaded_rules(deploy))
     options = Options("alpha", deploy, prometheus="http://prometheus.invalid:9090", specs=[project / "specs"],
-                      push=False)
+                      push=False, query=answers(), rules=lambda url: loaded_rules(deploy))
     assert advance(options, wait=True, timeout=30, interval=0.1).code == 0
     result = run(None, root=project, render=True, rollout_state=load_states(deploy))
     fake = FakeKube().start()

@@ -41,6 +41,9 @@ BASE = yaml.safe_load((REPO_ROOT / "specs" / "fraud-detector.yaml").read_text())
 class Setup:
     project: Path
     repo: Path
+    # The stand-in Prometheus, passed to the engine as collaborators (Options.query/rules).
+    query: Callable[..., list[Sample]] | None = None
+    rules: Callable[[str], list[dict[str, Any]]] | None = None
 
     def spec(self, name: str) -> Path:
         return self.project / "specs" / f"{name}.yaml"
@@ -57,7 +60,8 @@ class Setup:
 
     def options(self, model: str = "alpha", **extra: Any) -> Options:
         return Options(model, self.repo, prometheus="http://prometheus.invalid:9090",
-                       specs=[self.project / "specs"], push=False, **extra)
+                       specs=[self.project / "specs"], push=False,
+                       **{"query": self.query, "rules": self.rules, **extra})
 
     def active(self, model: str = "alpha") -> str:
         return str(yaml.safe_load((self.repo / KUSTOMIZATION.format(model)).read_text())["resources"][-1])
@@ -82,7 +86,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
     with git.Repo(repo).config_writer() as config:
         config.set_value("user", "name", "Rollout Test").set_value("user", "email", "rollout@example.com")
     assert commit(repo, root=project).status == "committed"
-    monkeypatch.setattr(engine, "rules", lambda url: loaded_rules(repo))
+    made.rules = lambda url: loaded_rules(repo)
     return made
 
 
@@ -113,15 +117,26 @@ def answers(firing: tuple[str, ...] = (), requests: float | None = 500.0) -> Cal
 
 
 @contextmanager
-def fake_prometheus(ask: Callable[[str, str], list[Sample]]) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 answering Prometheus' instant-query API from `ask`."""
+def fake_prometheus(ask: Callable[[str, str], list[Sample]],
+                    groups: Callable[[], list[dict[str, Any]]] | None = None) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 answering Prometheus' instant-query API from `ask` and, given `groups`,
+    its rules API (`GET /api/v1/rules`)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if groups is None or not self.path.startswith("/api/v1/rules"):
+                self.send_error(404)
+                return
+            self._answer({"groups": groups()})
+
         def do_POST(self) -> None:
             form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             samples = ask("", form["query"][0])
-            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-                {"metric": s.labels, "value": [0, str(s.value)]} for s in samples]}}).encode()
+            self._answer({"resultType": "vector", "result": [
+                {"metric": s.labels, "value": [0, str(s.value)]} for s in samples]})
+
+        def _answer(self, data: dict[str, Any]) -> None:
+            body = json.dumps({"status": "success", "data": data}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -319,8 +334,8 @@ def _other_version(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_gate_refuses_when_the_rules_cannot_be_trusted(setup: Setup, monkeypatch: pytest.MonkeyPatch,
                                                        change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
                                                        reason: str) -> None:
-    monkeypatch.setattr(engine, "query", answers())
-    monkeypatch.setattr(engine, "rules", lambda url: change(loaded_rules(setup.repo)))
+    setup.query = answers()
+    setup.rules = lambda url: change(loaded_rules(setup.repo))
     head = setup.head()
     result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)  # past the 1 s hold
     assert result.code == 1, result.lines
@@ -333,7 +348,7 @@ def test_gate_refuses_when_the_rules_cannot_be_trusted(setup: Setup, monkeypatch
 def test_gate_refuses_without_request_history(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
     # Prometheus answers now, but had no series `for:` seconds ago (fresh or lost storage).
     now_only = answers()
-    monkeypatch.setattr(engine, "query", lambda url, expr, at=None: [] if at is not None else now_only(url, expr))
+    setup.query = lambda url, expr, at=None: [] if at is not None else now_only(url, expr)
     result = advance(setup.options(), wait=True, timeout=1.5, interval=0.2)
     assert result.code == 1, result.lines
     assert result.verdict is not None
@@ -378,7 +393,7 @@ def _forged_state(setup: Setup, stage: str = "full") -> None:
 @pytest.mark.parametrize("committed", [False, True])
 def test_hand_written_state_is_refused_by_commit_rollout_and_reported_by_drift(
         setup: Setup, monkeypatch: pytest.MonkeyPatch, committed: bool) -> None:
-    monkeypatch.setattr(engine, "query", answers())
+    setup.query = answers()
     _forged_state(setup)
     if committed:
         _git_commit(setup, state_path("alpha"))
@@ -400,7 +415,7 @@ def test_hand_written_state_is_refused_by_commit_rollout_and_reported_by_drift(
 
 
 def _two_transitions(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(engine, "query", answers())
+    setup.query = answers()
     assert advance(setup.options(), wait=True, timeout=30, interval=0.1).code == 0
     assert rollback(setup.options(), "first").code == 0
     assert _drift(setup) == []  # what mlspec wrote is consistent
@@ -466,7 +481,7 @@ def test_record_appended_by_hand_is_reported(setup: Setup, monkeypatch: pytest.M
 
 def test_manual_rollback_that_loses_a_race_to_an_advance_retries(setup: Setup,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "query", answers())
+    setup.query = answers()
     real_locate = engine.locate
     raced: list[str] = []
 
@@ -492,7 +507,6 @@ def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    monkeypatch.setattr(engine, "query", answers())
     remote = tmp_path / "remote.git"
     git.Repo.init(remote, bare=True)
     repo = git.Repo(setup.repo)
@@ -502,9 +516,10 @@ def test_push_rejected_after_the_commit_says_how_to_publish_it(setup: Setup, tmp
     hook = remote / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'protected branch: deployments are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
-    result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
-                                      str(setup.project / "specs"), "--prometheus", "http://p:9090", "--wait",
-                                      "--interval", "0.2", "--timeout", "20"])  # the branch tracks: it pushes
+    with fake_prometheus(answers(), lambda: loaded_rules(setup.repo)) as url:  # the CLI's real HTTP client
+        result = CliRunner().invoke(cli, ["rollout", "advance", "alpha", "--repo", str(setup.repo), "--specs",
+                                          str(setup.project / "specs"), "--prometheus", url, "--wait",
+                                          "--interval", "0.2", "--timeout", "20"])  # the branch tracks: it pushes
     assert result.exit_code == 2, result.output
     head = setup.head()
     assert git.Repo(remote).heads[branch].commit.hexsha != head  # the remote never got it

@@ -45,8 +45,10 @@ class Options:
     push: bool | None = None  # None: push when the branch tracks a remote branch
     remote: str = "origin"
     lock_timeout: float = 60.0
-    # How to ask Prometheus (url, expr, at=None) -> samples; default the HTTP client. Tests pass a stand-in.
+    # How to ask Prometheus (url, expr, at=None) -> samples, and its rules API (url) -> rule groups; default
+    # the HTTP client. Collaborators are passed in (a stand-in Prometheus in tests), never patched in.
     query: Callable[..., list[Sample]] | None = None
+    rules: Callable[[str], list[dict[str, Any]]] | None = None
 
 
 @dataclass(slots=True)
@@ -178,7 +180,8 @@ def _query(opts: Options) -> health.Query:
 
 def _source(opts: Options) -> health.Source:
     url, ask = _url(opts), _ask(opts)
-    return health.Source(lambda expr: ask(url, expr), lambda expr, at: ask(url, expr, at=at), lambda: rules(url))
+    loaded = opts.rules or rules
+    return health.Source(lambda expr: ask(url, expr), lambda expr, at: ask(url, expr, at=at), lambda: loaded(url))
 
 
 def status(opts: Options) -> dict[str, Any]:
