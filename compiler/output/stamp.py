@@ -19,7 +19,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,12 +197,14 @@ def load(path: Path, kind: type) -> Any:
 
 
 def record_render(path: Path, before: Inputs, out: Path, code: Sequence[str], manifest_files: Iterable[str],
-                  diagnostics: list[Diagnostic], specs: int) -> None:
-    """Stamp a render that left `out` current. `before` was taken before the run read its inputs."""
+                  diagnostics: list[Diagnostic], specs: int, known: Mapping[str, Stat] | None = None) -> None:
+    """Stamp a render that left `out` current. `before` was taken before the run read its inputs; `known`:
+    stats this run already took of its output files (compiler.output.incremental checks or writes each)."""
     outputs: dict[str, Stat] = {}
     base = str(out)
+    known = known or {}
     for rel in [*manifest_files, f"{STATE_DIR}/{MANIFEST_NAME}"]:
-        found = stat_of(f"{base}/{rel}")
+        found = known.get(rel) or stat_of(f"{base}/{rel}")
         if found is None:
             return  # not as written: no stamp, the next run takes the normal path
         outputs[rel] = found

@@ -114,7 +114,7 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
             context = done.result.context
             stamp.record_render(stamp.render_stamp_path(context.root, out), before, out,
                                 stamp.package_dirs(stamp.code_packages(context.targets)), done.manifest.files,
-                                done.result.diagnostics, len(done.result.specs))
+                                done.result.diagnostics, len(done.result.specs), done.index.stats)
     return done.result, change
 
 
