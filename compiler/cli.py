@@ -52,6 +52,7 @@ LAZY_COMMANDS = {
     "data": "targets.ci.datacheck:data_command",
     "kfp": "targets.kubeflow.cli:kfp_command",
     "verify": "compiler.live.verify:verify_command",
+    "workflows": "compiler.output.workflows:workflows_command",
 }
 
 
@@ -235,7 +236,8 @@ def _spec_repository_root(start: Path) -> Path:
 @click.option("--team", default="my-team", show_default=True)
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("specs"), show_default=True)
 def init(name: str, team: str, directory: Path) -> None:
-    """Write a commented starter spec NAME.yaml that lints clean, and the schemas editors read."""
+    """Write a commented starter spec NAME.yaml that lints clean, the schemas editors read and the
+    CI workflows (`mlspec workflows`)."""
     from compiler.language.jsonschema_export import modeline, sync_schemas
     from compiler.language.starter import starter_spec
     from compiler.language.units import is_dns_label
@@ -259,6 +261,11 @@ def init(name: str, team: str, directory: Path) -> None:
     for schema_path in written:
         click.echo(f"wrote {schema_path}", err=True)
     click.echo(f"wrote {path}; next: mlspec lint {path}", err=True)
+    # The model's CI workflows run in this (the spec) repository: written here, never copied by hand.
+    from compiler.output.workflows import sync
+
+    if sync(root) != 0:  # another spec has errors; the starter itself lints clean
+        click.echo("the CI workflows were not written: fix the errors above, then run `mlspec workflows`", err=True)
 
 
 @cli.command()

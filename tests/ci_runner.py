@@ -5,6 +5,11 @@ the provider gives (GITHUB_*/CI_* variables, `env:`/`variables:`, secrets and va
 outputs through $GITHUB_OUTPUT or dotenv reports). It resolves only the `${{ }}` expressions and `if:`
 conditions the ci target writes, and refuses anything else, so a new construct fails the test instead of
 being silently mis-simulated. Jobs in a protected environment wait until the caller approves them.
+
+A step that `uses:` one of `local_actions` (our own action.yml) runs that composite action's steps as
+the runner does: inputs bound from `with:` over the defaults (`${{ inputs.x }}`), each step's `if:` and
+`env:` evaluated, `run:` under `bash -eo pipefail`, $GITHUB_ENV reaching the rest of the job and
+$GITHUB_OUTPUT the action's `steps` context.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _TERM = re.compile(r"^(github\.[a-z_]+)\s*(==|!=)\s*'([^']*)'$")
+_ACTION_TERM = re.compile(r"^((?:inputs|github|steps)\.[a-z0-9_.-]+)\s*(==|!=)\s*'([^']*)'$")
 _GL_TERM = re.compile(r'^\$([A-Z_]+)\s*(==|!=)\s*"([^"]*)"$')
 _GL_VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 STEP_TIMEOUT = 120.0
@@ -49,6 +57,7 @@ class Runner:
     branch: str = "main"
     protected: frozenset[str] = frozenset()  # environments with required reviewers
     extra_env: dict[str, str] = field(default_factory=dict)
+    local_actions: dict[str, Path] = field(default_factory=dict)  # `uses:` value -> directory with action.yml
     results: dict[str, JobResult] = field(default_factory=dict)
 
     def _workspace(self, job: str) -> Path:
@@ -56,10 +65,12 @@ class Runner:
         shutil.copytree(self.checkout, where, symlinks=True)
         return where
 
-    def _bash(self, script: str, cwd: Path, env: dict[str, str], errexit: bool) -> subprocess.CompletedProcess[str]:
+    def _bash(self, script: str, cwd: Path, env: dict[str, str], errexit: bool,
+              pipefail: bool = False) -> subprocess.CompletedProcess[str]:
         path = cwd.parent / "step.sh"
         path.write_text(script + "\n")
-        args = ["bash", "--noprofile", "--norc", *(["-e"] if errexit else []), str(path)]
+        flags = (["-e"] if errexit else []) + (["-o", "pipefail"] if pipefail else [])
+        args = ["bash", "--noprofile", "--norc", *flags, str(path)]
         return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT,
                               stdin=subprocess.DEVNULL, check=False)
 
@@ -74,10 +85,14 @@ class Runner:
         return {"event_name": self.event, "ref": f"refs/heads/{self.branch}", "run_id": "4242",
                 "run_attempt": "1", "repository_owner": "acme", "actor": "octocat"}
 
-    def _gh_value(self, expr: str, steps: dict[str, dict[str, str]]) -> str:
+    def _gh_value(self, expr: str, steps: dict[str, dict[str, str]], env: dict[str, str] | None = None) -> str:
         if expr == "'${{'":
             return "${{"
         parts = expr.split(".")
+        if len(parts) == 2 and parts[0] == "env" and env is not None:
+            if parts[1] not in env:
+                raise Refused(f"{expr}: the job has no such variable")
+            return env[parts[1]]
         github = self._github_context()
         if len(parts) == 4 and parts[0] == "needs" and parts[2] == "outputs":
             result = self.results.get(parts[1])
@@ -94,8 +109,9 @@ class Runner:
             return steps.get(parts[1], {}).get(parts[3], "")
         raise Refused(f"expression not modelled: ${{{{ {expr} }}}}")
 
-    def gh_resolve(self, text: str, steps: dict[str, dict[str, str]] | None = None) -> str:
-        return _EXPR.sub(lambda m: self._gh_value(m.group(1), steps or {}), text)
+    def gh_resolve(self, text: str, steps: dict[str, dict[str, str]] | None = None,
+                   env: dict[str, str] | None = None) -> str:
+        return _EXPR.sub(lambda m: self._gh_value(m.group(1), steps or {}, env), text)
 
     def gh_condition(self, expr: str) -> bool:
         expr = expr.strip()
@@ -150,6 +166,14 @@ class Runner:
         for index, step in enumerate(job["steps"]):
             if "if" in step and not self.gh_condition(step["if"]):
                 continue
+            if "uses" in step and step["uses"] in self.local_actions:
+                inputs = {k: self.gh_resolve(str(v), steps, env) for k, v in (step.get("with") or {}).items()}
+                done_ok, text = self._composite(self.local_actions[step["uses"]], inputs, workspace, env,
+                                                f"{name}-{index}")
+                log.append(f"--- {name}: {step.get('name')} ({step['uses']} {inputs.get('command', '')})\n{text}")
+                if not done_ok:
+                    return JobResult("failure", log="\n".join(log))
+                continue
             if "uses" in step:
                 action = step["uses"].split("@")[0]
                 if action in ("actions/checkout", "actions/setup-python"):
@@ -172,6 +196,53 @@ class Runner:
                 steps[step["id"]] = _key_values(files["GITHUB_OUTPUT"].read_text())
         outputs = {k: self.gh_resolve(str(v), steps) for k, v in (job.get("outputs") or {}).items()}
         return JobResult("success", outputs, "\n".join(log))
+
+    def _composite(self, directory: Path, given: dict[str, str], workspace: Path, env: dict[str, str],
+                   prefix: str) -> tuple[bool, str]:
+        """Run a composite action's steps; `env` (the job's) takes what they write to $GITHUB_ENV."""
+        action = yaml.safe_load((directory / "action.yml").read_text())
+        if action["runs"]["using"] != "composite":
+            raise Refused(f"{directory}: only composite actions are modelled")
+        declared = action.get("inputs") or {}
+        unknown = set(given) - set(declared)
+        if unknown:
+            raise Refused(f"inputs the action does not declare: {sorted(unknown)}")
+        github = {**self._github_context(), "action_path": str(directory),
+                  "token": self.secrets.get("GITHUB_TOKEN", ""),
+                  "base_ref": "main" if self.event == "pull_request" else ""}
+        context = {f"github.{k}": v for k, v in github.items()}
+        # Input defaults may be expressions (`${{ github.token }}`): evaluated like any other.
+        inputs = {k: _EXPR.sub(lambda m: _lookup(context, m.group(1)), str(v.get("default", "")))
+                  for k, v in declared.items()}
+        inputs.update(given)
+        context.update({f"inputs.{k}": v for k, v in inputs.items()})
+        log: list[str] = []
+        for index, step in enumerate(action["runs"]["steps"]):
+            if "if" in step and not _action_condition(step["if"], context):
+                continue
+            if "uses" in step:
+                if step["uses"].split("@")[0] != "actions/setup-python":
+                    raise Refused(f"action not modelled inside {directory}: {step['uses']}")
+                continue  # the shims' python is the interpreter
+            if step.get("shell") != "bash":
+                raise Refused(f"composite step {step.get('name')} without `shell: bash`")
+            files = {k: self.work / "tmp" / f"{prefix}-a{index}-{k}" for k in ("GITHUB_ENV", "GITHUB_OUTPUT")}
+            for path in files.values():
+                path.write_text("")
+            step_env = {**env, **{k: str(v) for k, v in files.items()}}
+            step_env.update({k: _EXPR.sub(lambda m: _lookup(context, m.group(1)), str(v))
+                             for k, v in (step.get("env") or {}).items()})
+            if "${{" in step["run"]:
+                raise Refused(f"composite step {step.get('name')} has an expression inside its script")
+            done = self._bash(step["run"], workspace, step_env, errexit=True, pipefail=True)
+            log.append(f"  - {step.get('name')} (exit {done.returncode})\n{done.stdout}{done.stderr}")
+            if done.returncode != 0:
+                return False, "\n".join(log)
+            env.update(_key_values(files["GITHUB_ENV"].read_text()))
+            if "id" in step:
+                for key, value in _key_values(files["GITHUB_OUTPUT"].read_text()).items():
+                    context[f"steps.{step['id']}.outputs.{key}"] = value
+        return True, "\n".join(log)
 
     # --- GitLab CI --------------------------------------------------------------------------------
 
@@ -241,6 +312,27 @@ class Runner:
         dotenv = (job.get("artifacts") or {}).get("reports", {}).get("dotenv")
         outputs = _key_values((workspace / dotenv).read_text()) if dotenv else {}
         return JobResult("success", outputs, log)
+
+
+def _lookup(context: dict[str, str], expr: str) -> str:
+    if expr not in context and not expr.startswith("steps."):
+        raise Refused(f"expression not modelled in the action: ${{{{ {expr} }}}}")
+    return context.get(expr, "")  # an output a skipped step never wrote is empty, as on GitHub
+
+
+def _action_condition(expr: str, context: dict[str, str]) -> bool:
+    """`a == 'x' && b != ''` terms joined by `&&`, groups joined by `||` (&& binds tighter)."""
+    verdict = False
+    for group in expr.split("||"):
+        ok = True
+        for term in group.split("&&"):
+            match = _ACTION_TERM.match(term.strip())
+            if not match:
+                raise Refused(f"condition not modelled: {expr}")
+            value = _lookup(context, match.group(1))
+            ok &= (value == match.group(3)) if match.group(2) == "==" else (value != match.group(3))
+        verdict |= ok
+    return verdict
 
 
 def _key_values(text: str) -> dict[str, str]:

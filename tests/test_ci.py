@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import yaml
 from pydantic import ValidationError
-from tools import require_tool, run_tool
+from tools import REPO_ROOT, require_tool, run_tool
 
 from compiler.pipeline import run
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
 from targets.ci import CiTarget, datacheck
 from targets.ci.jobs import ROLLOUT_JOB
-from targets.ci.settings import DEFAULT_ACTIONS, STAGES, CiSettings
+from targets.ci.settings import DEFAULT_ACTION, DEFAULT_ACTIONS, STAGES, CiSettings
 
 GITHUB_HOSTED_LIMIT = 360  # minutes a job may run on a GitHub-hosted runner
 
@@ -52,12 +53,18 @@ def _pipelines(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
 
 
 def _write_repo(files: dict[str, bytes], root: Path) -> tuple[list[Path], list[Path]]:
-    """actionlint wants workflows under .github/workflows of a repository."""
+    """actionlint wants workflows under .github/workflows of a repository. Our Action sits at the
+    repository's root and the workflows call it as `./`, so actionlint reads its inputs (it cannot fetch
+    a remote action) and refuses an input the Action does not declare."""
     (root / ".git").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "action.yml", root / "action.yml")
     workflows, pipelines = [], []
     for rel, data in sorted(files.items()):
         name = rel.split("/")[1]
-        if rel.endswith("/github-workflow.yaml"):
+        if rel == "ci/github-review-workflow.yaml":
+            path = root / ".github" / "workflows" / "mlspec-review.yaml"
+            workflows.append(path)
+        elif rel.endswith("/github-workflow.yaml"):
             path = root / ".github" / "workflows" / f"mlspec-{name}.yaml"
             workflows.append(path)
         elif rel.endswith("/gitlab-ci.yaml"):
@@ -66,7 +73,7 @@ def _write_repo(files: dict[str, bytes], root: Path) -> tuple[list[Path], list[P
         else:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        path.write_bytes(data.replace(f"uses: {DEFAULT_ACTION}\n".encode(), b"uses: ./\n"))
     return workflows, pipelines
 
 
@@ -174,10 +181,15 @@ def test_workflow_hardening(rendered: dict[str, bytes]) -> None:
             if "concurrency" in job:
                 assert job["concurrency"]["cancel-in-progress"] is False
             for step in job["steps"]:
-                if "uses" in step:
+                if "uses" in step and step["uses"] != DEFAULT_ACTION:
                     assert SHA_PIN.match(step["uses"]), step["uses"]
                 if "run" in step:
                     assert "${{" not in step["run"], (rel, name, step["name"])
+                if step.get("uses") == DEFAULT_ACTION:
+                    # The Action's inputs read job variables; spec text never becomes an expression.
+                    for value in step["with"].values():
+                        for expr in re.findall(r"\$\{\{.*?\}\}", str(value)):
+                            assert re.fullmatch(r"\$\{\{ env\.[A-Z][A-Z0-9_]* \}\}", expr), (rel, name, value)
         prod = doc["jobs"]["canary_deploy_production"]
         assert prod["environment"]["name"] == "production" or prod["environment"]["name"] == "pilot-stores"
 
@@ -191,30 +203,79 @@ def test_outputs_pass_between_jobs(rendered: dict[str, bytes]) -> None:
         "${{ needs.deploy_to_staging.outputs.image_tag }}"
 
 
+def _calls(job: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The job's calls of the mlspec Action: (command, the other inputs)."""
+    return [(step["with"]["command"], {k: v for k, v in step["with"].items() if k != "command"})
+            for step in job["steps"] if step.get("uses") == DEFAULT_ACTION]
+
+
+def _action_commands() -> set[str]:
+    """The commands action.yml accepts, read from its own check (so a renamed command fails here)."""
+    action = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
+    check = next(s for s in action["runs"]["steps"] if s.get("id") == "installed")["run"]
+    return set(re.search(r"^\s*([a-z|-]+)\) ;;$", check, re.MULTILINE).group(1).split("|"))  # type: ignore[union-attr]
+
+
 def test_stage_commands(rendered: dict[str, bytes]) -> None:
     jobs = _workflows(rendered)["models/fraud-detector/ci/github-workflow.yaml"]["jobs"]
 
     def runs(job: str) -> str:
         return "\n".join(s.get("run", "") for s in jobs[job]["steps"])
 
-    assert 'mlspec lint "$SPEC_PATH"' in runs("lint_and_test")
+    def commands(job: str) -> list[str]:
+        return [command for command, _ in _calls(jobs[job])]
+
+    spec = "${{ env.SPEC_PATH }}"
+    # Every mlspec step is a call of the Action; no job installs or runs mlspec itself.
+    for name, job in jobs.items():
+        assert "mlspec " not in runs(name).replace("mlspec-ci", ""), name
+        assert "pip install \"mlspec" not in runs(name), name
+        assert commands(name)[0] == "setup", name
+        assert _calls(job)[0][1] == {"python-version": "3.11"}
+    assert commands("lint_and_test") == ["setup", "lint"]
+    assert _calls(jobs["lint_and_test"])[1][1] == {"specs": spec}
     assert "dvc get" in runs("validate_data")
-    assert "mlspec data check" in runs("validate_data")
-    assert "mlspec kfp submit" in runs("train_model")
-    assert '--run-id "$RUN_ID"' in runs("train_model")
+    assert commands("validate_data") == ["setup", "data-check"]
+    assert commands("train_model") == ["setup", "render", "train"]
+    train = _calls(jobs["train_model"])[2][1]
+    assert train["run-id"] == "${{ env.RUN_ID }}"
+    assert train["package"] == "rendered/models/fraud-detector/kubeflow/pipeline.yaml"
+    assert train["run-name"] == "${{ env.MODEL_NAME }}-${{ env.IMAGE_TAG }}"
     assert "org.opencontainers.image.revision=$CODE_COMMIT" in runs("train_model")
     assert jobs["train_model"]["env"]["IMAGE_TAG"].startswith("${{ needs.validate_data")
-    assert 'mlspec gate "$SPEC_PATH"' in runs("evaluate_against_baseline")
-    assert '--hold "$PRODUCTION_ENV"' in runs("deploy_to_staging")
+    assert _calls(jobs["evaluate_against_baseline"])[1] == ("gate", {
+        "specs": spec, "candidate": "${{ env.CANDIDATE_METRICS }}", "baseline": "${{ env.BASELINE_METRICS }}",
+        "verdict": "${{ env.GATE_VERDICT }}"})
+    assert _calls(jobs["deploy_to_staging"])[1] == ("deploy", {
+        "specs": spec, "deploy-path": "deploy", "hold": "${{ env.PRODUCTION_ENV }}"})
     assert jobs["deploy_to_staging"]["env"]["PRODUCTION_ENV"] == "production"
-    prod = runs("canary_deploy_production")
     # The release commits the first stage; the scheduled job walks the rest, one stage per run.
-    assert "mlspec rollout advance" not in prod
+    assert _calls(jobs["canary_deploy_production"])[1] == ("deploy", {"specs": spec, "deploy-path": "deploy"})
     assert jobs["canary_deploy_production"]["environment"] == {"name": "production"}
-    assert "mlspec rollout advance" in runs(ROLLOUT_JOB)
+    assert _calls(jobs[ROLLOUT_JOB])[1] == ("advance", {
+        "specs": spec, "deploy-path": "deploy", "model": "${{ env.MODEL_NAME }}",
+        "environment": "${{ env.ROLLOUT_ENV }}", "prometheus-url": "${{ env.MLSPEC_PROMETHEUS_URL }}"})
     assert jobs[ROLLOUT_JOB]["env"]["MLSPEC_PROMETHEUS_URL"] == "${{ vars.MLSPEC_PROMETHEUS_URL }}"
     assert "environment" not in jobs[ROLLOUT_JOB]
     assert all(job["timeout-minutes"] <= GITHUB_HOSTED_LIMIT for job in jobs.values())
+
+
+def test_every_call_names_a_command_the_action_has(rendered: dict[str, bytes]) -> None:
+    known = _action_commands()
+    assert {"setup", "lint", "gate", "deploy", "advance"} <= known
+    used = {command for doc in _workflows(rendered).values() for job in doc["jobs"].values()
+            for command, _ in _calls(job)}
+    assert used
+    assert used <= known, used - known
+
+
+def test_the_action_ref_is_a_release_or_a_commit() -> None:
+    assert DEFAULT_ACTION == "mlspec/mlspec@v0.1.0"  # the compiler's own version
+    sha = "b" * 40
+    assert CiSettings(action=f"acme/mlspec@{sha}").action == f"acme/mlspec@{sha}"
+    for moving in ("mlspec/mlspec@main", "mlspec/mlspec", "mlspec/mlspec@v1; id", "mlspec/mlspec@latest"):
+        with pytest.raises(ValidationError):
+            CiSettings(action=moving)
 
 
 def test_gitlab_production_is_a_blocking_manual_job(rendered: dict[str, bytes]) -> None:
@@ -251,8 +312,8 @@ def test_repository_settings_list_approvers(rendered: dict[str, bytes]) -> None:
 def test_action_pins_are_configurable() -> None:
     sha = "a" * 40
     settings = CiSettings(actions={"actions/checkout": sha})
-    assert settings.action("actions/checkout") == f"actions/checkout@{sha}"
-    assert settings.action("actions/setup-python").endswith(DEFAULT_ACTIONS["actions/setup-python"])
+    assert settings.pinned("actions/checkout") == f"actions/checkout@{sha}"
+    assert settings.pinned("actions/setup-python").endswith(DEFAULT_ACTIONS["actions/setup-python"])
     with pytest.raises(ValidationError):
         CiSettings(actions={"actions/checkout": "v4"})
     with pytest.raises(ValidationError):
@@ -286,6 +347,7 @@ def test_untrusted_spec_values_never_reach_a_script(tmp_path: Path) -> None:
         for step in job["steps"]:
             for bad in (*NASTY, "rm -rf", "rm${IFS}", "github.token", "secrets.MLSPEC_DEPLOY_TOKEN"):
                 assert bad not in step.get("run", ""), (step["name"], bad)
+                assert not any(bad in str(v) for v in (step.get("with") or {}).values()), (step["name"], bad)
         for value in job["env"].values():
             # every `${{` that came from the spec is neutralized into a literal
             assert "${{ github.token }}" not in value
@@ -342,19 +404,15 @@ def test_models_without_rollout_are_released_without_rollout_commands(rendered: 
     """A batch model has no rollout: `rollout advance` would exit 2, so neither job may call it."""
     jobs = _workflows(rendered)["models/churn-scorer/ci/github-workflow.yaml"]["jobs"]
     assert ROLLOUT_JOB not in jobs
-    prod = "\n".join(s.get("run", "") for s in jobs["canary_deploy_production"]["steps"])
-    assert "mlspec rollout" not in prod
-    assert 'mlspec commit "$SPEC_PATH" --repo deploy --push' in prod
+    assert [c for c, _ in _calls(jobs["canary_deploy_production"])] == ["setup", "deploy"]
     gitlab = _pipelines(rendered)["models/churn-scorer/ci/gitlab-ci.yaml"]
     assert ROLLOUT_JOB not in gitlab
 
 
 def test_install_pins_our_distribution_not_the_squatted_name(rendered: dict[str, bytes]) -> None:
-    for rel, doc in _workflows(rendered).items():
-        for job in doc["jobs"].values():
-            for step in job["steps"]:
-                if step.get("name") == "Install mlspec":
-                    assert step["run"] == 'python -m pip install "mlspec-compiler==0.1.0"', rel
+    for rel, doc in _pipelines(rendered).items():
+        for name in STAGES[:5]:
+            assert doc[name]["script"][0] == 'python -m pip install "mlspec-compiler==0.1.0"', (rel, name)
 
 
 def test_prompt_pin_is_checked_in_ci(rendered: dict[str, bytes], tmp_path: Path,

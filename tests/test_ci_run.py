@@ -1,7 +1,11 @@
 """The rendered CI pipelines, executed: each job's scripts run under bash by tests/ci_runner.py.
 
-`mlspec` is this checkout (a shim on PATH), the deployment repository a local bare git repository
-reached through the https URL the workflow builds (git's `insteadOf`), KFP a stand-in API
+The GitHub jobs call our own Action: `uses:` of the pinned ref runs this checkout's action.yml (its
+composite steps, with the inputs bound as GitHub binds them; tests/ci_runner.py), so the stage logic
+proven here is the Action's. `mlspec` is this checkout (a shim on PATH; the Action's `pip install`
+of its own checkout is recorded, not run, so the test never reinstalls into this venv), the deployment
+repository a local bare git repository reached through the https URL the workflow builds (git's
+`insteadOf`), KFP a stand-in API
 (tests/kfp_fake.py) that judges run requests with kfp_server_api's models, `docker` and `dvc` shims
 that record what they were asked, and Prometheus, for the scheduled rollout job, the real binary.
 What production serves is read from the deployment repository after every job.
@@ -18,12 +22,13 @@ from typing import Any
 
 import pytest
 import yaml
-from ci_runner import Runner, env_path, write_shim
+from ci_runner import Refused, Runner, env_path, write_shim
 from kfp_fake import FakeKfp
 from rollout_harness import LocalPrometheus
-from tools import require_tool
+from tools import REPO_ROOT, require_tool
 
 from golden import SPECS
+from targets.ci.settings import CiSettings
 
 MODEL = "fraud-detector"
 PROD = f"models/{MODEL}/kserve/production"
@@ -93,7 +98,10 @@ def world(tmp_path: Path) -> dict[str, Any]:
     require_tool("git")
     shims = tmp_path / "shims"
     write_shim(shims, "mlspec", f'exec "{Path(sys.executable).parent / "mlspec"}" "$@"')
-    write_shim(shims, "python", f'exec "{sys.executable}" "$@"')
+    write_shim(shims, "python", f"""if [ "$1 $2 $3" = "-m pip install" ]; then
+  echo "pip ${{@: -1}}" >> "$FAKE_PIP_LOG"; exit 0
+fi
+exec "{sys.executable}" "$@\"""")
     # dvc: `dvc get REPO PATH --rev C -o OUT`; the .dvc file declares the md5 of the data served.
     md5 = hashlib.md5(DATA.encode()).hexdigest()
     write_shim(shims, "dvc", f"""case "$1" in
@@ -158,7 +166,8 @@ def _runner(world: dict[str, Any], kfp: FakeKfp, event: str = "push", prometheus
         variables={"MLSPEC_DEPLOY_REPO": DEPLOY_URL, "KFP_ENDPOINT": kfp.url, "MLSPEC_PROMETHEUS_URL": prometheus},
         path=env_path(world["shims"]),
         extra_env={"FAKE_DATA": DATA, "FAKE_METRICS": str(world["metrics"]),
-                   "FAKE_DOCKER_LOG": str(world["tmp"] / "docker.log")},
+                   "FAKE_DOCKER_LOG": str(world["tmp"] / "docker.log"), "FAKE_PIP_LOG": str(world["tmp"] / "pip.log")},
+        local_actions={CiSettings().action: REPO_ROOT},
     )
 
 
@@ -177,6 +186,9 @@ def test_github_workflow_production_moves_only_in_the_approved_job(world: dict[s
         assert summary == {"lint_and_test": "success", "validate_data": "success", "train_model": "success",
                            "evaluate_against_baseline": "success", "deploy_to_staging": "success",
                            "canary_deploy_production": "waiting", "advance_rollout": "skipped"}, _logs(results)
+        # mlspec came from the Action's own checkout, installed once in each job that ran.
+        installs = (world["tmp"] / "pip.log").read_text().splitlines()
+        assert installs == [f"pip {REPO_ROOT}"] * 5
         # Staging got version 13; production is byte for byte what it was.
         assert _production(world["bare"], scratch) == before
         staging = (scratch / f"models/{MODEL}/kserve/staging/inferenceservice.yaml").read_text()
@@ -235,3 +247,21 @@ def test_gitlab_pipeline_production_moves_only_in_the_manual_job(world: dict[str
         results = runner.run_gitlab(world["pipeline"], approve=frozenset({"canary_deploy_production"}))
         assert results["canary_deploy_production"].status == "success", _logs(results)
     assert f"s3://models/{MODEL}/13" in _served(_production(world["bare"], scratch))
+
+
+def test_runner_binds_only_what_the_action_declares(tmp_path: Path) -> None:
+    """The local `uses:` resolution refuses what GitHub would refuse or what it does not model."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    ref = CiSettings().action
+    runner = Runner(checkout=checkout, work=tmp_path, secrets={}, variables={}, path=env_path(tmp_path / "none"),
+                    local_actions={ref: REPO_ROOT})
+    job = {"runs-on": "ubuntu-24.04", "steps": [{"uses": ref, "with": {"command": "setup", "no-such-input": "x"}}]}
+    with pytest.raises(Refused, match="no-such-input"):
+        runner.run_github({"on": {"push": {}}, "jobs": {"a": job}})
+    # An unknown command fails the job in the Action's own first step, as it would on GitHub.
+    job["steps"] = [{"uses": ref, "with": {"command": "deploy-everything"}}]
+    failed = Runner(checkout=checkout, work=tmp_path, secrets={}, variables={}, path=env_path(tmp_path / "none"),
+                    local_actions={ref: REPO_ROOT}).run_github({"on": {"push": {}}, "jobs": {"a": job}})
+    assert failed["a"].status == "failure"
+    assert "unknown command 'deploy-everything'" in failed["a"].log

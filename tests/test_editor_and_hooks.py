@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def test_pre_commit_runs_the_hooks_on_a_spec_repository(tmp_path: Path) -> None:
     repo = _fresh_spec_repository(tmp_path)
     (repo / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {hooks_repo}\n    rev: {rev}\n    hooks:\n      - id: mlspec-lint\n"
-        "      - id: mlspec-schemas\n")
+        "      - id: mlspec-schemas\n      - id: mlspec-workflows\n")
     _git(repo, "add", "-A")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
@@ -87,6 +88,17 @@ def test_pre_commit_runs_the_hooks_on_a_spec_repository(tmp_path: Path) -> None:
     clean = run()
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "mlspec lint" in clean.stdout
+    assert re.search(r"mlspec CI workflows current\.+Passed", clean.stdout), clean.stdout
+    # A spec change without its workflows: the hook names the stale file and the fix.
+    spec = repo / "specs" / "credit-limit.yaml"
+    spec.write_text(spec.read_text().replace("traffic: 10,", "traffic: 20,", 1))
+    _git(repo, "add", "-A")
+    stale = run()
+    assert stale.returncode == 1
+    assert ".github/workflows/mlspec-credit-limit.yaml: outdated; run `mlspec workflows`" in stale.stdout
+    assert _mlspec(repo, "workflows").returncode == 0
+    _git(repo, "add", "-A")
+    assert run().returncode == 0
     spec = repo / "specs" / "credit-limit.yaml"
     spec.write_text(spec.read_text().replace("framework: sklearn", "framework: sklaern", 1))
     (repo / SCHEMA_DIR / PROJECT_SCHEMA_FILE).write_text("{}\n")

@@ -149,12 +149,23 @@ def test_commit_then_check_steps_against_a_real_deployment_repository(tmp_path: 
     assert committed.returncode == 0, committed.stdout + committed.stderr
     assert int(_git(deploy, "rev-list", "--count", "HEAD")) == 2
     assert (deploy / "models" / "fraud-detector").is_dir()
-    check = _run_step("Check the rendered tree is current", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    push = {"event_name": "push"}
+    check = _run_step("Render", {"deploy-path": str(deploy)}, push, repo, {}, tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
     spec = repo / "specs" / "churn-scorer.yaml"
     spec.write_text(spec.read_text().replace("risk: limited", "risk: minimal", 1))
-    stale = _run_step("Check the rendered tree is current", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    # On the default branch, a deployment tree behind the specs is drift: the merge was not committed.
+    stale = _run_step("Render", {"deploy-path": str(deploy)}, push, repo, {}, tmp_path)
     assert stale.returncode == 1, stale.stdout + stale.stderr
+    # A pull request changes specs by definition: it must render, not match the tree
+    # the default branch committed, and it writes nothing into the deployment checkout.
+    before = _git(deploy, "status", "--porcelain")
+    changed = _run_step("Render", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert _git(deploy, "status", "--porcelain") == before
+    spec.write_text(spec.read_text().replace("apiVersion: mlspec/v1", "apiVersion: mlspec/v9", 1))
+    broken = _run_step("Render", {"deploy-path": str(deploy)}, {}, repo, {}, tmp_path)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
 
 
 def test_review_step_posts_one_comment_per_pull_request(tmp_path: Path) -> None:
@@ -199,3 +210,36 @@ def test_lint_writes_a_gitlab_code_quality_report(tmp_path: Path) -> None:
     assert issue["severity"] == "major"
     assert re.fullmatch(r"[0-9a-f]{64}", issue["fingerprint"])
     assert "xgboost" in issue["description"]
+
+
+def test_gitlab_review_job_renders_a_merge_request_that_changes_a_spec(tmp_path: Path) -> None:
+    """The template's review job, run as GitLab would (its script lines in one `bash -e`), on a merge
+    request that changes one spec, with the default branch's deployment tree checked out in `deploy/`."""
+    origin = _spec_repo(tmp_path)
+    deploy = _repo(tmp_path / "deploy-origin")
+    subprocess.run([sys.executable, "-m", "compiler", "commit", "specs", "--repo", str(deploy)], cwd=origin,
+                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(origin), str(clone))
+    _git(tmp_path, "clone", "-q", str(deploy), str(clone / "deploy"))
+    _git(clone, "config", "user.email", "dev@example.com")
+    _git(clone, "config", "user.name", "dev")
+    _git(clone, "checkout", "-q", "-b", "canary-step")
+    spec = clone / "specs" / "fraud-detector.yaml"
+    spec.write_text(spec.read_text().replace("traffic: 5,", "traffic: 10,", 1))
+    _git(clone, "commit", "-qam", "canary 5 -> 10")
+    job = yaml.safe_load(GITLAB_TEMPLATE.read_text())["mlspec-review"]
+    env = {**os.environ, "PATH": f"{_bin_dir(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO_ROOT), "MLSPEC_SPECS": "specs", "GITLAB_CI": "true",
+           "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
+    env.pop("MLSPEC_GITLAB_TOKEN", None)
+    before = _git(clone / "deploy", "status", "--porcelain")
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", "\n".join(job["script"])], cwd=clone,
+                          env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fraud-detector" in (clone / "review.md").read_text()
+    assert _git(clone / "deploy", "status", "--porcelain") == before  # the deployment checkout is untouched
+    spec.write_text(spec.read_text().replace("apiVersion: mlspec/v1", "apiVersion: mlspec/v9", 1))
+    broken = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-c", "\n".join(job["script"])], cwd=clone,
+                            env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert broken.returncode != 0  # a merge request that does not render fails the job

@@ -28,7 +28,7 @@ from compiler.planning.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
-from targets.prometheus.rules import seconds
+from targets.prometheus.ruleset import seconds
 
 TARGET = PrometheusTarget()
 

@@ -22,7 +22,7 @@ from compiler.validation import validate_tree
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
 from targets.prometheus import PrometheusTarget, burnrate
 from targets.prometheus.promql import quote, quote_meta, template_literal
-from targets.prometheus.rules import expand
+from targets.prometheus.ruleset import expand
 from targets.prometheus.settings import PrometheusSettings
 
 TARGET = PrometheusTarget()

@@ -12,6 +12,7 @@ from compiler.render.plugins import OutputFile, Target
 from targets.ci.github import workflow
 from targets.ci.gitlab import pipeline
 from targets.ci.repository import approvers, repository_settings
+from targets.ci.review import review_workflow
 from targets.ci.settings import CiSettings
 
 # Model versions travel between jobs as outputs (`name=value` lines): a newline or `=`-free
@@ -53,3 +54,5 @@ class CiTarget(Target):
         assert isinstance(settings, CiSettings)
         if plans:
             yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings)])
+        if plans and settings.provider in ("github", "both"):
+            yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings)])

@@ -6,7 +6,21 @@ import re
 from typing import Any
 
 from compiler.planning.plan import Plan
-from targets.ci.jobs import ALL_OUTPUTS, EnvValue, Job, Lit, Output, Secret, Step, Var, build_jobs, common_env
+from targets.ci.jobs import (
+    ALL_OUTPUTS,
+    ActionCall,
+    EnvRef,
+    EnvValue,
+    InputValue,
+    Job,
+    Lit,
+    Output,
+    Secret,
+    Step,
+    Var,
+    build_jobs,
+    common_env,
+)
 from targets.ci.settings import CiSettings
 
 _GLOB = re.compile(r"([*?\[\]!+])")
@@ -37,7 +51,25 @@ def _env_value(value: EnvValue, previous: str | None) -> str:
     return value.github
 
 
-def _step(step: Step) -> dict[str, Any]:
+def _input(value: InputValue) -> str:
+    # `env.NAME` reads the job's variable at the step: spec text stays data all the way into the
+    # Action, which passes it to its scripts through `env:` again.
+    parts = value if isinstance(value, tuple) else (value,)
+    return "".join(f"${{{{ env.{p.name} }}}}" if isinstance(p, EnvRef) else literal(p) for p in parts)
+
+
+def _action_step(step: Step, call: ActionCall, settings: CiSettings) -> dict[str, Any]:
+    assert not step.exports, "the Action's steps export nothing into the job"
+    out: dict[str, Any] = {"name": step.name, "uses": settings.action,
+                           "with": {"command": call.command, **{k: _input(v) for k, v in call.inputs}}}
+    if step.timeout_minutes is not None:
+        out["timeout-minutes"] = step.timeout_minutes
+    return out
+
+
+def _step(step: Step, settings: CiSettings) -> dict[str, Any]:
+    if step.action is not None:
+        return _action_step(step, step.action, settings)
     script = step.script
     for name in step.exports:
         script += f"\nprintf '{name}=%s\\n' \"${name}\" >> \"$GITHUB_ENV\""
@@ -79,18 +111,20 @@ def _job(job: Job, plan: Plan, settings: CiSettings) -> dict[str, Any]:
         out["outputs"] = {n: f"${{{{ steps.outputs.outputs.{n} }}}}" for n in names}
     out["env"] = {name: _env_value(value, previous) for name, value in job.env}
     steps: list[dict[str, Any]] = [
-        {"name": "Check out the spec repository", "uses": settings.action("actions/checkout"),
+        {"name": "Check out the spec repository", "uses": settings.pinned("actions/checkout"),
          "with": {"persist-credentials": False}},
-        {"name": "Set up Python", "uses": settings.action("actions/setup-python"),
-         "with": {"python-version": settings.python_version}},
     ]
-    steps += [_step(s) for s in job.steps]
+    if not any(s.action is not None and s.action.command == "setup" for s in job.steps):
+        # A job without mlspec (the edge package's promotion): the Action would set up Python for it.
+        steps.append({"name": "Set up Python", "uses": settings.pinned("actions/setup-python"),
+                      "with": {"python-version": settings.python_version}})
+    steps += [_step(s, settings) for s in job.steps]
     if names:
         steps.append(_outputs_step(names))
     if job.artifact is not None:
         steps.append({
             "name": "Keep the gate verdict for the audit trail", "if": "always()",
-            "uses": settings.action("actions/upload-artifact"),
+            "uses": settings.pinned("actions/upload-artifact"),
             "with": {"name": f"{plan.name}-{job.artifact.rsplit('.', 1)[0]}", "path": job.artifact,
                      "if-no-files-found": "error", "retention-days": settings.verdict_retention_days},
         })

@@ -68,11 +68,32 @@ EnvValue = Lit | Output | Secret | Var | Builtin
 
 
 @dataclass(frozen=True, slots=True)
+class EnvRef:
+    """A variable of the job's environment, handed to the Action as an input (`${{ env.NAME }}`)."""
+
+    name: str
+
+
+# An Action input: our own constant, a job variable, or their concatenation.
+InputValue = str | EnvRef | tuple[str | EnvRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    """The step as a call of the mlspec Action (GitHub `uses:`): the Action holds the install and run
+    logic, so the spec repository holds none. GitLab runs the step's `script`, which does the same."""
+
+    command: str
+    inputs: tuple[tuple[str, InputValue], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     name: str
     script: str
     exports: tuple[str, ...] = ()  # shell variables later steps and the outputs need
     timeout_minutes: int | None = None
+    action: ActionCall | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,12 +319,15 @@ def _deploy_env(settings: CiSettings) -> tuple[tuple[str, EnvValue], ...]:
 
 def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
     edge = plan.serving.pattern == "edge"
-    install = Step("Install mlspec", install_command(settings))
+    install = Step("Set up mlspec", install_command(settings),
+                   action=ActionCall("setup", (("python-version", settings.python_version),)))
+    spec = ("specs", EnvRef("SPEC_PATH"))
     lint = Job(
         stage="lint_and_test", title="Lint the spec and run the spec repository's tests",
         env=(("MODEL_VERSION", Lit(plan.model.version)), ("DATA_HASH", Lit(plan.data.hash)),
              ("IMAGE_TAG", Lit(plan.image_tag))),
-        steps=(install, Step("mlspec lint", LINT), Step("Spec repository tests", settings.test_command)),
+        steps=(install, Step("mlspec lint", LINT, action=ActionCall("lint", (spec,))),
+               Step("Spec repository tests", settings.test_command)),
         timeout_minutes=settings.timeout("lint_and_test"),
     )
     prompt_env: tuple[tuple[str, EnvValue], ...] = ()
@@ -322,7 +346,7 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
              ("FEATURE_EXPECTATIONS", Lit(feature_expectations(plan))), *prompt_env),
         steps=(install, Step("Install DVC", settings.dvc_install_command),
                Step("Fetch the pinned data", VALIDATE_DVC), *prompt_steps,
-               Step("Check pins and features", VALIDATE_CHECK)),
+               Step("Check pins and features", VALIDATE_CHECK, action=ActionCall("data-check"))),
         timeout_minutes=settings.timeout("validate_data"),
     )
     train_minutes = settings.timeout("train_model")
@@ -338,17 +362,24 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
              ("CODE_REPO", Lit(plan.model.code_repo)), ("CODE_COMMIT", Lit(plan.model.code_commit)),
              ("SPEC_DIGEST", Lit(plan.provenance.spec_digest)),
              *_registry_env(settings, plan)),
-        steps=(install, Step("Render the pipeline", RENDER),
+        steps=(install, Step("Render the pipeline", RENDER, action=ActionCall("render", (spec, ("out", "rendered")))),
                *((Step("Fetch the production baseline", settings.baseline_command),)
                  if settings.baseline_command else ()),
-               Step("Run the pipeline", TRAIN),
+               Step("Run the pipeline", TRAIN, action=ActionCall("train", (
+                   ("kfp-endpoint", EnvRef("KFP_ENDPOINT")),
+                   ("package", "rendered/" + settings.pipeline_package.format(model=plan.name)),
+                   ("run-name", (EnvRef("MODEL_NAME"), "-", EnvRef("IMAGE_TAG"))),
+                   ("run-id", EnvRef("RUN_ID")), ("timeout-seconds", EnvRef("TRAIN_TIMEOUT_SECONDS")),
+                   ("baseline", EnvRef("BASELINE_METRICS"))))),
                Step("Build and push the model image", BUILD_IMAGE, exports=("IMAGE_DIGEST",))),
         timeout_minutes=train_minutes, docker=True, packages_write=uses_ghcr(plan),
     )
     gate_steps = [install]
     if settings.metrics_command:
         gate_steps.append(Step("Fetch candidate and baseline metrics", settings.metrics_command))
-    gate_steps.append(Step("mlspec gate", GATE))
+    gate_steps.append(Step("mlspec gate", GATE, action=ActionCall("gate", (
+        spec, ("candidate", EnvRef("CANDIDATE_METRICS")), ("baseline", EnvRef("BASELINE_METRICS")),
+        ("verdict", EnvRef("GATE_VERDICT"))))))
     evaluate = Job(
         stage="evaluate_against_baseline", title="Apply the spec's gates against the production baseline",
         env=(*_pins_from_previous(), ("IMAGE_DIGEST", Output("image_digest")),
@@ -387,14 +418,16 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
             stage="deploy_to_staging", title="Commit the staging manifests to the deployment repository",
             env=(*after_gate, ("PRODUCTION_ENV", Lit(prod)), *_deploy_env(settings)),
             steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
-                   Step("mlspec commit", COMMIT_STAGING)),
+                   Step("mlspec commit", COMMIT_STAGING, action=ActionCall("deploy", (
+                       spec, ("deploy-path", "deploy"), ("hold", EnvRef("PRODUCTION_ENV")))))),
             timeout_minutes=settings.timeout("deploy_to_staging"), environment=staging_name, deploys=True,
         )
         production = Job(
             stage="canary_deploy_production", title="Release the new version to production (first rollout stage)",
             env=(*after_gate, ("ROLLOUT_ENV", Lit(prod)), *_deploy_env(settings)),
             steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
-                   Step("mlspec commit", COMMIT_PRODUCTION)),
+                   Step("mlspec commit", COMMIT_PRODUCTION, action=ActionCall("deploy", (
+                       spec, ("deploy-path", "deploy"))))),
             timeout_minutes=settings.timeout("canary_deploy_production"), environment=prod_name, approval=approval,
             deploys=True, runs_on=settings.deploy_runs_on,
         )
@@ -409,7 +442,10 @@ def build_jobs(plan: Plan, settings: CiSettings) -> list[Job]:
             env=(("ROLLOUT_ENV", Lit(prod)), ("MLSPEC_PROMETHEUS_URL", Var(settings.prometheus_url_variable)),
                  *_deploy_env(settings)),
             steps=(install, Step("Clone the deployment repository", CLONE_DEPLOY),
-                   Step("mlspec rollout advance", ADVANCE)),
+                   Step("mlspec rollout advance", ADVANCE, action=ActionCall("advance", (
+                       spec, ("deploy-path", "deploy"), ("model", EnvRef("MODEL_NAME")),
+                       ("environment", EnvRef("ROLLOUT_ENV")),
+                       ("prometheus-url", EnvRef("MLSPEC_PROMETHEUS_URL")))))),
             timeout_minutes=settings.timeout(ROLLOUT_JOB), deploys=True, runs_on=settings.deploy_runs_on,
             # Its own group: a scheduled check queued behind a running one must never displace (cancel)
             # a pending release in the production group; the repository lock orders their commits.

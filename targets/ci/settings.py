@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compiler import __version__
 from compiler.language.settings_keys import CAMEL
 
 # Full 40-hex commit SHAs; a tag can be moved, a commit cannot (GUIDE §7).
@@ -18,6 +19,12 @@ DEFAULT_ACTIONS: dict[str, str] = {
     "actions/setup-python": "0b93645e9fea7318ecaed2b359559ac225c90a2b",  # v5.3.0
     "actions/upload-artifact": "65c4c4a1ddee5b72f698fdd19549f0f0fb45cf08",  # v4.6.0
 }
+
+# The mlspec Action the per-model workflows call (action.yml at the root of mlspec's repository). By
+# default the release tag of the compiler that rendered them, so workflow and compiler agree; a mirror
+# or fork sets `action`, preferably pinned by full commit SHA.
+ACTION_REPOSITORY = "mlspec/mlspec"
+DEFAULT_ACTION = f"{ACTION_REPOSITORY}@v{__version__}"
 
 STAGES: tuple[str, ...] = (
     "lint_and_test",
@@ -41,6 +48,9 @@ DEFAULT_TIMEOUTS: dict[str, int] = {
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 ActionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?$")]
 SecretName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+# A commit or a release tag (`v1.2.3`), never a branch such as `@main` that moves under the workflow.
+ActionRef = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@([0-9a-f]{40}|v[0-9]+(\.[0-9]+)*)$")]
 Branch = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 StageName = Literal[
@@ -57,6 +67,9 @@ class CiSettings(BaseModel):
         "github", description="Which CI systems to render for.")
     actions: dict[ActionName, Sha] = Field(
         default_factory=dict, description="Action pins (owner/repo -> 40-hex commit); override the defaults.")
+    action: ActionRef = Field(
+        DEFAULT_ACTION, description="The mlspec Action the GitHub jobs call (owner/repo@<commit> or @v<version>); "
+                                    "default: this compiler's release.")
     default_branch: Branch = "main"
     runs_on: Label = Field("ubuntu-24.04", description="GitHub runner label for every job.")
     deploy_runs_on: Label | None = Field(
@@ -65,7 +78,8 @@ class CiSettings(BaseModel):
     gitlab_image: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "python:3.11"
     gitlab_docker_service: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")] = "docker:27-dind"
     install_command: str | None = Field(
-        None, description="Shell that installs mlspec; default pins the compiler version that rendered this.")
+        None, description="Shell that installs mlspec in GitLab jobs; default pins the compiler version that "
+                          "rendered this. GitHub jobs install it with the Action (`action`).")
     test_command: str = Field(
         "if [ -d tests ]; then python -m pytest -q tests; fi", description="The spec repository's tests.")
     dvc_install_command: str = 'python -m pip install "dvc[s3,gs,azure]"'
@@ -100,7 +114,7 @@ class CiSettings(BaseModel):
     # Kept so existing mlspec.yaml files stay valid; no job holds a runner for a rollout's hours any more.
     max_job_minutes: Annotated[int, Field(ge=1, le=7200)] = 7200
 
-    def action(self, name: str) -> str:
+    def pinned(self, name: str) -> str:
         pins = {**DEFAULT_ACTIONS, **self.actions}
         return f"{name}@{pins[name]}"
 

@@ -19,7 +19,8 @@ from compiler.render import provenance
 from compiler.render.plugins import OutputFile, Target
 from targets.prometheus import alertmanager, burnrate, contract, openslo, unittests
 from targets.prometheus.promql import PromQLError
-from targets.prometheus.rules import RuleSet, build, unexported
+from targets.prometheus.rules import build, unexported
+from targets.prometheus.ruleset import RuleSet
 from targets.prometheus.settings import PrometheusSettings
 
 RULE_FILE = "rules.yaml"

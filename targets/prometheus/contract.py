@@ -24,14 +24,9 @@ LLM_REQUESTS = "ml_llm_requests_total"  # counter
 
 IDENTITY = ("model", "model_version", "environment")
 
-# Batch-exported families and their last-run gauge: a job that stops reporting pages someone.
-STALENESS = {
-    "data_drift": ("drift", DRIFT_LAST_RUN),
-    "prediction_drift": ("drift", DRIFT_LAST_RUN),
-    "concept_drift": ("quality", QUALITY_LAST_RUN),
-    "fairness": ("fairness", FAIRNESS_LAST_RUN),
-}
+# The batch jobs' last-run gauges: a job that stops reporting pages someone (monitors/staleness.py).
+# Which monitor kinds each job serves, and which kinds read live traffic, is rules.KINDS's.
+LAST_RUN = {"drift": DRIFT_LAST_RUN, "quality": QUALITY_LAST_RUN, "fairness": FAIRNESS_LAST_RUN}
 
-# Monitors that read the serving stack's live request metrics; batch and edge models have none.
-LIVE_KINDS = frozenset({"latency", "error_rate", "throughput", "slo"})
+# Serving patterns with live request metrics; batch and edge models have none.
 LIVE_PATTERNS = frozenset({"realtime", "streaming"})

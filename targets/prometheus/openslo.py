@@ -23,7 +23,7 @@ from typing import Any
 from compiler.planning.plan import MonitorPlan
 from compiler.render.plugins import OutputFile
 from targets.prometheus import burnrate
-from targets.prometheus.rules import RuleSet
+from targets.prometheus.ruleset import RuleSet
 
 FILE = "openslo.yaml"
 API_VERSION = "openslo/v1"

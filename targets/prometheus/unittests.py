@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from compiler.language.units import format_duration
-from targets.prometheus.rules import TEST_INTERVAL, Alert, RuleSet, Scenario, expand, seconds
+from targets.prometheus.ruleset import TEST_INTERVAL, Alert, RuleSet, Scenario, expand, seconds
 
 # Rule evaluation steps per test file: every scenario is a steady state from time 0, so only `for:`
 # needs resolution, and a monitor with a 7d window must not cost 20,000 evaluations of every rule.

@@ -1,0 +1,80 @@
+"""`hallucination_rate`, `grounding` and `token_cost`: the LLM judge's and the server's counters
+(exporter contract) as ratios over the window, each guarded by its denominator's rate."""
+
+from __future__ import annotations
+
+from compiler.planning.plan import MonitorPlan
+from targets.prometheus import contract
+from targets.prometheus.context import RuleContext
+from targets.prometheus.promql import number
+from targets.prometheus.ruleset import Group, Series, counter
+
+
+def hallucination_rate(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
+    assert m.threshold is not None
+    thr, e = m.threshold, ctx.eval_window(m)
+    bad_sel = ctx.id_selector(contract.LLM_HALLUCINATIONS)
+    all_sel = ctx.id_selector(contract.LLM_EVALUATED)
+    rate = max(1.0, ctx.settings.minRequestRate * 4)
+    low = ctx.settings.minRequestRate / 4
+    ctx.ratio_alert(group, m, record="ml:llm_hallucinations:ratio_rate",
+                    numerator=f"(sum(rate({bad_sel}[{m.window}])) or vector(0))",
+                    denominator_metric=contract.LLM_EVALUATED, denominator_record="ml:llm_evaluated:rate",
+                    op=">", threshold=thr,
+                    summary=f"Hallucination rate of {ctx.who()} is above {number(thr * 100)}%",
+                    description=f"More than {number(thr * 100)}% of the responses judged over {m.window} "
+                                f"were hallucinated.",
+                    bad=[Series(bad_sel, counter(rate, e)), Series(all_sel, counter(rate, e))],
+                    good=[Series(all_sel, counter(rate, e))],
+                    low=[Series(bad_sel, counter(low, e)), Series(all_sel, counter(low, e))])
+
+
+def grounding(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
+    assert m.threshold is not None
+    thr, e = m.threshold, ctx.eval_window(m)
+    sum_sel = ctx.id_selector(contract.LLM_GROUNDING + "_sum")
+    count_sel = ctx.id_selector(contract.LLM_GROUNDING + "_count")
+    rate = max(1.0, ctx.settings.minRequestRate * 4)
+    low = ctx.settings.minRequestRate / 4
+
+    def series(mean: float, scored: float) -> list[Series]:
+        return [Series(sum_sel, counter(mean * scored, e)), Series(count_sel, counter(scored, e))]
+
+    ctx.ratio_alert(group, m, record="ml:llm_grounding_score:mean_rate",
+                    numerator=f"sum(rate({sum_sel}[{m.window}]))",
+                    denominator_metric=contract.LLM_GROUNDING + "_count",
+                    denominator_record="ml:llm_grounding_scored:rate", op="<", threshold=thr,
+                    summary=f"Mean grounding score of {ctx.who()} is below {number(thr)}",
+                    description=f"The mean grounding score of responses over {m.window} fell below "
+                                f"{number(thr)}.",
+                    bad=series(thr / 2, rate), good=series((1 + thr) / 2, rate), low=series(thr / 2, low))
+
+
+def token_cost(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
+    assert m.threshold is not None
+    assert m.price_input_per_1k is not None
+    assert m.price_output_per_1k is not None
+    thr, e, w = m.threshold, ctx.eval_window(m), m.window
+    pin, pout, cur = m.price_input_per_1k, m.price_output_per_1k, m.currency or "USD"
+    tin = ctx.id_selector(contract.LLM_TOKENS, type="input")
+    tout = ctx.id_selector(contract.LLM_TOKENS, type="output")
+    req = ctx.id_selector(contract.LLM_REQUESTS)
+    numerator = (f"((sum(rate({tin}[{w}])) or vector(0)) * {number(pin / 1000)} + "
+                 f"(sum(rate({tout}[{w}])) or vector(0)) * {number(pout / 1000)})")
+    rate = max(1.0, ctx.settings.minRequestRate * 4)
+    low = ctx.settings.minRequestRate / 4
+    per_token = (pin + pout) / 1000 or 1.0
+    tokens_bad = 2 * thr / per_token  # tokens of each type per request
+
+    def series(tokens: float, requests: float) -> list[Series]:
+        return [Series(tin, counter(tokens * requests, e)), Series(tout, counter(tokens * requests, e)),
+                Series(req, counter(requests, e))]
+
+    ctx.ratio_alert(group, m, record="ml:llm_token_cost:per_request_rate", numerator=numerator,
+                    denominator_metric=contract.LLM_REQUESTS, denominator_record="ml:llm_requests:rate",
+                    op=">", threshold=thr,
+                    summary=f"Token cost per request of {ctx.who()} is above {number(thr)} {cur}",
+                    description=f"Input and output tokens priced at {number(pin)}/{number(pout)} {cur} per "
+                                f"1k cost more than {number(thr)} {cur} per request over {w}.",
+                    bad=series(tokens_bad, rate), good=series(tokens_bad / 8, rate),
+                    low=series(tokens_bad, low), currency=cur)
