@@ -100,4 +100,6 @@ CODES: dict[str, str] = {
     "MLS736": "A patch no longer applies to its object (a JSON-patch `test` or path fails, a type differs).",
     "MLS737": "A patch targets a kind nothing renders for the model (its target disabled, or a misspelt kind) "
               "(warning).",
+    "MLS738": "A project patch (mlspec.yaml) matches no rendered object of any model: it is applied nowhere "
+              "(warning).",
 }

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
+from compiler.check.text_rules import beside_schema_errors, text_problems
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.language.project import PROJECT_FILE, Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
@@ -30,7 +31,8 @@ from compiler.language.specfiles import discover_specs as discover_specs
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render.identity import identities
-from compiler.render.patches import apply_patches, check_patches  # also registers the patch rules
+from compiler.render.patch_checks import check_patches
+from compiler.render.patches import apply_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
 from compiler.render.serialize import header_lines, safe_relpath, serialize
 
@@ -156,15 +158,20 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     if header:
         result.diagnostics.extend(header)
         return result
+    # Every string as loaded, whether or not the spec validates: no credential hides behind a typo.
+    text = [doc.source.place(d) for d in text_problems(doc.data)]
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
         from compiler.check.partial import rules_on_valid_sections
 
-        result.diagnostics.extend(diagnostics_from_validation(exc, doc, Spec))
+        schema = diagnostics_from_validation(exc, doc, Spec)
+        result.diagnostics.extend(schema)
         # All problems in one run: the rules still judge every section that is valid.
+        result.diagnostics.extend(beside_schema_errors(text, schema))
         result.diagnostics.extend(doc.source.place(d) for d in rules_on_valid_sections(doc.data, exc, context.project))
         return result
+    result.diagnostics.extend(text)
     found = run_rules(spec, context.project)
     result.diagnostics.extend(doc.source.place(d) for d in found)
     if has_errors(result.diagnostics):
@@ -363,6 +370,8 @@ def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None 
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources, memoize=True)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
+    # Here, with every spec rendered (and cached with the project files by an incremental render).
+    run_result.extra.extend(unmatched_project_patches(run_result.specs, run_result.context))
 
 
 def _cross_spec_collisions(results: list[SpecResult]) -> list[Diagnostic]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,17 +17,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from http_stub import LoopbackServer, QuietHandler, exposition_handler, free_port
+
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, timeout: float = 2.0) -> bytes:
@@ -82,21 +76,6 @@ class Process:
                 self.popen.wait(timeout=10)
 
 
-class _Server:
-    """A ThreadingHTTPServer on a free loopback port, served from a daemon thread."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @dataclass
 class Delivery:
     path: str  # /<team> or /retrain
@@ -114,7 +93,7 @@ class Receiver:
         self.lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 with receiver.lock:
@@ -122,13 +101,9 @@ class Receiver:
                         self.path, str(body.get("receiver")), str(body.get("status")),
                         [str(a.get("labels", {}).get("alertname")) for a in body.get("alerts", [])
                          if a.get("status") == "firing"], time.monotonic()))
-                self.send_response(200)
-                self.end_headers()
+                self.reply(200)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = _Server(Handler)
+        self.server = LoopbackServer(Handler, "receiver").start()
         self.url = self.server.url
 
     def delivered(self, alertname: str) -> list[Delivery]:
@@ -153,21 +128,7 @@ class ContractExporter:
 
     def __init__(self, series: ContractSeries) -> None:
         self.series = series
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.text().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = _Server(Handler)
+        self.server = LoopbackServer(exposition_handler(self.text), "contract-exporter").start()
         self.url = self.server.url
 
     def text(self) -> str:

@@ -11,17 +11,17 @@ rule files, and stops it (terminate, wait, kill) on exit.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from http_stub import LoopbackServer, exposition_handler, free_port
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -65,32 +65,15 @@ class Exporter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._models: dict[tuple[str, str], _Counters] = {}  # (model_name, pod) -> counters
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.text().encode() if self.path.startswith("/metrics") else b""
-                self.send_response(200 if body or self.path.startswith("/metrics") else 404)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, name="exporter", daemon=True)
+        self.server = LoopbackServer(exposition_handler(self.text, only_metrics_path=True), "exporter")
+        self.port = self.server.port
 
     def start(self) -> Exporter:
-        self._thread.start()
+        self.server.start()
         return self
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        self.server.close()
 
     def __enter__(self) -> Exporter:
         return self.start()
@@ -130,12 +113,6 @@ class Exporter:
                 lines.append(f"request_predict_seconds_sum{{{labels}}} {counters.latency_sum:.3f}")
                 lines.append(f"ml_inference_errors_total{{{labels}}} {counters.errors:.3f}")
         return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalPrometheus:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from test_rules import findings, spec
 
-from compiler.pipeline import Context, make_context
+from compiler.diagnostics import dotted
+from compiler.pipeline import Context, check_spec, make_context
 from compiler.render.plugins import Registry
 
 
@@ -46,3 +47,44 @@ def test_no_finding_is_a_consequence_of_a_schema_error(context: Context) -> None
     found = findings(data, context)
     assert [code for code, _ in found if not code.startswith("MLS1")] == [], found
     assert any(path.startswith("monitors[0]") for _, path in found)
+
+
+SCHEMA_ERROR_AND_UNTRUSTED_TEXT = """\
+apiVersion: mlspec/v1
+kind: Model
+metadata:
+  name: demo
+  team: demo-team
+  risk: limited
+  description: "Scores fraud. Registry token glpat-AbCdEfGhIjKlMnOpQrSt"
+owners:
+  - {name: Owner, email: owner@example.com, roles: [owner, approver]}
+data:
+  dataset: "demo\\u202e"
+  version: "1"
+  dvc: {path: data/demo.csv, md5: 0123456789abcdef0123456789abcdef}
+  features: [{name: amount, type: float}]
+model:
+  framework: sklaern
+  version: "2"
+  uri: https://deploy:s3cr3t-pass@models.example.com/demo/2
+  code: {repo: "https://github.com/acme/demo", commit: 0123456789abcdef0123456789abcdef01234567}
+pipeline:
+  image: ghcr.io/acme/demo:2
+  steps: [{name: train, command: [python, train.py]}]
+serving: {pattern: realtime, environments: {production: {namespace: demo-prod}}}
+monitors: [{name: error-rate, kind: error_rate, threshold: 1%}]
+"""
+
+
+def test_text_rules_read_every_string_even_beside_a_schema_error(context: Context) -> None:
+    """A schema error in `model` does not hide a credential or a control character anywhere else (nor in
+    `model` itself): the text rules read the document as loaded, with its positions."""
+    result = check_spec(SCHEMA_ERROR_AND_UNTRUSTED_TEXT.encode(), "demo.yaml", "demo.yaml", context)
+    found = sorted((d.line, d.col, d.code, dotted(d.path)) for d in result.diagnostics)
+    assert found == [
+        (7, 16, "MLS225", "metadata.description"),
+        (11, 12, "MLS240", "data.dataset"),
+        (16, 14, "MLS104", "model.framework"),
+        (18, 8, "MLS225", "model.uri"),
+    ], [str(d) for d in result.diagnostics]

@@ -16,7 +16,9 @@ from tools import kustomize_build, require_crds
 
 from compiler.deploy.diff import diff_trees
 from compiler.deploy.drift import file_drift
+from compiler.diagnostics import dotted
 from compiler.output.manifest import build_manifest
+from compiler.output.tree import render_to
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, run
 from compiler.render.patches import _split, patched_fields, strategic_merge
@@ -428,3 +430,36 @@ def test_project_patch_problems_point_into_mlspec_yaml(tmp_path: Path) -> None:
     found = [d for d in result.diagnostics if d.code == "MLS736"]
     assert found
     assert all(d.file.endswith("mlspec.yaml") and d.line == line_of(config, "value: 40") for d in found), found
+
+
+def test_a_project_patch_that_matches_no_model_is_a_warning_at_the_patch(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project(tmp_path, UNPATCHED)
+    (root / "specs" / "churn.yaml").write_text(UNPATCHED.replace("name: txn-anomaly\n", "name: churn\n", 1))
+    config = PROJECT_PATCHES + """  - target: {kind: InferenceService, name: fraud-detector}
+    merge: {metadata: {labels: {pool: shared}}}
+  - target: {kind: InferenceServise}
+    merge: {metadata: {labels: {pool: shared}}}
+"""
+    (root / "mlspec.yaml").write_text(config)
+    result = render(root)
+    assert result.ok, errors(result)
+    found = [d for d in result.diagnostics if d.code == "MLS738"]
+    assert all(d.file.endswith("mlspec.yaml") for d in found), found
+    assert [(d.line, dotted(d.path), d.is_error) for d in found] == [
+        (line_of(config, "name: fraud-detector"), "patches[1].target", False),
+        (line_of(config, "kind: InferenceServise"), "patches[2].target", False)]
+    # The hint lists what exists: the kind's objects by name, or the kinds when none is of that kind.
+    assert "churn" in (found[0].hint or "")
+    assert "txn-anomaly" in (found[0].hint or "")
+    assert "InferenceService" in (found[1].hint or "")
+    # The patch that matched (patches[0]) is not reported, and a model that merely lacks a match is no news.
+    assert all(d.path[:2] != ("patches", 0) for d in result.diagnostics)
+    # An incremental render reports it too, also when it reuses everything.
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLSPEC_INCREMENTAL", "1")
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    for _ in range(2):
+        incremental, _change = render_to(tmp_path / "out")
+        assert [d.code for d in incremental.diagnostics if d.code == "MLS738"] == ["MLS738", "MLS738"]
+    assert any((tmp_path / "cache").iterdir())  # the second render read the cache

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
+from http_stub import free_port
 from kfp_fake import FakeKfp
-from rollout_harness import free_port, wait_for
+from rollout_harness import wait_for
 from tools import require_tool
 
 from golden import SPECS

@@ -29,8 +29,9 @@ from typing import Any
 import git
 import pytest
 import yaml
-from behaviour_harness import HERE, Process, free_port, query, start_prometheus, wait_until
+from behaviour_harness import HERE, Process, query, start_prometheus, wait_until
 from click.testing import CliRunner
+from http_stub import free_port
 from kserve_cluster import predictor_args
 from tools import REPO_ROOT, require_tool, unavailable
 

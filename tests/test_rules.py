@@ -237,3 +237,23 @@ def test_find_cycle(graph: dict[str, list[str]], cycle: list[str] | None) -> Non
 ])
 def test_image_problem(image: str, ok: bool) -> None:
     assert (image_problem(image) is None) is ok
+
+
+def test_project_default_severity_applies_to_monitors_that_set_none(tmp_path: Path) -> None:
+    # defaults.severity in mlspec.yaml is the severity of every monitor that does not write its own.
+    (tmp_path / "project").mkdir()
+    (tmp_path / "plain").mkdir()
+    ctx = project_context(tmp_path / "project", "defaults: {severity: critical}\n")
+    data = spec(monitors=[{"name": "e", "kind": "error_rate", "threshold": "1%"},
+                          {"name": "w", "kind": "error_rate", "threshold": "2%", "severity": "warning"}])
+    # A critical monitor needs a runbook: the default made `e` critical, `w` keeps its own severity.
+    assert findings(data, ctx) == [("MLS234", "monitors[0]")]
+    data["monitors"][0]["runbook"] = "https://runbooks.example.com/e"
+    result = check_spec(json.dumps(data).encode(), "demo.yaml", "demo.yaml", ctx)
+    assert result.plan is not None
+    assert [(m.name, m.severity) for m in result.plan.monitors] == [("e", "critical"), ("w", "warning")]
+    # Without a project default the built-in one (warning) holds.
+    plain_ctx = make_context(tmp_path / "plain", Registry())
+    plain = check_spec(json.dumps(data).encode(), "demo.yaml", "demo.yaml", plain_ctx)
+    assert plain.plan is not None
+    assert [m.severity for m in plain.plan.monitors] == ["warning", "warning"]

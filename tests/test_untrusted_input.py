@@ -345,7 +345,7 @@ def test_no_dollar_anchored_pattern_is_used_with_match() -> None:
 
     harmless = {
         # libyaml's plain scalars never end in a newline, and quoted ones are not resolved
-        "compiler/language/yamlsource.py",
+        "compiler/language/yaml_data.py",
         # PyYAML's implicit resolvers: a false match only makes the writer quote a string it need not
         "compiler/output/writer.py",
     }

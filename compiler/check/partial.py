@@ -4,17 +4,16 @@ Every top-level section that validates on its own is built as usual; a section w
 replaced by a stand-in that refuses to be read. Each rule then runs as it would on a valid spec, and a
 rule that touches a broken section is dropped whole (it cannot judge what it cannot read), so no
 finding is a consequence of another error. Which sections a rule reads is discovered by running it,
-not declared, so a new rule needs nothing to take part.
+not declared, so a new rule needs nothing to take part. (The string rules need no model at all:
+compiler.check.text_rules reads the document as loaded, so they judge every string whatever is broken.)
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
 
 from compiler.diagnostics import Diagnostic
 from compiler.language.project import Project
@@ -89,13 +88,9 @@ def rules_on_valid_sections(data: Mapping[str, Any], exc: ValidationError, proje
         return []
     spec = partial_spec(data, broken_sections(exc))
     found: list[Diagnostic] = []
-    with warnings.catch_warnings():
-        # A rule that dumps the whole spec (the text rules) gets the stand-ins back as opaque values and
-        # skips them; pydantic warns that they are not the declared types, which is the point here.
-        warnings.filterwarnings("ignore", message=".*serialized value may not be as expected")
-        for rule in RULES:
-            try:
-                found.extend(list(rule(spec, project)))
-            except (SectionUnavailable, PydanticSerializationError):
-                continue  # it read a broken section (directly, or by serializing the whole spec)
+    for rule in RULES:
+        try:
+            found.extend(list(rule(spec, project)))
+        except SectionUnavailable:
+            continue  # it read a broken section
     return found

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from compiler.check import credentials
-from compiler.check.text_rules import text_problems
+from compiler.check.text_rules import structured_text_problems
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.language.project import Project
 from compiler.language.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
@@ -296,7 +296,7 @@ _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|P
 def no_secret_values(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     for i, step in enumerate(spec.pipeline.steps):
         for name, value in step.env.items():
-            # A credential-shaped value is reported by text_problems (for every field, env included).
+            # A credential-shaped value is reported by text_problems (for every string, env included).
             if isinstance(value, str) and _SECRET_NAME.search(name) and credentials.first(value) is None:
                 yield _err("MLS225", ("pipeline", "steps", i, "env", name),
                            f"{name} looks like a secret written in the spec",
@@ -305,7 +305,7 @@ def no_secret_values(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 
 @rule
 def untrusted_text(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    yield from text_problems(spec)
+    yield from structured_text_problems(spec)  # the string rules read the raw document: check_spec
 
 
 @rule
@@ -358,7 +358,8 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         if monitor.owner is not None and monitor.owner not in owners:
             yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
                        _suggest(monitor.owner, sorted(owners)))
-        if monitor.severity == "critical" and monitor.runbook is None and project.defaults.runbookBase is None:
+        critical = project.monitor_severity(monitor.severity) == "critical"
+        if critical and monitor.runbook is None and project.defaults.runbookBase is None:
             yield _err("MLS234", path, f"critical monitor {monitor.name!r} needs a runbook",
                        "set runbook: https://... or defaults.runbookBase in mlspec.yaml")
     if spec.serving.pattern in ("realtime", "streaming") and not spec.monitors:

@@ -9,6 +9,11 @@
 - URLs: runbooks are links people click, so http(s) only; repositories also allow git's ssh forms.
 - Kubernetes label keys and values (metadata.labels, nodeSelector, tolerations) are checked here
   with the spec position rather than by `mlspec validate` on the output.
+
+The string rules (`text_problems`) read the document as loaded, not the validated model: they judge
+every string, key and unknown field included, even when another section has a schema error (a
+credential must not hide behind a typo elsewhere). The flag and label rules need the typed steps, so
+they run with the semantic rules (`structured_text_problems`).
 """
 
 from __future__ import annotations
@@ -40,10 +45,6 @@ _URL_FIELDS = {p[-1] for p in (*_HTTP_ONLY, *_REPOSITORY)}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MULTILINE_OK = {"\n", "\t"}
 _SUSPECT = re.compile(f"{_CONTROL.pattern}|{credentials.PREFILTER.pattern}")
-# The same question asked once of the whole spec as pydantic's JSON, where C0 controls are escaped
-# (\n, \u0000) and everything else is raw. A false alarm only costs the string-by-string walk.
-_SUSPECT_JSON = re.compile(r'\\[nrtbf]|\\u00[01][0-9a-fA-F]|[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]|'
-                           rf'{credentials.TOKEN_PREFIXES}|://[^/?#@\s"]*@')
 # A flag whose name ends in a secret's name: --password, --api-key, --auth-token (not --max-tokens).
 _SECRET_FLAG = re.compile(r"--?[A-Za-z0-9_-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key)",
                           re.IGNORECASE)
@@ -82,40 +83,13 @@ def _shown(char: str) -> str:
         char, f"the control character U+{ord(char):04X}")
 
 
-def text_problems(spec: Spec) -> Iterator[Diagnostic]:
-    if _SUSPECT_JSON.search(spec.model_dump_json(by_alias=True, exclude_unset=True)):
-        yield from _every_string(spec)
-    else:  # the common case (~10x cheaper): no control character or credential anywhere
-        yield from _urls(spec)
-    yield from _secret_flags(spec)
-    yield from _labels(spec)
-
-
-def _urls(spec: Spec) -> Iterator[Diagnostic]:
-    for i, monitor in enumerate(spec.monitors):
-        if monitor.runbook is not None:
-            yield from _url(("monitors", i, "runbook"), monitor.runbook)
-    yield from _url(("model", "code", "repo"), spec.model.code.repo)
-    if spec.data.dvc is not None and spec.data.dvc.repo is not None:
-        yield from _url(("data", "dvc", "repo"), spec.data.dvc.repo)
-
-
-def _url(path: Path, text: str) -> Iterator[Diagnostic]:
-    if _matches(path, _HTTP_ONLY) and not units.is_web_url(text):
-        yield Diagnostic("MLS241", f"{text!r} is not an http(s) URL", path=path,
-                         hint="runbooks are links: write https://host/path")
-    if _matches(path, _REPOSITORY) and not units.is_repository_url(text):
-        yield Diagnostic("MLS241", f"{text!r} is not a repository URL", path=path,
-                         hint="write https://host/org/repo, ssh://git@host/org/repo or git@host:org/repo")
-
-
-def _every_string(spec: Spec) -> Iterator[Diagnostic]:
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
+def text_problems(data: Any) -> Iterator[Diagnostic]:
+    """Control characters, credentials and URL forms in every string of the document `data` (as loaded)."""
     for path, text, is_key in _strings(data):
-        if not _SUSPECT.search(text) and (is_key or path[-1] not in _URL_FIELDS):
+        if not _SUSPECT.search(text) and (is_key or not path or path[-1] not in _URL_FIELDS):
             continue  # plain text in a field that is not a URL
         bad = None
-        if _CONTROL.search(text):  # rare: decide what the field allows only then (lint runs this ~300x a spec)
+        if _CONTROL.search(text):  # rare: decide what the field allows only then (lint runs this for every spec)
             allowed = _MULTILINE_OK if not is_key and _matches(path, _MULTILINE) else set()
             bad = next((c for c in _CONTROL.findall(text) if c not in allowed), None)
         if bad is not None:
@@ -130,8 +104,30 @@ def _every_string(spec: Spec) -> Iterator[Diagnostic]:
             hint = URL_SECRET_HINT if found.what == credentials.URL else SECRET_HINT
             yield Diagnostic("MLS225", f"the {where} contains {found.what}", path=path, hint=hint)
             continue
-        if not is_key and path[-1] in _URL_FIELDS:
+        if not is_key and path and path[-1] in _URL_FIELDS:
             yield from _url(path, text)
+
+
+def beside_schema_errors(found: list[Diagnostic], schema: list[Diagnostic]) -> list[Diagnostic]:
+    """`found` without the findings on a value a schema error already refuses (one problem per value: its
+    hint already says what to write), except credentials: a secret must go whatever else is wrong."""
+    refused = {d.path for d in schema}
+    return [d for d in found if d.code == "MLS225" or d.path not in refused]
+
+
+def structured_text_problems(spec: Spec) -> Iterator[Diagnostic]:
+    """Secrets passed as flags and Kubernetes label syntax: rules that need the typed steps."""
+    yield from _secret_flags(spec)
+    yield from _labels(spec)
+
+
+def _url(path: Path, text: str) -> Iterator[Diagnostic]:
+    if _matches(path, _HTTP_ONLY) and not units.is_web_url(text):
+        yield Diagnostic("MLS241", f"{text!r} is not an http(s) URL", path=path,
+                         hint="runbooks are links: write https://host/path")
+    if _matches(path, _REPOSITORY) and not units.is_repository_url(text):
+        yield Diagnostic("MLS241", f"{text!r} is not a repository URL", path=path,
+                         hint="write https://host/org/repo, ssh://git@host/org/repo or git@host:org/repo")
 
 
 def _literal(value: str) -> bool:

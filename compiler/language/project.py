@@ -29,7 +29,7 @@ class TeamPolicy(Strict):
 
 
 class Defaults(Strict):
-    severity: Severity = "warning"
+    severity: Severity = Field("warning", description="Severity of every monitor that does not set its own.")
     runbookBase: WebUrl | None = Field(None, description="Runbook URL prefix: a monitor's default runbook is "
                                                       "<runbookBase>/<model>/<monitor>.")
     replicas: Replicas = Replicas(min=1, max=3)
@@ -63,6 +63,10 @@ class Project(Strict):
     patches: list[Patch] = Field(
         default_factory=list, description="Declared patches applied to every model's rendered objects before "
                                           "the spec's own (docs/patches.md); `name` defaults to each model's.")
+
+    def monitor_severity(self, severity: Severity | None) -> Severity:
+        """A monitor's severity: its own, else the project's default (one place, for the plan and the rules)."""
+        return severity if severity is not None else self.defaults.severity
 
     def target_enabled(self, name: str) -> bool:
         return bool(self.targets.get(name, {}).get("enabled", True))

@@ -31,6 +31,11 @@ def duration_ms(text: str) -> int | None:
     return total or None
 
 
+def duration_seconds(text: str) -> int:
+    """Whole seconds of a duration such as `90s` or `1h` (0 when it is not one: the rules report that)."""
+    return (duration_ms(text) or 0) // 1000
+
+
 def format_duration(ms: int) -> str:
     """The shortest Prometheus duration for `ms` (inverse of duration_ms)."""
     if ms <= 0:

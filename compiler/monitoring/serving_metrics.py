@@ -59,6 +59,8 @@ class Stack:
     # The failure counter is the exporter contract's, initialised at 0 by the predictor: its absence
     # is a broken exporter, not "no failures" (the rules alert on it instead of reading 0%).
     errors_from_contract: bool = False
+    # (prompt, generated) token counters labelled like the requests; None: the runtime counts no tokens.
+    tokens: tuple[str, str] | None = None
 
     def matchers(self, model: str, namespace: str) -> dict[str, str]:
         return {self.namespace_label: namespace, self.model_label: model + self.model_suffix}
@@ -132,13 +134,16 @@ STACKS: dict[str, Stack] = {s.name: s for s in (
           requests_are_successes=False, latency=_KSERVE_LATENCY, model_label="model_name",
           namespace_label="namespace"),
     # huggingfaceserver's OpenAI path records no kserve histogram; its vLLM backend exports vllm:*
-    # (vllm/v1/metrics/loggers.py): e2e latency histogram and finished requests, no failure counter.
+    # (vllm/v1/metrics/loggers.py): e2e latency histogram and finished requests, no failure counter;
+    # prompt and generation token counters (Counter vllm:prompt_tokens / vllm:generation_tokens,
+    # labels model_name and engine; prometheus_client adds `_total`).
     Stack(name="vllm", what="vLLM (the huggingfaceserver's LLM backend)",
           requests_metric="vllm:e2e_request_latency_seconds_count", errors_metric=None, errors_extra=(),
           requests_are_successes=False,
           latency=Histogram("vllm:e2e_request_latency_seconds_bucket", "vllm:e2e_request_latency_seconds_count",
                             1.0, VLLM_E2E_BUCKETS),
-          model_label="model_name", namespace_label="namespace"),
+          model_label="model_name", namespace_label="namespace",
+          tokens=("vllm:prompt_tokens_total", "vllm:generation_tokens_total")),
     # triton-inference-server/core src/metrics.cc: success/failure counters labelled model and version;
     # durations are cumulative microsecond counters, not histograms.
     Stack(name="triton", what="Triton Inference Server",

@@ -92,7 +92,9 @@ def plan_classes() -> dict[type, Any]:
 
     table: dict[type, Any] = {}
     for value in vars(plan_module).values():
-        if (isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == plan_module.__name__
+        # The plan's sections are defined in their own compiler.planning modules and exported by plan.
+        if (isinstance(value, type) and dataclasses.is_dataclass(value)
+                and value.__module__.startswith("compiler.planning.")
                 and all(f.init for f in dataclasses.fields(value))):
             names = tuple(f.name for f in dataclasses.fields(value))
             table[value] = functools.partial(_reduce, names)

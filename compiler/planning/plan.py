@@ -4,8 +4,11 @@ Targets see only this. Every default is applied here, once: a target never looks
 project file, or another target. Units are normalized (durations in seconds plus the Prometheus form,
 percentages as ratios) so no target parses `150ms` or `1%` again.
 
-Length: the plan's dataclasses and the one function that builds them from a spec stay together, so a
-field and the default that fills it are read (and reviewed) in one place.
+Each section's plan lives beside the function that builds it from the spec, so a field and the
+default that fills it are read (and reviewed) in one place: `training` (steps, retraining, gates),
+`serving` (environments, stream, batch, edge, LLM), `rollout` (stages), `monitors` and `resources`.
+This module holds the Plan itself, the identity and provenance sections, `build_plan`, which calls
+the others, and the plan digest; it exports every section's types, the one import path for targets.
 """
 
 from __future__ import annotations
@@ -13,57 +16,50 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from compiler import __version__
 from compiler.language.patch_spec import Patch
 from compiler.language.project import Project
-from compiler.language.spec import (
-    ConceptDrift,
-    Cost,
-    DataDrift,
-    EnvFromSecret,
-    ErrorRate,
-    Fairness,
-    Gate,
-    Grounding,
-    Hallucination,
-    Latency,
-    LlmServing,
-    PredictionDrift,
-    Resources,
-    SecretRef,
-    Slo,
-    Spec,
-    Step,
-    StreamSource,
-    Throughput,
-    TokenCost,
+from compiler.language.spec import Spec
+from compiler.planning.monitors import MONITOR_DEFAULTS, MonitorOverridePlan, MonitorPlan, monitor_in, monitor_plan
+from compiler.planning.resources import DEFAULT_GPU_TYPE, ResourcesPlan
+from compiler.planning.rollout import ActiveStage, RolloutPlan, StageKind, StagePlan, rollout_environment, rollout_plan
+from compiler.planning.serving import (
+    BatchPlan,
+    EdgePlan,
+    EnvironmentPlan,
+    KafkaSaslPlan,
+    KafkaTlsPlan,
+    LlmPlan,
+    Pattern,
+    SecretKeyPlan,
+    ServingPlan,
+    StreamPlan,
+    serving_plan,
 )
-from compiler.language.units import duration_ms, format_duration, percent
-from compiler.planning.metric_direction import gate_direction, gate_kind
+from compiler.planning.training import (
+    EnvVarPlan,
+    GatePlan,
+    PipelinePlan,
+    RetrainingPlan,
+    StepPlan,
+    TolerationPlan,
+    gate_plan,
+    pipeline_plan,
+    topological,
+)
 
-Pattern = Literal["batch", "realtime", "streaming", "edge"]
-StageKind = Literal["shadow", "canary", "full"]
-
-DEFAULT_GPU_TYPE = "nvidia.com/gpu"
-
-# (window, for) defaults per monitor kind: long enough to be stable, short enough to matter.
-MONITOR_DEFAULTS: dict[str, tuple[str, str]] = {
-    "latency": ("5m", "10m"),
-    "error_rate": ("5m", "10m"),
-    "throughput": ("10m", "15m"),
-    "data_drift": ("1h", "30m"),
-    "prediction_drift": ("1h", "30m"),
-    "concept_drift": ("1d", "1h"),
-    "fairness": ("1d", "1h"),
-    "cost": ("1h", "30m"),
-    "slo": ("1h", "2m"),
-    "hallucination_rate": ("1h", "30m"),
-    "grounding": ("1h", "30m"),
-    "token_cost": ("1h", "30m"),
-}
+# The plan's types, wherever each section's are defined: targets import them all from here.
+__all__ = [
+    "DEFAULT_GPU_TYPE", "MONITOR_DEFAULTS", "ActiveStage", "BatchPlan", "DataPlan", "EdgePlan", "EnvVarPlan",
+    "EnvironmentPlan", "FeaturePlan", "GatePlan", "KafkaSaslPlan", "KafkaTlsPlan", "LlmPlan", "ModelCardPlan",
+    "ModelPlan", "MonitorOverridePlan", "MonitorPlan", "OwnerPlan", "PatchPlan", "Pattern", "PipelinePlan", "Plan",
+    "ProjectPlan", "Provenance", "ResourcesPlan", "RetrainingPlan", "RolloutPlan", "SecretKeyPlan", "ServingPlan",
+    "StageKind", "StagePlan", "StepPlan", "StreamPlan", "TeamPlan", "TolerationPlan", "build_plan", "canonical_json",
+    "monitor_in", "plan_digest", "rollout_environment", "sha256_text", "topological",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,280 +131,6 @@ class ModelPlan:
     previous_version: str | None
     previous_uri: str | None
     runtime: str | None  # explicit runtime override; targets choose a default from the framework
-
-
-@dataclass(frozen=True, slots=True)
-class ResourcesPlan:
-    cpu: str | None
-    memory: str | None
-    gpu: int
-    gpu_type: str
-
-
-@dataclass(frozen=True, slots=True)
-class EnvVarPlan:
-    name: str
-    value: str | None  # literal value, or None for a secret reference
-    secret_name: str | None
-    secret_key: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TolerationPlan:
-    key: str
-    operator: str
-    value: str | None
-    effect: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StepPlan:
-    name: str
-    spec_index: int  # position in the spec's pipeline.steps (the plan orders steps topologically)
-    image: str
-    command: tuple[str, ...]
-    args: tuple[str, ...]
-    env: tuple[EnvVarPlan, ...]
-    after: tuple[str, ...]
-    resources: ResourcesPlan
-    retries: int
-    cache: bool
-    timeout_seconds: int | None
-    metrics: tuple[str, ...]  # metrics the step outputs (the evaluation step outputs every gate metric)
-    node_selector: tuple[tuple[str, str], ...]
-    tolerations: tuple[TolerationPlan, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RetrainingPlan:
-    on_drift: bool
-    on_data_change: bool
-    cooldown_seconds: int
-    monitors: tuple[str, ...]  # monitors whose firing starts a run
-
-
-@dataclass(frozen=True, slots=True)
-class PipelinePlan:
-    image: str
-    schedule: str | None  # five-field cron, UTC
-    steps: tuple[StepPlan, ...]  # topologically sorted, spec order among equals
-    evaluation_step: str  # the step whose outputs the gates judge
-    retraining: RetrainingPlan | None
-
-
-@dataclass(frozen=True, slots=True)
-class GatePlan:
-    metric: str
-    kind: str  # quality | latency | fairness | cost
-    direction: str  # higher | lower
-    min: float | None
-    max: float | None
-    baseline: bool  # also compare with the production model's value
-    tolerance: float  # absolute, or a ratio when tolerance_relative
-    tolerance_relative: bool
-
-
-@dataclass(frozen=True, slots=True)
-class EnvironmentPlan:
-    name: str
-    namespace: str
-    replicas_min: int
-    replicas_max: int
-    resources: ResourcesPlan
-    autoscaling_metric: str
-    autoscaling_target: int
-    rollout: bool  # the rollout stages apply here; other environments go straight to "full"
-    approval_required: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SecretKeyPlan:
-    name: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaTlsPlan:
-    ca_cert: SecretKeyPlan | None
-    cert: SecretKeyPlan | None
-    key: SecretKeyPlan | None
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaSaslPlan:
-    user: SecretKeyPlan
-    password: SecretKeyPlan
-    type: SecretKeyPlan | None
-
-
-@dataclass(frozen=True, slots=True)
-class StreamPlan:
-    bootstrap_servers: tuple[str, ...]
-    topic: str
-    consumer_group: str
-    output_topic: str | None = None  # where the scores go
-    tls: KafkaTlsPlan | None = None
-    sasl: KafkaSaslPlan | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LlmPlan:
-    scheduler: bool  # the llm-d inference scheduler routes requests (prefix-cache aware)
-    prefill_replicas: int | None  # disaggregated prefill/decode when set
-    configs: tuple[str, ...]  # LLMInferenceServiceConfig presets (spec.baseRefs)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchPlan:
-    schedule: str
-    input: str
-    output: str
-
-
-@dataclass(frozen=True, slots=True)
-class EdgePlan:
-    format: str
-    devices: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ServingPlan:
-    pattern: Pattern
-    runtime: str | None
-    protocol: str | None
-    payload_logging: bool
-    environments: tuple[EnvironmentPlan, ...]  # in spec order (promotion order)
-    stream: StreamPlan | None
-    batch: BatchPlan | None
-    edge: EdgePlan | None
-    # `llm`: KServe's LLMInferenceService; `inferenceservice`: an InferenceService predictor.
-    kind: Literal["inferenceservice", "llm"] = "inferenceservice"
-    # The inference engine known from the plan alone: "vllm" for `llm` (LLMInferenceService runs vLLM,
-    # whose own `vllm:*` series the monitors read); None when the target's runtime decides it.
-    engine: str | None = None
-    llm: LlmPlan | None = None
-    # This model's overrides of the project's `targets.kserve` settings (version, mode, mirroring).
-    kserve: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StagePlan:
-    name: str  # shadow | canary-5 | canary-25 | full
-    kind: StageKind
-    traffic: float  # percent of live traffic the new version serves
-    mirror: float  # percent of traffic mirrored to the shadow (shadow stage only)
-    duration_seconds: int | None  # how long to hold before advancing; None for full
-
-
-@dataclass(frozen=True, slots=True)
-class RolloutPlan:
-    environment: str
-    stages: tuple[StagePlan, ...]  # ends with "full"
-    advance_when_quiet: tuple[str, ...]
-    rollback_on: tuple[str, ...]
-    manual_approval: bool
-    min_requests: int
-    # The live stage recorded in the deployment repository (compiler.ledger.state), filled in by
-    # pipeline.run when rendering into one; None means the first stage. Deployment state, not spec: it
-    # is not part of the plan digest, so advancing one model never changes another model's output.
-    active_stage: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveStage:
-    """One environment's entry of the rollout state: the stage live for `version` of the model."""
-
-    version: str
-    stage: str
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorPlan:
-    name: str
-    kind: str
-    window: str  # Prometheus duration
-    window_seconds: int
-    for_: str
-    severity: str
-    team: str  # routing team
-    owner_email: str | None
-    runbook: str | None
-    retrain: bool
-    description: str | None
-    # Kind-specific parameters, normalized. Unused ones are None.
-    threshold: float | None = None  # ratio for rates, seconds for latency, score otherwise
-    quantile: float | None = None
-    features: tuple[str, ...] = ()
-    method: str | None = None
-    share: float | None = None
-    metric: str | None = None
-    attribute: str | None = None
-    objective: float | None = None  # SLO objective as a ratio, e.g. 0.999
-    period: str | None = None
-    period_seconds: int | None = None
-    sli: str | None = None
-    latency_seconds: float | None = None  # SLO latency threshold
-    min_rps: float | None = None
-    max_rps: float | None = None
-    label_delay_seconds: int | None = None
-    currency: str | None = None
-    price_input_per_1k: float | None = None
-    price_output_per_1k: float | None = None
-    failures: str | None = None  # runtime | exporter | None (the prometheus target's default)
-    environments: tuple[str, ...] | None = None  # None: every environment
-    overrides: tuple[tuple[str, MonitorOverridePlan], ...] = ()
-    max_cost_per_day: float | None = None  # token_cost: budget over any 24 hours, in `currency`
-
-    def override(self, environment: str) -> MonitorOverridePlan | None:
-        return next((o for name, o in self.overrides if name == environment), None)
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorOverridePlan:
-    """One environment's tuning; `threshold` normalized like the monitor's (None: unset or invalid,
-    `threshold_invalid` tells which; the prometheus target reports an invalid one)."""
-
-    threshold: float | None = None
-    threshold_invalid: bool = False
-    severity: str | None = None
-    window: str | None = None
-    for_: str | None = None
-    min_rps: float | None = None
-    max_rps: float | None = None
-
-
-def monitor_in(monitor: MonitorPlan, env: EnvironmentPlan) -> MonitorPlan | None:
-    """`monitor` as it applies to `env`, or None when it does not watch `env`.
-
-    Outside production (the rollout's environment, or one named production) a critical monitor alerts
-    as warning: staging should not page anyone. A throughput floor is dropped where the environment
-    may scale to zero (minReplicas 0), since it would fire for as long as nobody calls. An override for
-    the environment wins over both.
-    """
-    if monitor.environments is not None and env.name not in monitor.environments:
-        return None
-    changes: dict[str, Any] = {}
-    production = env.rollout or env.name == "production"
-    if not production and monitor.severity == "critical":
-        changes["severity"] = "warning"
-    if monitor.kind == "throughput" and env.replicas_min == 0:
-        changes["min_rps"] = None
-    found = monitor.override(env.name)
-    if found is not None:
-        if found.threshold is not None:
-            changes["threshold"] = found.threshold
-        if found.severity is not None:
-            changes["severity"] = found.severity
-        if found.window is not None:
-            changes["window"] = format_duration(duration_ms(found.window) or 0)
-            changes["window_seconds"] = _seconds(found.window)
-        if found.for_ is not None:
-            changes["for_"] = found.for_
-        if found.min_rps is not None:
-            changes["min_rps"] = found.min_rps
-        if found.max_rps is not None:
-            changes["max_rps"] = found.max_rps
-    return replace(monitor, **changes) if changes else monitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,184 +231,6 @@ def sha256_text(text: str) -> str:
 # --- building ---------------------------------------------------------------------------------
 
 
-def _resources(*layers: Resources | None) -> ResourcesPlan:
-    cpu = memory = gpu_type = None
-    gpu = None
-    for layer in layers:  # first non-empty value wins: most specific first
-        if layer is None:
-            continue
-        cpu = cpu or layer.cpu
-        memory = memory or layer.memory
-        gpu = gpu if gpu is not None else layer.gpu
-        gpu_type = gpu_type or layer.gpuType
-    return ResourcesPlan(cpu=cpu, memory=memory, gpu=gpu or 0, gpu_type=gpu_type or DEFAULT_GPU_TYPE)
-
-
-def topological(steps: list[Step]) -> list[Step]:
-    """Kahn's algorithm, taking ready steps in spec order, so the order is stable and readable."""
-    remaining = list(steps)
-    done: set[str] = set()
-    ordered: list[Step] = []
-    while remaining:
-        ready = [s for s in remaining if all(d in done for d in s.after)]
-        if not ready:  # a cycle; rules report it, keep the rest in spec order
-            ready = remaining[:1]
-        step = ready[0]
-        ordered.append(step)
-        done.add(step.name)
-        remaining.remove(step)
-    return ordered
-
-
-def _evaluation_step(steps: list[Step], gates: list[Gate]) -> str:
-    wanted = {g.metric for g in gates}
-    for step in steps:
-        if wanted & set(step.metrics):
-            return step.name
-    for step in steps:
-        if step.name == "evaluate":
-            return step.name
-    return steps[-1].name
-
-
-def _seconds(text: str) -> int:
-    ms = duration_ms(text)
-    return (ms or 0) // 1000
-
-
-def _gate(gate: Gate) -> GatePlan:
-    tolerance = 0.0
-    relative = False
-    if gate.baseline is not None:
-        raw = gate.baseline.tolerance
-        if isinstance(raw, str):
-            tolerance, relative = percent(raw) or 0.0, True
-        else:
-            tolerance = float(raw)
-    return GatePlan(
-        metric=gate.metric, kind=gate_kind(gate.metric, gate.kind), direction=gate_direction(gate) or "higher",
-        min=gate.min, max=gate.max, baseline=gate.baseline is not None, tolerance=tolerance,
-        tolerance_relative=relative,
-    )
-
-
-def _monitor(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
-    default_window, default_for = MONITOR_DEFAULTS[monitor.kind]
-    window = monitor.window or default_window
-    owner_email = monitor.owner if monitor.owner and "@" in monitor.owner else None
-    team = monitor.owner if monitor.owner and owner_email is None else spec.metadata.team
-    runbook = monitor.runbook
-    if runbook is None and project.defaults.runbookBase:
-        runbook = f"{project.defaults.runbookBase.rstrip('/')}/{spec.metadata.name}/{monitor.name}"
-    extra: dict[str, Any] = {}
-    if isinstance(monitor, DataDrift):
-        extra = {"threshold": monitor.threshold, "method": monitor.method, "share": monitor.share,
-                 "features": tuple(monitor.features or [f.name for f in spec.data.features])}
-    elif isinstance(monitor, PredictionDrift):
-        extra = {"threshold": monitor.threshold, "method": monitor.method}
-    elif isinstance(monitor, ConceptDrift):
-        extra = {"threshold": monitor.threshold, "metric": monitor.metric,
-                 "label_delay_seconds": _seconds(monitor.labelDelay)}
-    elif isinstance(monitor, Latency):
-        extra = {"threshold": (duration_ms(monitor.threshold) or 0) / 1000, "quantile": monitor.quantile}
-    elif isinstance(monitor, ErrorRate | Hallucination):
-        extra = {"threshold": percent(monitor.threshold)}
-    elif isinstance(monitor, Throughput):
-        extra = {"min_rps": monitor.min, "max_rps": monitor.max}
-    elif isinstance(monitor, Fairness):
-        extra = {"threshold": monitor.threshold, "metric": monitor.metric, "attribute": monitor.attribute}
-    elif isinstance(monitor, Cost):
-        extra = {"threshold": monitor.threshold, "currency": monitor.currency}
-    elif isinstance(monitor, Slo):
-        extra = {"objective": monitor.objective / 100, "period": monitor.period,
-                 "period_seconds": _seconds(monitor.period), "sli": monitor.sli,
-                 "latency_seconds": (duration_ms(monitor.latency) or 0) / 1000 if monitor.latency else None}
-    elif isinstance(monitor, Grounding):
-        extra = {"threshold": monitor.threshold}
-    elif isinstance(monitor, TokenCost):
-        extra = {"threshold": monitor.threshold, "currency": monitor.currency,
-                 "price_input_per_1k": monitor.pricePer1kTokens.input,
-                 "price_output_per_1k": monitor.pricePer1kTokens.output,
-                 "max_cost_per_day": monitor.maxPerDay}
-    if isinstance(monitor, ErrorRate | Slo):
-        extra["failures"] = monitor.failures
-    return MonitorPlan(
-        name=monitor.name, kind=monitor.kind, window=format_duration(duration_ms(window) or 0),
-        window_seconds=_seconds(window), for_=monitor.for_ or default_for, severity=monitor.severity,
-        team=team, owner_email=owner_email, runbook=runbook, retrain=monitor.retrain,
-        description=monitor.description,
-        environments=tuple(monitor.environments) if monitor.environments is not None else None,
-        overrides=tuple((env, _override(monitor.kind, o)) for env, o in sorted(monitor.overrides.items())),
-        **extra,
-    )
-
-
-def _override(kind: str, override: Any) -> MonitorOverridePlan:
-    threshold: float | None = None
-    raw = override.threshold
-    if raw is not None:
-        if kind == "latency":
-            ms = duration_ms(raw) if isinstance(raw, str) else None
-            threshold = ms / 1000 if ms else None
-        elif kind in ("error_rate", "hallucination_rate"):
-            threshold = percent(raw)
-        elif not isinstance(raw, str | bool):
-            threshold = float(raw)
-        # The monitor's own thresholds are positive except a quality floor or a fairness bound.
-        if threshold is not None and threshold <= 0 and kind not in ("concept_drift", "fairness"):
-            threshold = None
-    return MonitorOverridePlan(
-        threshold=threshold, threshold_invalid=raw is not None and threshold is None, severity=override.severity,
-        window=override.window, for_=override.for_, min_rps=override.min, max_rps=override.max)
-
-
-def _step(step: Step, spec: Spec, project: Project, evaluation: str, gate_metrics: tuple[str, ...]) -> StepPlan:
-    index = next(i for i, s in enumerate(spec.pipeline.steps) if s is step)
-    env = tuple(
-        EnvVarPlan(name=k, value=None, secret_name=v.secretRef.name, secret_key=v.secretRef.key)
-        if isinstance(v, EnvFromSecret) else EnvVarPlan(name=k, value=v, secret_name=None, secret_key=None)
-        for k, v in sorted(step.env.items())
-    )
-    metrics = tuple(step.metrics)
-    if step.name == evaluation:
-        metrics = tuple(dict.fromkeys((*metrics, *gate_metrics)))
-    return StepPlan(
-        name=step.name, spec_index=index, image=step.image or spec.pipeline.image, command=tuple(step.command or ()),
-        args=tuple(step.args or ()), env=env, after=tuple(step.after),
-        resources=_resources(step.resources, project.defaults.trainingResources), retries=step.retries,
-        cache=step.cache, timeout_seconds=_seconds(step.timeout) if step.timeout else None, metrics=metrics,
-        node_selector=tuple(sorted(step.nodeSelector.items())),
-        tolerations=tuple(TolerationPlan(t.key, t.operator, t.value, t.effect) for t in step.tolerations),
-    )
-
-
-def _rollout(spec: Spec) -> RolloutPlan | None:
-    rollout = spec.rollout
-    if rollout is None or spec.serving.pattern not in ("realtime", "streaming"):
-        return None
-    stages: list[StagePlan] = []
-    if rollout.shadow is not None:
-        stages.append(StagePlan("shadow", "shadow", 0.0, float(rollout.shadow.mirror),
-                                _seconds(rollout.shadow.duration)))
-    for step in rollout.canary:
-        label = f"{step.traffic:g}".replace(".", "-")
-        stages.append(StagePlan(f"canary-{label}", "canary", float(step.traffic), 0.0, _seconds(step.duration)))
-    stages.append(StagePlan("full", "full", 100.0, 0.0, None))
-    return RolloutPlan(
-        environment=rollout_environment(spec), stages=tuple(stages),
-        advance_when_quiet=tuple(rollout.advanceWhenQuiet), rollback_on=tuple(rollout.rollbackOn),
-        manual_approval=bool(rollout.manualApproval) or spec.metadata.risk == "high",
-        min_requests=rollout.minRequests,
-    )
-
-
-def rollout_environment(spec: Spec) -> str:
-    envs = list(spec.serving.environments)
-    if spec.rollout is not None and spec.rollout.environment in envs:
-        return spec.rollout.environment
-    return "production" if "production" in envs else envs[-1]
-
-
 def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: str,
                spec_data: Mapping[str, Any]) -> Plan:
     """Normalize a valid spec (rules passed) under the project config into a Plan."""
@@ -714,51 +258,9 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         previous_uri=model.previous.uri if model.previous else None,
         runtime=model.runtime or spec.serving.runtime,
     )
-    ordered = topological(list(spec.pipeline.steps))
-    evaluation = _evaluation_step(ordered, list(spec.gates))
-    gate_metrics = tuple(g.metric for g in spec.gates)
-    retraining = spec.pipeline.retraining
-    pipeline = PipelinePlan(
-        image=spec.pipeline.image, schedule=spec.pipeline.schedule,
-        steps=tuple(_step(s, spec, project, evaluation, gate_metrics) for s in ordered),
-        evaluation_step=evaluation,
-        retraining=RetrainingPlan(
-            on_drift=retraining.onDrift, on_data_change=retraining.onDataChange,
-            cooldown_seconds=_seconds(retraining.cooldown),
-            monitors=tuple(m.name for m in spec.monitors if m.retrain and retraining.onDrift),
-        ) if retraining else None,
-    )
-    serving = spec.serving
-    rollout = _rollout(spec)
-    defaults = project.defaults
-    production = rollout_environment(spec)
-    approval = spec.metadata.risk == "high" or bool(spec.rollout and spec.rollout.manualApproval)
-    envs = []
-    for name, env in serving.environments.items():
-        replicas = env.replicas or defaults.replicas
-        scaling = env.autoscaling or serving.autoscaling or defaults.autoscaling
-        in_rollout = rollout is not None and rollout.environment == name
-        envs.append(EnvironmentPlan(
-            name=name, namespace=env.namespace, replicas_min=replicas.min, replicas_max=replicas.max,
-            resources=_resources(env.resources, serving.resources, defaults.resources),
-            autoscaling_metric=scaling.metric, autoscaling_target=scaling.target, rollout=in_rollout,
-            approval_required=name == production and approval,
-        ))
-    serving_plan = ServingPlan(
-        pattern=serving.pattern, runtime=model_plan.runtime, protocol=serving.protocol,
-        payload_logging=serving.payloadLogging if serving.payloadLogging is not None
-        else spec.metadata.risk == "high",
-        environments=tuple(envs),
-        stream=_stream(serving.stream, spec.metadata.name) if serving.stream else None,
-        batch=BatchPlan(serving.batch.schedule, serving.batch.input, serving.batch.output)
-        if serving.batch else None,
-        edge=EdgePlan(serving.edge.format, tuple(serving.edge.devices)) if serving.edge else None,
-        kind=serving.kind,
-        engine="vllm" if serving.kind == "llm" else None,
-        llm=_llm(serving.llm) if serving.kind == "llm" or serving.llm is not None else None,
-        kserve=tuple((k, v) for k, v in serving.kserve.model_dump(exclude_none=True).items())
-        if serving.kserve else (),
-    )
+    pipeline = pipeline_plan(spec, project)
+    rollout = rollout_plan(spec)
+    serving = serving_plan(spec, project, rollout, model_plan.runtime)
     card = spec.modelCard
     card_plan = ModelCardPlan(
         intended_use=card.intendedUse if card else None, limitations=card.limitations if card else None,
@@ -778,8 +280,8 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         description=spec.metadata.description, labels=tuple(sorted(spec.metadata.labels.items())),
         owners=tuple(OwnerPlan(o.name, o.email, tuple(o.roles), o.github) for o in spec.owners),
         model_card=card_plan, data=data_plan, model=model_plan, pipeline=pipeline,
-        gates=tuple(_gate(g) for g in spec.gates), serving=serving_plan, rollout=rollout,
-        monitors=tuple(_monitor(m, spec, project) for m in spec.monitors),
+        gates=tuple(gate_plan(g) for g in spec.gates), serving=serving, rollout=rollout,
+        monitors=tuple(monitor_plan(m, spec, project) for m in spec.monitors),
         provenance=Provenance(
             spec_path=spec_path, spec_digest=spec_digest,
             source_sha256=source_sha256, data_hash=hash_, code_repo=model.code.repo,
@@ -790,27 +292,6 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
                  *_patches(spec.patches, spec.metadata.name, "")),
     )
-
-
-def _secret_key(ref: SecretRef | None) -> SecretKeyPlan | None:
-    return SecretKeyPlan(ref.name, ref.key) if ref is not None else None
-
-
-def _stream(stream: StreamSource, model: str) -> StreamPlan:
-    tls = stream.tls
-    sasl = stream.sasl
-    return StreamPlan(
-        tuple(stream.bootstrapServers), stream.topic, stream.consumerGroup or model,
-        output_topic=stream.outputTopic,
-        tls=KafkaTlsPlan(_secret_key(tls.caCert), _secret_key(tls.cert), _secret_key(tls.key)) if tls else None,
-        sasl=KafkaSaslPlan(SecretKeyPlan(sasl.user.name, sasl.user.key),
-                           SecretKeyPlan(sasl.password.name, sasl.password.key), _secret_key(sasl.type))
-        if sasl else None)
-
-
-def _llm(llm: LlmServing | None) -> LlmPlan:
-    llm = llm or LlmServing()
-    return LlmPlan(scheduler=llm.scheduler, prefill_replicas=llm.prefillReplicas, configs=tuple(llm.configs))
 
 
 def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:

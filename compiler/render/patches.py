@@ -1,15 +1,12 @@
-"""Declared patches (compiler.language.patch_spec): checked at lint time, applied to the rendered objects.
-
-Lint (a rule, so problems carry the patch's file:line:col): a patch is either `merge:` or `json:`;
-JSON-patch operations are well formed; nothing touches a field mlspec's guarantees depend on
-(`PROTECTED`); only the strategic-merge directives implemented here are used; a named environment
-exists.
+"""Declared patches (compiler.language.patch_spec) applied to the rendered objects; what lint checks of
+them before rendering (well-formed operations, protected fields) is compiler.render.patch_checks.
 
 Render (`apply_patches`, called once per spec after every target rendered): each patch is applied,
 in declaration order, to every rendered object with its kind and name (and environment and stage,
 when given: the `<environment>/` and `stages/<stage>/` folders the object was rendered into). A
 patch that matches nothing, or whose JSON-patch `test` or path fails, is an error at the patch's
-position: it no longer applies, and rendering without it would silently drop what it guaranteed.
+position: it no longer applies, and rendering without it would silently drop what it guaranteed
+(a project patch only where no model renders its target: `unmatched_project_patches`).
 The patched bytes are the rendered output, so the manifest's sha256 is theirs and `mlspec drift`
 never reports them; the manifest's resource entry records each patch and the field paths it changed
 (the paths `mlspec diff` prints), which is how the diff marks changes made by a patch.
@@ -23,9 +20,6 @@ volumeMounts `mountPath`, volumeDevices `devicePath`; PodSpec.hostAliases `ip`),
 first, then the object's others. kustomize has no schema for custom resources (InferenceService,
 VirtualService, PrometheusRule): their lists are replaced whole, as kustomize does; a patch that
 must add one item to such a list is a JSON patch (`add .../-`).
-
-Length: one module on purpose: matching, the protected-field guard, strategic merge and JSON patch
-application share the same identity and field-path rules; split, each would re-derive them.
 """
 
 from __future__ import annotations
@@ -33,46 +27,23 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from compiler.check.rules import rule
 from compiler.diagnostics import Diagnostic, Path, Severity
-from compiler.language.patch_spec import Patch
-from compiler.language.project import Project
-from compiler.language.spec import Spec
 from compiler.planning.plan import PatchPlan, Plan
 from compiler.render.fieldpaths import field_changes, format_path
+from compiler.render.patch_checks import DIRECTIVE
 from compiler.render.serialize import dump_yaml
 
 if TYPE_CHECKING:
-    from compiler.pipeline import RunResult, SpecResult
+    from compiler.pipeline import Context, RunResult, SpecResult
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STAGE = re.compile(r"(?:^|/)stages/([^/]+)/")
-_POINTER = re.compile(r"(/([^~/]|~[01])*)*")
-
-# Fields mlspec's guarantees depend on, as JSON-pointer segment patterns (`*` is any one segment, a
-# trailing `/` on a segment any key starting with it). A patch may not write them, nor replace or
-# delete a map or list that holds them. Per kind, or for every kind under "*".
-PROTECTED: Mapping[str, tuple[tuple[str, ...], ...]] = {
-    "*": (
-        ("apiVersion",), ("kind",),
-        ("metadata", "name"), ("metadata", "namespace"),  # identity: what the GitOps engine prunes by
-        ("metadata", "labels", "mlspec.dev/"), ("metadata", "annotations", "mlspec.dev/"),  # provenance
-    ),
-    "InferenceService": (
-        # The rollout stage selection: which version takes how much traffic, and how KServe reads it.
-        ("spec", "canary"), ("spec", "predictor", "canaryTrafficPercent"),
-        ("metadata", "annotations", "serving.kserve.io/deploymentMode"),
-    ),
-    "VirtualService": (  # the shadow stage: where traffic goes and how much of it is mirrored
-        ("spec", "http", "*", "route"), ("spec", "http", "*", "mirror"), ("spec", "http", "*", "mirrorPercentage"),
-    ),
-}
 
 # k8s.io/api patchMergeKey tags for the lists of the built-in kinds mlspec renders (CronJob pod
 # templates, ServiceAccounts, ConfigMaps); keyed by the list's field name, which is unambiguous there.
@@ -81,165 +52,12 @@ BUILTIN_MERGE_KEYS: Mapping[str, str] = {
     "imagePullSecrets": "name", "env": "name", "ports": "containerPort", "volumeMounts": "mountPath",
     "volumeDevices": "devicePath", "hostAliases": "ip",
 }
-_DIRECTIVE = "$patch"
-_WRITES = ("add", "remove", "replace", "move", "copy")
 
 
 class PatchError(Exception):
     def __init__(self, message: str, path: Path = ()) -> None:
         super().__init__(message)
         self.path = path
-
-
-# --- lint ----------------------------------------------------------------------------------------
-
-
-def pointer(text: str) -> tuple[str, ...] | None:
-    """The segments of an RFC 6901 JSON pointer, or None when it is not one."""
-    if not _POINTER.fullmatch(text):
-        return None
-    if text == "":
-        return ()
-    return tuple(s.replace("~1", "/").replace("~0", "~") for s in text[1:].split("/"))
-
-
-def _segment_matches(pattern: str, segment: str) -> bool:
-    if pattern == "*":
-        return True
-    return segment.startswith(pattern) if pattern.endswith("/") else segment == pattern
-
-
-def _covers(pattern: tuple[str, ...], path: Sequence[str]) -> bool:
-    """`path` is the protected field or inside it."""
-    return len(path) >= len(pattern) and all(_segment_matches(p, s) for p, s in zip(pattern, path, strict=False))
-
-
-def _holds(path: Sequence[str], pattern: tuple[str, ...]) -> bool:
-    """`path` is a map or list that contains the protected field (replacing it would drop the field)."""
-    return len(path) < len(pattern) and all(_segment_matches(p, s) for p, s in zip(pattern, path, strict=False))
-
-
-def protected_problem(kind: str, path: Sequence[str], *, replaces: bool) -> str | None:
-    """Why writing `path` of a `kind` object is refused, or None. `replaces`: the write replaces or
-    deletes the whole value at `path` (not a merge into it)."""
-    for pattern in (*PROTECTED["*"], *PROTECTED.get(kind, ())):
-        shown = "/" + "/".join(p.replace("/", "~1") + ("*" if p.endswith("/") else "") for p in pattern)
-        if _covers(pattern, path):
-            return f"{shown} is set by mlspec"
-        if replaces and _holds(path, pattern):
-            return f"it would replace or delete {shown}, which is set by mlspec"
-    return None
-
-
-_WHY = ("identity, provenance and the rollout stage selection belong to mlspec: the GitOps engine, `mlspec "
-        "drift` and the rollout engine rely on them (docs/patches.md lists them)")
-
-
-@rule
-def declared_patches(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    return check_patches(spec.patches, ())
-
-
-def check_patches(patches: Sequence[Patch], environments: Sequence[str]) -> Iterator[Diagnostic]:
-    """Lint findings of `patches` (a spec's or mlspec.yaml's), by path; `environments`: the known ones,
-    empty when any is allowed (a spec's are checked by patch_environments)."""
-    for i, patch in enumerate(patches):
-        base: Path = ("patches", i)
-        if (patch.merge is None) == (patch.json_ is None):
-            yield Diagnostic("MLS730", "a patch needs exactly one of `merge:` (strategic merge) and `json:` "
-                             "(RFC 6902)", path=base, hint="split it into two patches with the same target")
-        target = patch.target
-        if target.environment is not None and environments and target.environment not in environments:
-            yield Diagnostic("MLS734", f"environment {target.environment!r} is not one of the project's "
-                             f"environments ({', '.join(environments)})", path=(*base, "target", "environment"),
-                             hint="the patch would match nothing; name one of `environments:`")
-        if patch.json_ is not None:
-            for j, op in enumerate(patch.json_):
-                yield from _check_op(target.kind, op.op, op.path, op.from_, "value" in op.model_fields_set,
-                                     (*base, "json", j))
-        if patch.merge is not None:
-            yield from _check_merge(target.kind, patch.merge, (), (*base, "merge"))
-
-
-@rule
-def patch_environments(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    # A rule of its own: with a broken `serving:` section it cannot run, and the others still do.
-    if not any(p.target.environment is not None for p in spec.patches):
-        return
-    environments = list(spec.serving.environments)
-    for i, patch in enumerate(spec.patches):
-        env = patch.target.environment
-        if env is not None and env not in environments:
-            yield Diagnostic("MLS734", f"environment {env!r} is not one of this model's environments "
-                             f"({', '.join(environments)})", path=("patches", i, "target", "environment"),
-                             hint="the patch would match nothing; name an environment under serving.environments")
-
-
-def _check_op(kind: str, op: str, path: str, from_: str | None, has_value: bool, at: Path) -> Iterator[Diagnostic]:
-    segments = pointer(path)
-    if segments is None:
-        yield Diagnostic("MLS732", f"{path!r} is not a JSON pointer", path=(*at, "path"),
-                         hint="RFC 6901: '' or '/'-separated segments, '~1' for '/' and '~0' for '~' in a key, "
-                              "e.g. /metadata/annotations/example.com~1owner")
-    if op in ("add", "replace", "test") and not has_value:
-        yield Diagnostic("MLS732", f"a {op!r} operation needs a `value`", path=at,
-                         hint="write `value: null` to set null explicitly")
-    if op in ("move", "copy"):
-        if from_ is None:
-            yield Diagnostic("MLS732", f"a {op!r} operation needs `from`", path=at, hint="the JSON pointer to read")
-        elif pointer(from_) is None:
-            yield Diagnostic("MLS732", f"{from_!r} is not a JSON pointer", path=(*at, "from"),
-                             hint="RFC 6901: '' or '/'-separated segments")
-    elif from_ is not None:
-        yield Diagnostic("MLS732", f"`from` belongs to move and copy, not {op!r}", path=(*at, "from"),
-                         hint="remove it")
-    if op not in _WRITES:
-        return
-    written: list[tuple[str, str, tuple[str, ...] | None]] = [("path", path, segments)]
-    if op == "move" and from_ is not None:
-        written.append(("from", from_, pointer(from_)))  # a move deletes its source
-    for key, text, segs in written:
-        if segs is None:
-            continue
-        last = segs[-1:] == ("-",)  # appending to a list replaces nothing
-        problem = protected_problem(kind, segs[:-1] if last else segs, replaces=not last)
-        if problem is not None:
-            yield Diagnostic("MLS731", f"a patch may not {op} {text or 'the whole object'}: {problem}",
-                             path=(*at, key), hint=_WHY)
-
-
-def _check_merge(kind: str, value: Any, path: tuple[str, ...], at: Path) -> Iterator[Diagnostic]:
-    if not isinstance(value, dict):
-        return
-    directive = value.get(_DIRECTIVE)
-    if directive is not None:
-        if directive not in ("replace", "delete", "merge"):
-            yield Diagnostic("MLS733", f"`$patch: {directive}` is not a strategic-merge directive mlspec applies",
-                             path=(*at, _DIRECTIVE), hint="use replace, delete or merge")
-        elif directive != "merge" and (problem := protected_problem(kind, path, replaces=True)) is not None:
-            yield Diagnostic("MLS731", f"a patch may not {directive} {'/' + '/'.join(path)}: {problem}",
-                             path=(*at, _DIRECTIVE), hint=_WHY)
-    for key, item in value.items():
-        key = str(key)
-        if key == _DIRECTIVE:
-            continue
-        if key.startswith("$"):
-            yield Diagnostic("MLS733", f"{key!r} is a strategic-merge directive mlspec does not apply",
-                             path=(*at, key), hint="supported: null to delete a key, `$patch: replace|delete`; "
-                                                   "or write the change as a JSON patch (`json:`)")
-            continue
-        here = (*path, key)
-        problem = protected_problem(kind, here, replaces=item is None or not isinstance(item, dict))
-        if problem is not None:
-            yield Diagnostic("MLS731", f"a patch may not {'delete' if item is None else 'set'} "
-                             f"{'/' + '/'.join(here)}: {problem}", path=(*at, key), hint=_WHY)
-            continue
-        if isinstance(item, dict):
-            yield from _check_merge(kind, item, here, (*at, key))
-        elif isinstance(item, list):
-            for n, element in enumerate(item):
-                # An item of a merged list: protected patterns address list items by any index (`*`).
-                yield from _check_merge(kind, element, (*here, "0"), (*at, key, n))
 
 
 # --- strategic merge ------------------------------------------------------------------------------
@@ -260,8 +78,8 @@ def _merge_key(field: str, dest: list[Any], patch: list[Any], builtin: bool) -> 
 def strategic_merge(dest: Any, patch: Any, *, builtin: bool = False, field: str = "", at: Path = ()) -> Any:
     """`patch` merged into `dest` (neither is modified), kustomize's strategic merge for our kinds."""
     if isinstance(patch, dict):
-        directive = patch.get(_DIRECTIVE)
-        body = {k: v for k, v in patch.items() if k != _DIRECTIVE}
+        directive = patch.get(DIRECTIVE)
+        body = {k: v for k, v in patch.items() if k != DIRECTIVE}
         if directive == "delete":
             return _DELETE
         if directive == "replace" or not isinstance(dest, dict):
@@ -292,7 +110,7 @@ def strategic_merge(dest: Any, patch: Any, *, builtin: bool = False, field: str 
         named = {item[key] for item in patch}
         merged = []
         for n, item in enumerate(patch):
-            if item.get(_DIRECTIVE) == "delete":
+            if item.get(DIRECTIVE) == "delete":
                 continue
             if item[key] in existing:
                 merged.append(strategic_merge(existing[item[key]], item, builtin=builtin, field=field, at=(*at, n)))
@@ -312,7 +130,7 @@ _DELETE: Any = _Deleted()
 def _clean(value: Any) -> Any:
     """A patch value set where the object had nothing: directives and nulls have nothing to act on."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if k != _DIRECTIVE and v is not None}
+        return {k: _clean(v) for k, v in value.items() if k != DIRECTIVE and v is not None}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
@@ -444,6 +262,51 @@ def _no_target(patch: PatchPlan, result: SpecResult, environments: Sequence[str]
         n + (f" ({e}{'/' + s if s else ''})" if e else "") for n, e, s in same_kind[:8])
     return Diagnostic("MLS735", f"patch target {patch.kind} {patch.name}{where} is not rendered: the patch no "
                       "longer applies", path=("patches", patch.index, "target"), hint=hint)
+
+
+def unmatched_project_patches(specs: Sequence[SpecResult], context: Context) -> list[Diagnostic]:
+    """A warning at each project patch (mlspec.yaml `patches:`) that matches no rendered object of any model.
+
+    One model without a match is normal (a project patch applies to the models that render its target);
+    no model at all means a misspelt kind or name, or a target that no longer exists, and the patch
+    silently guarantees nothing. Read from every spec's rendered identities after all specs rendered.
+    """
+    patches = context.project.patches
+    if not patches:
+        return []
+    matched: set[int] = set()
+    names: dict[str, set[str]] = {}  # kind -> names rendered
+    for spec in specs:
+        plan = spec.plan
+        if plan is None:
+            continue
+        environments = [e.name for e in plan.serving.environments]
+        own = [p for p in plan.patches if p.origin]
+        for rel, idents in spec.file_resources.items():
+            env, stage = _where(rel, environments)
+            for ident in idents:
+                names.setdefault(ident.get("kind", ""), set()).add(ident.get("name", ""))
+                matched.update(p.index for p in own if p.index not in matched and _matches(p, ident, env, stage))
+    if not names:
+        return []  # nothing rendered (every target disabled): no patch can be judged
+    from compiler.language.project import PROJECT_FILE
+
+    found = []
+    for index, patch in enumerate(patches):
+        if index in matched:
+            continue
+        target = patch.target
+        what = f"{target.kind} {target.name}" if target.name else f"{target.kind} (each model's name)"
+        what += f" in environment {target.environment!r}" if target.environment else ""
+        what += f" at stage {target.stage!r}" if target.stage else ""
+        same_kind = sorted(names.get(target.kind, ()))
+        hint = (f"rendered {target.kind}: " + ", ".join(same_kind[:8]) + (", ..." if len(same_kind) > 8 else "")
+                if same_kind else "rendered kinds: " + ", ".join(sorted(k for k in names if k)))
+        diag = Diagnostic("MLS738", f"project patch target {what} matches no rendered object of any model, so the "
+                          "patch is applied nowhere", severity=Severity.WARNING, file=PROJECT_FILE,
+                          path=("patches", index, "target"), hint=hint + " (see them with `mlspec render --out -`)")
+        found.append(_place(diag, context.root / PROJECT_FILE, None) or diag)
+    return found
 
 
 def _placed(found: list[Diagnostic], result: SpecResult, plan: Plan) -> list[Diagnostic]:

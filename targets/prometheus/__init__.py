@@ -54,6 +54,7 @@ class PrometheusTarget(Target):
         "PRM024": "a monitor's environments or overrides name an environment the model is not served in",
         "PRM025": "a monitor override's threshold is not in the monitor kind's form",
         "PRM026": "a rollout gate names a monitor that does not watch the rollout's environment",
+        "PRM027": "a token_cost monitor's maxPerDay needs token counters the model's serving runtime does not export",
         "PRM900": "internal: a generated PromQL expression does not parse",
     }
     settings_model = PrometheusSettings
@@ -91,6 +92,7 @@ class PrometheusTarget(Target):
         found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
                  for index, why in rules.skipped]
         stack = serving_metrics.stack_for(plan, settings.model_dump())
+        out.extend(self._budgets(plan, stack))
         live = plan.serving.pattern in contract.LIVE_PATTERNS
         for env in plan.serving.environments:
             applied = rules.monitors if env is rules.env else [
@@ -181,6 +183,21 @@ class PrometheusTarget(Target):
                 yield _warn("PRM022", ("monitors", i, field),
                             f"latency monitor {m.name!r}: {_seconds(thr)} lies between the bucket bounds of "
                             f"{stack.what}, so the alert compares a linear interpolation", f"use {near}")
+
+    @staticmethod
+    def _budgets(plan: Plan, stack: serving_metrics.Stack) -> Iterable[Diagnostic]:
+        """`maxPerDay` is read from the runtime's own token counters (monitors/llm.py daily_budget): a
+        runtime that counts no tokens would leave the budget promised and unwatched."""
+        if stack.tokens is not None:
+            return
+        for i, m in enumerate(plan.monitors):
+            if m.kind == "token_cost" and m.max_cost_per_day is not None:
+                yield Diagnostic("PRM027", f"token_cost monitor {m.name!r}: maxPerDay is a daily budget on the "
+                                 f"runtime's token counters, and {stack.what} exports none, so nothing would "
+                                 f"watch it", path=("monitors", i, "maxPerDay"),
+                                 hint="serve the model with vLLM (framework: huggingface; it exports "
+                                      "vllm:prompt_tokens_total and vllm:generation_tokens_total), or remove "
+                                      "maxPerDay and keep the per-request threshold")
 
     @staticmethod
     def _never_fires(m: Any) -> str | None:

@@ -69,3 +69,43 @@ def test_on_the_judges_and_servers_series(rendered: Rendered) -> None:
         Case("long prompts, short answers: 0.0032 EUR per request",
              {**HEALTHY, **tokens(10000, 2000, 2)}, "90m", quiet=["TokenSpend"]),
     ])
+
+
+# maxPerDay on vLLM's own token counters (vllm/v1/metrics/loggers.py: Counter vllm:prompt_tokens and
+# vllm:generation_tokens, labels model_name and engine; prometheus_client appends `_total`), as a KServe
+# LLM pod exposes them after the scrape adds namespace and pod. support-assistant is `kind: llm`.
+BUDGET = [{"name": "token-spend", "kind": "token_cost", "threshold": 0.004, "maxPerDay": 250, "currency": "EUR",
+           "window": "1h", "pricePer1kTokens": {"input": 0.0002, "output": 0.0006}}]
+
+
+def vllm_tokens(prompt_per_s: float, generated_per_s: float, *, model: str = "support-assistant",
+                namespace: str = "support-ai-prod") -> dict[str, str]:
+    scrape = (f'namespace="{namespace}", pod="{model}-kserve-7c9d5-x2x4q", job="vllm", instance="10.0.7.2:8000", '
+              f'model_name="{model}", engine="0"')
+    return {f"vllm:prompt_tokens_total{{{scrape}}}": f"0+{prompt_per_s * 600:g}x160",
+            f"vllm:generation_tokens_total{{{scrape}}}": f"0+{generated_per_s * 600:g}x160"}
+
+
+@pytest.fixture(scope="module")
+def budget(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render(tmp_path_factory.mktemp("llm-budget"), BUDGET, base="support-assistant")
+
+
+def test_daily_budget_generated_scenarios(budget: Rendered) -> None:
+    prove_generated(budget)
+    assert budget.scenarios()["TokenSpendDailyBudget"] == ["fires+", "healthy"]
+
+
+def test_daily_budget_on_vllms_token_counters(budget: Rendered) -> None:
+    # 250 EUR a day at 0.0002/0.0006 EUR per 1k tokens: 5000 prompt + 5000 generated tokens a second
+    # cost 0.004 EUR/s, 345.6 EUR a day; a tenth of that is 34.56 EUR.
+    judge(budget, [
+        Case("345.6 EUR over the last day", vllm_tokens(5000, 5000), "26h", interval="10m",
+             fires=[("TokenSpendDailyBudget", {"currency": "EUR", "severity": "warning"})]),
+        Case("34.6 EUR over the last day", vllm_tokens(500, 500), "26h", interval="10m",
+             quiet=["TokenSpendDailyBudget"]),
+        Case("another model spends it", vllm_tokens(5000, 5000, model="other-assistant"), "26h",
+             interval="10m", quiet=["TokenSpendDailyBudget"]),
+        Case("another namespace spends it", vllm_tokens(5000, 5000, namespace="support-ai-staging"), "26h",
+             interval="10m", quiet=["TokenSpendDailyBudget"]),
+    ], evaluation="10m")

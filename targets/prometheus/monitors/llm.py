@@ -1,13 +1,14 @@
 """`hallucination_rate`, `grounding` and `token_cost`: the LLM judge's and the server's counters
-(exporter contract) as ratios over the window, each guarded by its denominator's rate."""
+(exporter contract) as ratios over the window, each guarded by its denominator's rate; and
+`token_cost`'s `maxPerDay`, the day's spend read from the runtime's own token counters (vLLM's)."""
 
 from __future__ import annotations
 
 from compiler.planning.plan import MonitorPlan
 from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
-from targets.prometheus.promql import number
-from targets.prometheus.ruleset import Group, Series, counter
+from targets.prometheus.promql import number, selector
+from targets.prometheus.ruleset import Group, Scenario, Series, counter
 
 
 def hallucination_rate(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
@@ -78,3 +79,41 @@ def token_cost(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
                                 f"1k cost more than {number(thr)} {cur} per request over {w}.",
                     bad=series(tokens_bad, rate), good=series(tokens_bad / 8, rate),
                     low=series(tokens_bad, low), currency=cur)
+    if m.max_cost_per_day is not None and pin + pout > 0:
+        daily_budget(ctx, group, m)
+
+
+def daily_budget(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
+    """`maxPerDay`: the cost of the tokens the runtime itself counted over the last 24 hours. Every pod
+    serving the model counts, a shadow's too: mirrored requests spend real tokens. A runtime without
+    token counters gets no rule; the target's check reports that (PRM027) instead of a silent budget."""
+    assert m.max_cost_per_day is not None
+    assert m.price_input_per_1k is not None
+    assert m.price_output_per_1k is not None
+    tokens = ctx.stack.tokens
+    if tokens is None:
+        return
+    budget, pin, pout, cur = m.max_cost_per_day, m.price_input_per_1k, m.price_output_per_1k, m.currency or "USD"
+    day = ctx.scale("1d")
+    match = ctx.stack.matchers(ctx.plan.name, ctx.env.namespace)
+    # Either spelling of each name: prometheus_client (0.26, which vLLM serves its /metrics with) writes
+    # OpenMetrics sample names with `:` turned into `_` unless the scraper accepts UTF-8 names, which
+    # Prometheus 2.x does not (seen live: tests/prometheus/test_rules_live_vllm.py).
+    read = [selector("", match, {"__name__": [metric, metric.replace(":", "_")]}) for metric in tokens]
+    prompt, generated = (selector(metric, match) for metric in tokens)  # promtool scenario series
+    spent = ctx.record(group, "ml:llm_token_cost:increase1d",
+                       f"(sum(increase({read[0]}[{day}])) or vector(0)) * {number(pin / 1000)} + "
+                       f"(sum(increase({read[1]}[{day}])) or vector(0)) * {number(pout / 1000)}", currency=cur)
+    e = ctx.eval_after(day, m.for_)
+    # Tokens per second, each way, that spend twice the budget in a day (the day scaled like the rule's).
+    over = 2 * budget * 1000 / ((pin + pout) * max(ctx.eval_after(day, extra=0), 1))
+
+    def series(per_s: float) -> tuple[Series, ...]:
+        return (Series(prompt, counter(per_s, e)), Series(generated, counter(per_s, e)))
+
+    ctx.alert(group, m, "DailyBudget", f"{spent} > {number(budget)}",
+              f"Token spend of {ctx.who()} is above {number(budget)} {cur} a day",
+              f"Prompt and generated tokens counted by {ctx.stack.what}, priced at {number(pin)}/{number(pout)} "
+              f"{cur} per 1k, cost more than {number(budget)} {cur} over the last {day}.",
+              [Scenario("fires", series(over), e, ({},)), Scenario("healthy", series(over / 8), e, ())],
+              carried={"currency": cur})

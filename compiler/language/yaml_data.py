@@ -1,0 +1,235 @@
+"""From composed YAML nodes to plain data and a source map (compiler.language.yamlsource composes them).
+
+Scalars resolve by YAML 1.2 core-schema rules (a feature named `no` stays a string); duplicate keys,
+merge keys and object-constructing tags are refused; alias uses, nodes and depth are counted, so a
+billion-laughs file fails fast; the position of every key and value is recorded in the same pass. The
+same builder walks libyaml's and ruamel.yaml's nodes (identically shaped classes), so both parsers give
+identical data and positions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from compiler.diagnostics import Diagnostic, Path
+
+MAX_DEPTH = 64
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+
+PLAIN_TAG = "!plain"
+STD_TAG = "tag:yaml.org,2002:"
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT10 = re.compile(r"^[-+]?[0-9]+$")
+_INT8 = re.compile(r"^0o[0-7]+$")
+_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+
+
+class Resolver(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Marks untagged plain scalars instead of resolving them with YAML 1.1 rules."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            return PLAIN_TAG if implicit[0] else STD_TAG + "str"
+        return str(super().resolve(kind, value, implicit))
+
+
+class SpecSyntaxError(Exception):
+    """Internal: a problem that stops building data from the node tree (reported as a diagnostic)."""
+
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+@dataclass(slots=True)
+class SourceMap:
+    """Positions (1-based line, column) of values and keys, indexed by document path."""
+
+    file: str
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Paths whose value is a mapping or list: a block collection "starts" at its first child, so
+    # findings about the whole collection read better at its key (`rollout:`, not `canary:`).
+    collections: set[Path] = field(default_factory=set)
+
+    def locate(self, path: Path, *, at_key: bool = False) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that exists in the file."""
+        if at_key and path in self.keys:
+            return self.keys[path]
+        probe = path
+        while probe:
+            if probe in self.collections and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+    def place(self, diag: Diagnostic, *, at_key: bool = False) -> Diagnostic:
+        line, col = self.locate(diag.path, at_key=at_key)
+        return diag.at(self.file, line, col)
+
+
+@dataclass(slots=True)
+class Document:
+    file: str
+    data: Any
+    source: SourceMap
+    sha256: str
+
+
+def diag_at(code: str, message: str, file: str, line: int, col: int, path: Path = (),
+          hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code=code, message=message, path=path, file=file, line=line, col=col, hint=hint)
+
+
+def _is_scalar(node: Any) -> bool:
+    # PyYAML and ruamel.yaml have separate but identically shaped node classes.
+    return type(node).__name__ == "ScalarNode"
+
+
+def _plain_scalar(text: str) -> Any:
+    if text[:1].isalpha():  # most values are names: only true/false/null spellings start with a letter
+        if text in _BOOL:
+            return _BOOL[text]
+        return None if text in ("null", "Null", "NULL") else text
+    if _NULL.match(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT10.match(text):
+        return int(text)
+    if _INT8.match(text):
+        return int(text[2:], 8)
+    if _INT16.match(text):
+        return int(text[2:], 16)
+    if _FLOAT.match(text):
+        return float(text)
+    if _INF.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.match(text):
+        return math.nan
+    return text
+
+
+class Builder:
+    """Turns a composed node tree into plain data plus a source map, enforcing the limits."""
+
+    def __init__(self, file: str, source: SourceMap) -> None:
+        self.file = file
+        self.source = source
+        self.seen: set[int] = set()
+        self.aliases = 0
+        self.nodes = 0
+        self.problems: list[Diagnostic] = []
+
+    def _pos(self, node: Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def _fail(self, code: str, message: str, node: Node, path: Path, hint: str | None = None) -> SpecSyntaxError:
+        line, col = self._pos(node)
+        return SpecSyntaxError(diag_at(code, message, self.file, line, col, path, hint))
+
+    def build(self, node: Node, path: Path = (), depth: int = 0) -> Any:
+        self.nodes += 1
+        if depth > MAX_DEPTH:
+            raise self._fail("MLS008", f"document nests deeper than {MAX_DEPTH} levels", node, path)
+        if self.nodes > MAX_NODES:
+            raise self._fail("MLS007", f"document expands to more than {MAX_NODES} nodes", node, path,
+                             "aliases that refer to aliases multiply; write the values out")
+        mark = node.start_mark
+        self.source.values[path] = (mark.line + 1, mark.column + 1)
+        kind = type(node).__name__
+        tag = str(node.tag)
+        if kind == "ScalarNode":
+            return self._scalar(node, tag, path)  # type: ignore[arg-type]
+        ident = id(node)
+        if ident in self.seen:
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise self._fail("MLS007", f"more than {MAX_ALIASES} alias uses", node, path)
+        self.seen.add(ident)
+        self.source.collections.add(path)
+        if kind == "SequenceNode":
+            self._check_collection_tag(node, tag, "seq", path)
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if kind in ("MappingNode", "CommentedMapNode"):
+            self._check_collection_tag(node, tag, "map", path)
+            return self._mapping(node, path, depth)  # type: ignore[arg-type]
+        raise self._fail("MLS003", "unsupported YAML node", node, path)
+
+    def _check_collection_tag(self, node: Node, tag: str, expected: str, path: Path) -> None:
+        if tag != STD_TAG + expected:
+            raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path,
+                             "specs are data: remove the tag")
+
+    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not _is_scalar(key_node):
+                raise self._fail("MLS003", "mapping keys must be plain strings", key_node, path)
+            key = self._text(key_node, path)
+            if key == "<<" and str(key_node.tag) in (PLAIN_TAG, STD_TAG + "merge"):
+                raise self._fail("MLS013", "merge keys (`<<`) are not supported", key_node, path,
+                                 "write the keys out; merges hide what a spec really says")
+            child = (*path, key)
+            if key in out:
+                first = self.source.keys[child]
+                line, col = self._pos(key_node)
+                self.problems.append(diag_at(
+                    "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
+                    self.file, line, col, child, "a key may appear once per mapping"))
+                continue
+            self.source.keys[child] = self._pos(key_node)
+            out[key] = self.build(value_node, child, depth + 1)
+        return out
+
+    def _text(self, node: Node, path: Path) -> str:
+        text = str(node.value)
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # `\ud83d\ude00` escapes (JSON style) are one character written as a surrogate pair.
+            try:
+                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+            except UnicodeError:
+                raise self._fail("MLS002", "a string contains a lone surrogate escape, which is not text",
+                                 node, path, "remove the \\uD800-\\uDFFF escape") from None
+        return text
+
+    def _scalar(self, node: ScalarNode, tag: str, path: Path) -> Any:
+        text = self._text(node, path)
+        if tag == PLAIN_TAG:
+            return _plain_scalar(text)
+        if not tag.startswith(STD_TAG):
+            raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path, "specs are data: remove the tag")
+        kind = tag[len(STD_TAG):]
+        if kind == "str":
+            return text
+        if kind in ("int", "float", "bool", "null"):
+            value = _plain_scalar(text)
+            ok = {
+                "int": isinstance(value, int) and not isinstance(value, bool),
+                "float": isinstance(value, int | float) and not isinstance(value, bool),
+                "bool": isinstance(value, bool),
+                "null": value is None,
+            }[kind]
+            if ok:
+                return float(value) if kind == "float" else value
+            raise self._fail("MLS006", f"{text!r} is not a valid !!{kind}", node, path)
+        raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path, "specs are data: remove the tag")
