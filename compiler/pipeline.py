@@ -66,6 +66,9 @@ class SpecResult:
     # Files reused unchanged from the output tree by an incremental render (compiler.output.incremental): path ->
     # sha256. Their bytes are not held in memory; `files` holds only what this run rendered.
     reused: dict[str, str] = field(default_factory=dict)
+    # What targets' render_repository would read back from these files, computed from their data where
+    # they were serialized (Target.file_facts): compiler.render.memo entries by (namespace, sha256 of the bytes).
+    facts: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -236,7 +239,7 @@ def render_spec(result: SpecResult, context: Context) -> None:
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
-                 found, result.file, result.file_resources)
+                 found, result.file, result.file_resources, facts=(context.targets, result.facts))
     found.extend(apply_patches(result))  # declared patches (compiler.render.patches), after every target rendered
     # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
     result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
@@ -244,7 +247,8 @@ def render_spec(result: SpecResult, context: Context) -> None:
 
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
-             resources: dict[str, list[dict[str, str]]], memoize: bool = False) -> None:
+             resources: dict[str, list[dict[str, str]]], memoize: bool = False,
+             facts: tuple[list[tuple[Target, Any]], dict[tuple[str, str], Any]] | None = None) -> None:
     for output in outputs:
         if isinstance(output, Diagnostic):
             diagnostics.append(output)
@@ -274,6 +278,24 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
             found = identities(output.content)
             if found:
                 resources[rel] = found
+            if facts is not None:
+                _file_facts(rel, output.content, files[rel], *facts)
+
+
+def _file_facts(rel: str, documents: Any, data: bytes, targets: list[tuple[Target, Any]],
+                into: dict[tuple[str, str], Any]) -> None:
+    digest = ""
+    for reader, _ in targets:
+        if type(reader).file_facts is Target.file_facts:
+            continue
+        try:
+            found = {str(namespace): value for namespace, value in reader.file_facts(rel, documents)}
+        except Exception:
+            continue  # only a shortcut: render_repository reads the file back (and reports its own failure)
+        if not found:
+            continue
+        digest = digest or hashlib.sha256(data).hexdigest()
+        into.update(((namespace, digest), value) for namespace, value in found.items())
 
 
 def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render: bool = False,
@@ -356,8 +378,12 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
     """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
+    from compiler.render import memo
+
     plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
     sources = tuple(p.provenance.spec_path for p in plans)
+    for spec in run_result.specs:
+        memo.preload(spec.facts)
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
     for target, settings in run_result.context.targets:
         outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))

@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from compiler.errors import EnvironmentFault
@@ -109,7 +109,7 @@ def _damaged(path: Path) -> EnvironmentFault:
         errno.EIO, "damaged; compare the tree with `git status`, then delete the journal"))
 
 
-def _exists(path: Path) -> bool:
+def _exists(path: Path | str) -> bool:
     return os.path.lexists(path)
 
 
@@ -354,7 +354,15 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
 
 def _write_tree(root: Path, state: Path, files: Mapping[str, bytes], remove: Iterable[str], fs: FileSystem) -> None:
     changed: list[str] = []
+    base = str(root)
     for rel, data in sorted(files.items()):
+        try:
+            os.lstat(f"{base}/{rel}")
+        except FileNotFoundError:
+            changed.append(rel)  # the common case into an empty tree: nothing there, no Path needed
+            continue
+        except OSError:
+            pass  # the checks below say what is wrong
         dest = root / rel
         try:
             if dest.is_file() and dest.read_bytes() == data:
@@ -371,15 +379,17 @@ def _write_tree(root: Path, state: Path, files: Mapping[str, bytes], remove: Ite
     entries: list[dict[str, Any]] = []
     dirs: list[Path] = []
     known: set[Path] = set()
+    seen_parents: set[str] = set()
     for index, rel in enumerate([*changed, *removals]):
-        dest = root / rel
-        dirs.extend(_missing_dirs(root, dest.parent, known))
+        parent, _, _ = rel.rpartition("/")
+        if parent not in seen_parents:  # 31k files share 16k directories: look at each once
+            seen_parents.add(parent)
+            dirs.extend(_missing_dirs(root, (root / rel).parent, known))
+        prefix = f"{parent}/" if parent else ""
         entries.append({
             "path": rel,
-            "tmp": (PurePosixPath(rel).parent / f".mlspec-new-{token}-{index}").as_posix() if rel in files
-            else None,
-            "backup": (PurePosixPath(rel).parent / f".mlspec-old-{token}-{index}").as_posix()
-            if _exists(dest) else None,
+            "tmp": f"{prefix}.mlspec-new-{token}-{index}" if rel in files else None,
+            "backup": f"{prefix}.mlspec-old-{token}-{index}" if _exists(f"{base}/{rel}") else None,
         })
     plan = {"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}
     staging = state / _JOURNALS["staging"]

@@ -92,6 +92,17 @@ class Target:
         """
         return ()
 
+    def file_facts(self, path: str, documents: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        """What `render_repository` will compute from a rendered YAML file, computed from its data instead.
+
+        Called where each spec's files are serialized (in the render's worker processes) with the
+        documents the file's bytes were written from. Each (namespace, value) is handed to
+        `render_repository` through compiler.render.memo under the digest of those bytes, so a value must be
+        exactly what the target would compute from the bytes (a file a patch changes gets a new digest,
+        and the target computes it from the bytes). Reading 15k files back costs more than rendering them.
+        """
+        return ()
+
 
 @dataclass(slots=True)
 class Registry:

@@ -1,119 +1,30 @@
 """The one canonical serializer: the bytes of every rendered file, and the safe form of its path.
 
-PyYAML's C emitter (GUIDE §3: ~0.4 ms a document) with representers that keep key order as the target
-built it, write multi-line strings as literal blocks, never fold long lines, and quote every string a
-YAML 1.1 *or* 1.2 reader would take for something else (`no`, `y`, `0o17`, `1e3`, `2026-11-25`, ...).
-Used by the pipeline as it renders, by targets that embed YAML, and by diffs; the atomic writer that
-puts these bytes on disk is compiler.output.writer.
+YAML in the canonical style (compiler.render.canonical_yaml), JSON as `json.dumps(indent=2,
+sort_keys=True)` writes it (compiler.render.pretty_json), text as given; each with the generated-file
+header its format allows. Used by the pipeline as it renders, by targets that embed YAML, and by diffs;
+the atomic writer that puts these bytes on disk is compiler.output.writer.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
 from compiler import __version__
+from compiler.render.canonical_yaml import dump_yaml as dump_yaml
+from compiler.render.canonical_yaml import dump_yaml_reference as dump_yaml_reference
 from compiler.render.plugins import OutputFile
+from compiler.render.pretty_json import pretty_json as pretty_json
 
 # mlspec's own state in a rendered tree (manifest, journal, rollout ledger): never a rendered file's path.
 STATE_DIR = ".mlspec"
 
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class CanonicalDumper(_BaseDumper):  # type: ignore[misc]
-    pass
-
-
-# Strings that YAML 1.2 or YAML 1.1 readers (kubectl, Go yaml.v2, PyYAML) would resolve to a non-string.
-for _tag, _pattern, _first in (
-    ("tag:yaml.org,2002:bool", r"^(?:y|Y|n|N)$", "yYnN"),
-    ("tag:yaml.org,2002:int", r"^0o[0-7]+$", "0"),
-    ("tag:yaml.org,2002:float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$",
-     "-+.0123456789"),
-):
-    CanonicalDumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-_T = "tag:yaml.org,2002:"
-
-
-def _float_text(value: float) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("NaN and infinities are not written to manifests")
-    return f"{value:.1f}" if value.is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def _node(value: Any) -> Any:
-    """The YAML node for plain data, built directly.
-
-    Rendering 1,000 specs spent two thirds of its time in PyYAML's generic representer machinery
-    (alias bookkeeping, per-type dispatch); targets emit plain data only, so this is all we need:
-    key order as built, literal blocks for multi-line strings, floats always written as floats.
-    """
-    if isinstance(value, str):
-        return ScalarNode(_T + "str", str(value), style="|" if "\n" in value else None)
-    if isinstance(value, bool):
-        return ScalarNode(_T + "bool", "true" if value else "false")
-    if isinstance(value, int):
-        return ScalarNode(_T + "int", str(value))
-    if isinstance(value, float):
-        return ScalarNode(_T + "float", _float_text(value))
-    if value is None:
-        return ScalarNode(_T + "null", "null")
-    if isinstance(value, Mapping):
-        return MappingNode(_T + "map", [(_node(k), _node(v)) for k, v in value.items()], flow_style=False)
-    if isinstance(value, list | tuple):
-        return SequenceNode(_T + "seq", [_node(v) for v in value], flow_style=False)
-    raise TypeError(f"cannot write a {type(value).__name__} to YAML")
-
-
-def _represent(self: Any, data: Any) -> None:
-    self.serialize(_node(data))
-    self.represented_objects = {}
-    self.object_keeper = []
-    self.alias_key = None
-
-
-_RESOLVED: dict[tuple[str, bool], str] = {}
-
-
-def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
-    # The emitter asks for every scalar whether it would read back as written; keys and values repeat
-    # across documents, so remember the answers.
-    if kind is ScalarNode:
-        key = (value, implicit[0])
-        found = _RESOLVED.get(key)
-        if found is None:
-            found = _RESOLVED[key] = _BaseResolve(self, kind, value, implicit)
-            if len(_RESOLVED) > 200_000:
-                _RESOLVED.clear()
-        return found
-    return _BaseResolve(self, kind, value, implicit)
-
-
-_BaseResolve = CanonicalDumper.resolve
-CanonicalDumper.represent = _represent
-CanonicalDumper.resolve = _resolve
-
-
-def dump_yaml(documents: Iterable[Any]) -> str:
-    """Serialize documents canonically: same data, same bytes, on any machine."""
-    return str(yaml.dump_all(
-        list(documents), Dumper=CanonicalDumper, sort_keys=False, default_flow_style=False,
-        allow_unicode=True, width=1_000_000, indent=2, explicit_start=False,
-    ))
-
 
 def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return pretty_json(data) + "\n"
 
 
 def header_lines(sources: Iterable[str]) -> list[str]:

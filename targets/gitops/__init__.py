@@ -37,6 +37,11 @@ class GitOpsTarget(Target):
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
         return ()
 
+    def file_facts(self, path: str, documents: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        from targets.gitops.layout import classify_facts  # render only, like the imports below
+
+        return classify_facts(path, documents)
+
     def render_repository(self, plans: Sequence[Plan], settings: Any,
                           rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
         # Render only (a lint never gets here): imported here so a lint starts faster.

@@ -82,6 +82,11 @@ def classify(data: bytes, kustomization_file: bool) -> tuple[str, Any] | None:
     if not _TOP_LEVEL_KIND.search(data):
         return None
     docs = load_yaml(data)
+    return classify_documents(docs, kustomization_file) if docs else None
+
+
+def classify_documents(docs: list[Any], kustomization_file: bool) -> tuple[str, Any] | None:
+    """`classify` of a file's documents as read back (None documents left out)."""
     if not docs:
         return None
     if kustomization_file and len(docs) == 1 and is_kustomization(docs[0]):
@@ -101,15 +106,93 @@ class _Classify:
         return classify(self.rendered[self.path], self.kustomization_file)
 
 
+def classify_namespace(path: str) -> tuple[str, bool]:
+    """The memo namespace of a file's classification, and whether it is named like a kustomization."""
+    is_kustomization_file = posixpath.basename(path) == KUSTOMIZATION
+    return f"gitops.classify.{is_kustomization_file}", is_kustomization_file
+
+
+def classify_facts(path: str, documents: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
+    """`classify` of the bytes the canonical writer makes of a YAML file's `documents`, as a memo entry
+    (namespace, value), without writing or reading the bytes; none for data of other types.
+
+    The canonical writer's output reads back as the same plain data (tuples as lists), so the answer is
+    the same one `scan` would compute from the bytes.
+    """
+    if not path.endswith((".yaml", ".yml")):
+        return ()
+    # Only what `classify` reads of each document, so a 35 KB pipeline is not copied to be looked at.
+    views = [_view(d) for d in documents if d is not None]
+    if any(d is _UNKNOWN for d in views):
+        return ()
+    namespace, is_kustomization_file = classify_namespace(path)
+    found = classify_documents(views, is_kustomization_file)
+    if found is not None and found[0] == "kustomization":
+        whole = _plain(next(d for d in documents if d is not None))
+        if whole is _UNKNOWN:
+            return ()
+        found = ("kustomization", whole)
+    return ((namespace, found),)
+
+
+def _view(doc: Any) -> Any:
+    """The parts of a document `classify` reads (apiVersion, kind, metadata.namespace), as read back."""
+    if not isinstance(doc, Mapping):
+        return _plain(doc) if type(doc) in _PLAIN_SCALARS else []  # any non-mapping is no object
+    view: dict[str, Any] = {}
+    for key in ("apiVersion", "kind"):
+        if key in doc:
+            view[key] = _plain(doc[key])
+    if "metadata" in doc:
+        meta = doc["metadata"]
+        if not isinstance(meta, Mapping):
+            view["metadata"] = _plain(meta)
+        elif "namespace" in meta:
+            namespace = _plain(meta["namespace"])
+            if namespace is _UNKNOWN:
+                return _UNKNOWN
+            view["metadata"] = {"namespace": namespace}
+        else:
+            view["metadata"] = {}
+    return _UNKNOWN if any(v is _UNKNOWN for v in view.values()) else view
+
+
+class _Unknown:
+    pass
+
+
+_UNKNOWN = _Unknown()
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """`value` as a YAML reader gives it back from the canonical writer's bytes, or _UNKNOWN."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            key, item = _plain(key), _plain(item)
+            if key is _UNKNOWN or item is _UNKNOWN or isinstance(key, dict | list):
+                return _UNKNOWN
+            out[key] = item
+        return out
+    if kind is list or kind is tuple:
+        items = [_plain(v) for v in value]
+        return _UNKNOWN if any(v is _UNKNOWN for v in items) else items
+    return _UNKNOWN  # subclasses (enums) and anything else: read the bytes back
+
+
 def scan(rendered: Mapping[str, bytes]) -> Tree:
     tree = Tree()
     for path in sorted(rendered):
         if not path.endswith((".yaml", ".yml")):
             continue
-        is_kustomization_file = posixpath.basename(path) == KUSTOMIZATION
-        # By content: an incremental render parses only the files that changed (compiler.render.memo).
-        found = cached(f"gitops.classify.{is_kustomization_file}", file_digest(rendered, path),
-                       _Classify(rendered, path, is_kustomization_file))
+        namespace, is_kustomization_file = classify_namespace(path)
+        # By content: an incremental render parses only the files that changed, and a render none of
+        # the files the specs rendered (GitOpsTarget.file_facts classified them from their data).
+        found = cached(namespace, file_digest(rendered, path), _Classify(rendered, path, is_kustomization_file))
         if found is None:
             continue
         if found[0] == "kustomization":

@@ -7,12 +7,12 @@ stock Python image. Every value reaches the program as its own argv item: nothin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from compiler.planning.plan import Plan
 from compiler.render import provenance
+from compiler.render.serialize import dump_json
 from targets.kubeflow import names, runs
 from targets.kubeflow.cron import kfp_cron
 from targets.kubeflow.ir import RenderedPipeline
@@ -49,7 +49,7 @@ def runner_configmap(plan: Plan, settings: KubeflowSettings, pipeline: RenderedP
         "kind": "ConfigMap",
         "metadata": provenance.metadata(plan, object_name(plan, purpose), settings.namespace),
         "data": {
-            "pipeline.json": json.dumps(pipeline.api_form(), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            "pipeline.json": dump_json(pipeline.api_form()),
             "start_run.py": runner_source(),
         },
     }
