@@ -106,13 +106,13 @@ def cli() -> None:
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: one per core).")
 def lint(paths: tuple[Path, ...], fmt: str, jobs: int | None) -> None:
     """Check specs (default: the project's specs/) and report every problem at once."""
-    from compiler.pipeline import run
+    from compiler.output.lint_cache import lint as lint_specs
 
-    result = run(list(paths) or None, jobs=jobs, keep_plans=False)
+    result = lint_specs(list(paths) or None, jobs=jobs)
     diags = result.diagnostics
     _report(diags, fmt)
     if fmt == "text" and not diags:
-        click.echo(f"{len(result.specs)} spec(s) clean", err=True)
+        click.echo(f"{result.specs} spec(s) clean", err=True)
     sys.exit(_exit_for(diags))
 
 
@@ -147,6 +147,15 @@ def render(paths: tuple[Path, ...], out: Path, app: str | None, check: bool, fmt
         sys.exit(0)
     if app is not None:
         raise click.UsageError("--app selects what --out - streams")
+    if not paths:
+        from compiler.output.stamp import unchanged_render
+
+        stamp = unchanged_render(out)
+        if stamp is not None:  # nothing changed since the last render: its report, from stats alone
+            _report(stamp.diagnostics, fmt)
+            click.echo(f"{stamp.specs} spec(s): {'would change' if check else 'wrote'} 0 added, 0 changed, "
+                       f"0 removed, {stamp.unchanged} unchanged in {out}", err=True)
+            sys.exit(_exit_for(stamp.diagnostics))
     from compiler.output.tree import render_to
     from compiler.progress import terminal_bar
 

@@ -21,11 +21,13 @@ from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
 from compiler.check.text_rules import beside_schema_errors, text_problems
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
-from compiler.errors import EnvironmentFault
-from compiler.language.project import PROJECT_FILE, Project, find_root, load_project
+from compiler.language.project import PROJECT_FILE, Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
 from compiler.language.settings_keys import deprecated_keys
 from compiler.language.spec import API_VERSION, Spec
+from compiler.language.specfiles import SPEC_SUFFIXES as SPEC_SUFFIXES  # re-exported
+from compiler.language.specfiles import Work, missing_files, run_root, work_items
+from compiler.language.specfiles import discover_specs as discover_specs
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render.identity import identities
@@ -34,7 +36,6 @@ from compiler.render.patches import apply_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
 from compiler.render.serialize import header_lines, safe_relpath, serialize
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 # Below this many specs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
 
@@ -146,40 +147,6 @@ def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
     if () not in source.values:
         source.values[()] = doc.source.locate(prefix)
     return Document(doc.file, data, source, doc.sha256)
-
-
-def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
-    """Spec files named by `paths` (files, or directories searched recursively), sorted, deduplicated."""
-    found: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path, onerror=_unreadable_dir):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in filenames:
-                    if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
-                        found.add(Path(dirpath) / name)
-        else:
-            found.add(path)
-    return sorted(found, key=lambda p: p.resolve().as_posix())
-
-
-def _unreadable_dir(error: OSError) -> None:
-    # os.walk skips what it cannot list: a lint would pass having checked nothing.
-    raise EnvironmentFault("read directory", error.filename or "", error) from error
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path.as_posix()
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return path.name
 
 
 def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
@@ -350,23 +317,16 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
     return run_result
 
 
-Work = tuple[str, str, Path]  # (file as shown, path relative to the root, path)
-
-
 def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, registry: Registry | None = None,
             rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
             ) -> tuple[Context, list[Work], list[Diagnostic]]:
     """The run's context, the spec files to process, and the diagnostics for named files that are missing."""
-    start = Path(paths[0]) if paths else Path.cwd()
-    root = (root or find_root(start if start.is_dir() else start.parent)).resolve()
+    root = run_root(paths, root)
     context = make_context(root, registry)
     if rollout_state:
         context.rollout_state = rollout_state
-    spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
-    missing = [p for p in spec_paths if not p.is_file()]
-    extra = [Diagnostic("MLS001", "no such file", file=_display(p)) for p in missing]
-    spec_paths = [p for p in spec_paths if p.is_file()]
-    return context, [(_display(p), _rel(p, root), p) for p in spec_paths], extra
+    work, missing = work_items(paths, root)
+    return context, work, missing_files(missing)
 
 
 def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:

@@ -11,6 +11,9 @@ slows both sides alike. Peak memory is the largest resident set of the whole pro
 
 Goals (issue 14): render into an empty directory <= 0.30x Kapitan; render when nothing changed <= 0.05x;
 render after one spec changed <= 0.10x; lint <= 0.10x; one spec cold CLI lint <= 0.3 s; peak <= 300 MB.
+Lint results are cached by spec content (compiler.output.lint_cache), so lint is measured twice: with an empty
+cache (every spec checked: what the lint goal and the one-spec cold-CLI goal measure) and with a warm
+one (nothing changed since the last lint: reported for information, no goal).
 """
 
 from __future__ import annotations
@@ -146,17 +149,27 @@ def mlspec_rows(root: Path, count: int, cli: list[str]) -> list[Row]:
     one = specs / "model-0000.yaml"
     out = root / "out"
     env = {**os.environ, "MLSPEC_CACHE_DIR": str(root / "cache")}
-    measure([*cli, "lint", str(one)], root, env)  # warm the OS file cache and .pyc files once
+    lint_cache = root / "lint-cache"
+    lint_env = {**os.environ, "MLSPEC_CACHE_DIR": str(lint_cache)}
+    measure([*cli, "lint", str(one)], root, lint_env)  # warm the OS file cache and .pyc files once
+
+    def lint_cold(*args: str) -> tuple[float, float]:
+        shutil.rmtree(lint_cache, ignore_errors=True)
+        return measure([*cli, "lint", *args], root, lint_env)
 
     def cold() -> tuple[float, float]:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(root / "cache", ignore_errors=True)
         return measure([*cli, "render", "--out", str(out)], root, env)
 
-    rows = [Row(f"lint {count} specs (CLI, best of 3)", *best(3, lambda: measure([*cli, "lint"], root, env)),
-                ratio_goal=0.10)]
-    rows.append(Row("lint 1 spec, cold CLI (best of 5)",
-                    *best(5, lambda: measure([*cli, "lint", str(one)], root, env)), absolute_goal=COLD_BUDGET))
+    rows = [Row(f"lint {count} specs, empty cache (CLI, best of 3)", *best(3, lambda: lint_cold()), ratio_goal=0.10)]
+    rows.append(Row(f"lint {count} specs, nothing changed (warm cache, best of 3)",
+                    *best(3, lambda: measure([*cli, "lint"], root, lint_env))))
+    rows.append(Row("lint 1 spec, cold CLI, empty cache (best of 5)", *best(5, lambda: lint_cold(str(one))),
+                    absolute_goal=COLD_BUDGET))
+    measure([*cli, "lint", str(one)], root, lint_env)
+    rows.append(Row("lint 1 spec, cold CLI, warm cache (best of 5)",
+                    *best(5, lambda: measure([*cli, "lint", str(one)], root, lint_env))))
     rows.append(Row(f"render {count} specs into an empty directory", *cold(), ratio_goal=0.30))
     rows.append(Row("render again, nothing changed (best of 3)",
                     *best(3, lambda: measure([*cli, "render", "--out", str(out)], root, env)), ratio_goal=0.05))

@@ -13,6 +13,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="rewrite golden/ from the current output (then review the diff before committing)")
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty render and lint cache of its own (compiler.output.stamp): none reuses
+    results another test (or a monkeypatched run) left, and none writes into the repository."""
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path_factory.mktemp("mlspec-cache")))
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

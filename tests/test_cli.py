@@ -62,7 +62,7 @@ def test_an_internal_error_exits_3_with_a_message(monkeypatch: pytest.MonkeyPatc
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("compiler.pipeline.run", explode)
+    monkeypatch.setattr("compiler.output.lint_cache.lint", explode)
     with pytest.raises(SystemExit) as exit_info:
         main(["lint", str(SPECS)])
     assert exit_info.value.code == 3

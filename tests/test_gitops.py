@@ -3,12 +3,15 @@ Argo CD and Flux CRDs (made strict) accept every engine object."""
 
 from __future__ import annotations
 
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from tools import kustomize_build, require_crds
 
 from compiler.pipeline import RunResult, run
@@ -16,6 +19,7 @@ from compiler.validation import load_crds
 from compiler.validation.crds import validate_custom_resource
 from compiler.validation.kube import validate_builtin
 from golden import SPECS
+from targets.gitops.kustomize import relative
 
 TEAMS = """
 teams:
@@ -271,3 +275,14 @@ def test_an_environment_named_like_a_target_folder_is_a_diagnostic_not_a_crash(t
     result = run(None, root=root, render=True)
     codes = [d.code for d in result.diagnostics if d.is_error]
     assert codes == ["OPS002"], [d.to_text() for d in result.diagnostics if d.is_error]
+
+
+
+_SEGMENT = st.sampled_from(["models", "a", "b", "kserve", "..", ".", "x-1"])
+
+
+@given(path=st.lists(_SEGMENT, min_size=1, max_size=5).map("/".join),
+       start=st.lists(_SEGMENT, min_size=1, max_size=5).map("/".join))
+def test_relative_paths_are_posixpath_relpath(path: str, start: str) -> None:
+    """The gitops target's own relpath (faster, for the tree's normalized paths) answers like posixpath's."""
+    assert relative(path, start) == posixpath.relpath(path, start)

@@ -15,8 +15,10 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
 from compiler.output.incremental import render_incremental
+from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
 from golden import REPO
 
@@ -56,7 +58,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _render(out: Path, *, incremental: bool) -> None:
+def _render(out: Path, *, incremental: bool) -> list[Diagnostic]:
     os.environ["MLSPEC_INCREMENTAL"] = "1" if incremental else "0"
     try:
         result, change = render_to(out, jobs=1)
@@ -64,6 +66,7 @@ def _render(out: Path, *, incremental: bool) -> None:
         del os.environ["MLSPEC_INCREMENTAL"]
     assert result.ok, result.diagnostics[:3]
     assert change is not None
+    return result.diagnostics
 
 
 def _check_equal(root: Path, out: Path) -> None:
@@ -72,9 +75,18 @@ def _check_equal(root: Path, out: Path) -> None:
     # The reference starts from the same rollout state (it lives in the tree) and nothing else.
     if (out / ".mlspec" / "rollout").is_dir():
         shutil.copytree(out / ".mlspec" / "rollout", reference / ".mlspec" / "rollout")
-    _render(reference, incremental=False)
-    _render(out, incremental=True)
+    expected = _render(reference, incremental=False)
+    # The stat-only answer (compiler.output.stamp) may say "unchanged" only when the tree is already the full
+    # render's and the report the same; right after a render it must say so.
+    unchanged = unchanged_render(out)
+    if unchanged is not None:
+        assert _tree(out) == _tree(reference)
+        assert unchanged.diagnostics == expected
+    assert _render(out, incremental=True) == expected
     assert _tree(out) == _tree(reference)
+    unchanged = unchanged_render(out)
+    assert unchanged is not None
+    assert unchanged.diagnostics == expected
 
 
 EDITS = st.one_of(
@@ -152,17 +164,17 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
 
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
-    from compiler.output import incremental
+    from compiler.output import cache_keys, incremental
     from compiler.pipeline import prepare
 
     out = project.parent / "out"
     context, _, _ = prepare(None)
-    before = incremental.context_key(context, out)
+    before = cache_keys.context_key(context, out)
     source = Path(incremental.__file__)
     stat = source.stat()
     try:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-        assert incremental.context_key(context, out) != before
+        assert cache_keys.context_key(context, out) != before
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
@@ -180,11 +192,33 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     """Plans are pickled as constructor calls (fast to load); they must come back equal, every field."""
     import pickle
 
-    from compiler.output.incremental import _PLAN_TABLE, _pickle_plan, _plan_classes
+    from compiler.output.cache_index import PLAN_TABLE, pickle_plan, plan_classes
     from compiler.pipeline import run
 
-    _PLAN_TABLE.update(_plan_classes())
+    PLAN_TABLE.update(plan_classes())
     plans = [s.plan for s in run(render=False).specs if s.plan is not None]
     assert plans
     for plan in plans:
-        assert pickle.loads(_pickle_plan(plan)) == plan
+        assert pickle.loads(pickle_plan(plan)) == plan
+
+
+def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index knows what the manifest it wrote lists; only a manifest it did not write is parsed."""
+    from compiler.output import incremental
+
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    (project / "specs" / f"model-{POOL[1]:04d}.yaml").unlink()
+
+    def refuse(_: Path) -> None:
+        raise AssertionError("the previous manifest was parsed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "load_manifest", refuse)
+        _render(out, incremental=True)
+    _check_equal(project, out)
+    manifest = out / ".mlspec" / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes().replace(b"\n}\n", b"\n}\n\n"))  # not the one the index wrote
+    _write_spec(project, POOL[1])
+    _check_equal(project, out)

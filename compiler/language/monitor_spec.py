@@ -28,7 +28,7 @@ class MonitorOverride(Strict):
         None, description="Throughput floor here; setting it applies the floor even at minReplicas 0.")
     max: Annotated[float, Field(gt=0)] | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class MonitorBase(Strict):
@@ -47,7 +47,8 @@ class MonitorBase(Strict):
     overrides: dict[Name, MonitorOverride] = Field(
         default_factory=dict, description="Per-environment threshold, severity, window, for, min/max.")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False,
+                              defer_build=True)
 
 
 class DataDrift(MonitorBase):

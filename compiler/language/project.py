@@ -17,9 +17,9 @@ from compiler.diagnostics import Diagnostic
 from compiler.language.patch_spec import Patch
 from compiler.language.schema_errors import diagnostics_from_validation
 from compiler.language.spec import Autoscaling, Duration, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
+from compiler.language.specfiles import PROJECT_FILE as PROJECT_FILE  # re-exported: the light home of both
+from compiler.language.specfiles import find_root as find_root
 from compiler.language.yamlsource import Document, load_document, read_source
-
-PROJECT_FILE = "mlspec.yaml"
 
 
 class TeamPolicy(Strict):
@@ -73,18 +73,6 @@ class Project(Strict):
 
     def target_settings(self, name: str) -> dict[str, Any]:
         return {k: v for k, v in self.targets.get(name, {}).items() if k != "enabled"}
-
-
-def find_root(start: FsPath) -> FsPath:
-    """The spec repository root: the nearest ancestor holding mlspec.yaml (or a .git), else `start`."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / PROJECT_FILE).is_file():
-            return candidate
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
 
 
 def load_project(root: FsPath) -> tuple[Project, Document | None, list[Diagnostic]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.output.manifest import build_manifest, load_manifest
+from compiler.output.stamp import incremental_enabled
 from compiler.output.writer import MANIFEST, recover, write_tree
 from compiler.pipeline import RunResult, run
 from compiler.render.plugins import Registry
@@ -79,11 +79,6 @@ def render_to(out: Path, paths: Sequence[Path] | None = None, *, check: bool = F
         return result, _write(result, out, full=not paths, check=check)
 
 
-def incremental_enabled() -> bool:
-    """`MLSPEC_INCREMENTAL=0` renders everything from scratch (the reference the equivalence test uses)."""
-    return os.environ.get("MLSPEC_INCREMENTAL", "1") != "0"
-
-
 def _render_incremental(out: Path, *, check: bool, registry: Registry | None,
                         jobs: int | None) -> tuple[RunResult, TreeChange | None]:
     """A full render that plans and renders only the specs whose inputs changed (compiler.output.incremental)."""
@@ -99,9 +94,12 @@ def _render_incremental(out: Path, *, check: bool, registry: Registry | None,
 
 def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
                        jobs: int | None) -> tuple[RunResult, TreeChange | None]:
+    from compiler.language.specfiles import run_root
     from compiler.ledger.state import load_states
+    from compiler.output import stamp
     from compiler.output.incremental import orphans, remember, render_incremental
 
+    before = stamp.inputs(run_root(None), out)  # before anything is read (compiler.output.stamp)
     done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out))
     if not done.result.ok:
         return done.result, None
@@ -112,6 +110,11 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
         write_tree(out, done.files, change.removed)
     if not check or change.empty:
         remember(done, out, wrote)
+        if registry is None and not stamp.targets_chosen_by_caller():  # the stamp knows the installed ones
+            context = done.result.context
+            stamp.record_render(stamp.render_stamp_path(context.root, out), before, out,
+                                stamp.package_dirs(stamp.code_packages(context.targets)), done.manifest.files,
+                                done.result.diagnostics, len(done.result.specs), done.index.stats)
     return done.result, change
 
 

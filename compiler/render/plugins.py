@@ -138,6 +138,11 @@ def installed_targets(registry: Registry) -> Iterator[Registry]:
         _INSTALLED.reset(token)
 
 
+def chosen_by_caller() -> bool:
+    """installed_targets() is in effect: what the caches know (compiler.output.stamp) is for other targets."""
+    return _INSTALLED.get() is not None
+
+
 def discover() -> Registry:
     """Load every target registered under the entry-point group; a broken one is reported by name."""
     chosen = _INSTALLED.get()

@@ -20,9 +20,6 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.planning.plan import Plan
 from compiler.render.plugins import OutputFile, Target
-from targets.gitops import argocd, flux
-from targets.gitops.kustomize import app_kustomization, kustomization
-from targets.gitops.layout import KUSTOMIZATION, classify_facts, plan_layout, scan
 from targets.gitops.settings import GitOpsSettings
 
 CODES: dict[str, str] = {
@@ -41,10 +38,17 @@ class GitOpsTarget(Target):
         return ()
 
     def file_facts(self, path: str, documents: Sequence[Any]) -> Iterable[tuple[str, Any]]:
+        from targets.gitops.layout import classify_facts  # render only, like the imports below
+
         return classify_facts(path, documents)
 
     def render_repository(self, plans: Sequence[Plan], settings: Any,
                           rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
+        # Render only (a lint never gets here): imported here so a lint starts faster.
+        from targets.gitops import argocd, flux
+        from targets.gitops.kustomize import app_kustomization, kustomization
+        from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
+
         config: GitOpsSettings = settings
         layout = plan_layout(scan(rendered), plans)
         out: list[OutputFile | Diagnostic] = []

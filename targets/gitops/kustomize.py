@@ -31,9 +31,19 @@ def kustomization(resources: Iterable[str], **extra: Any) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": "Kustomization", "resources": sorted(resources), **extra}
 
 
-@functools.lru_cache(maxsize=65536)  # posixpath.relpath is slow; 1,000 models ask it 4,000 times a render
+@functools.lru_cache(maxsize=65536)  # 1,000 models ask 4,000 times a render
 def relative(path: str, start: str) -> str:
-    return posixpath.relpath(path, start)
+    """posixpath.relpath for the tree's own paths (relative, normalized), without its abspath and
+    getcwd calls: those were most of the gitops target's time after one spec changed."""
+    parts, base = path.split("/"), start.split("/")
+    if "" in parts or "" in base or any(p in (".", "..") for p in (*parts, *base)):
+        return posixpath.relpath(path, start)
+    common = 0
+    for a, b in zip(parts, base, strict=False):
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(base) - common) + parts[common:]) or "."
 
 
 def wave_patches(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic
 from compiler.planning.plan import Plan
 from compiler.render.plugins import Locations, OutputFile, Target
-from targets.governance import annex_iv, audit, card, checks, codeowners
+from targets.governance import checks, codeowners
 from targets.governance.settings import GovernanceSettings, project_settings
 
 
@@ -43,6 +43,8 @@ class GovernanceTarget(Target):
         return list(checks.check(plan, project_settings(settings)))
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+        from targets.governance import annex_iv, audit, card  # render only: lint starts faster
+
         config = project_settings(settings)
         seed_path = audit_path(plan)
         out = [

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from compiler.diagnostics import Diagnostic
 from compiler.planning.plan import Plan
 from compiler.render.plugins import Locations, OutputFile, RolloutOutput, Target
-from targets.kserve import checks, layout
+from targets.kserve import checks
 from targets.kserve.settings import KServeSettings
 
 __all__ = ["KServeSettings", "KServeTarget"]
@@ -25,10 +25,14 @@ class KServeTarget(Target):
         return list(checks.check(plan, settings.for_model(plan.serving.kserve)))
 
     def render(self, plan: Plan, settings: KServeSettings) -> Iterable[OutputFile]:
+        from targets.kserve import layout  # render only: lint starts faster
+
         return layout.render(plan, settings.for_model(plan.serving.kserve))
 
     def locations(self, plan: Plan, settings: KServeSettings, environment: str) -> Locations:
         if not checks.serves_live(plan) or plan.rollout is None or plan.rollout.environment != environment:
             return Locations()
+        from targets.kserve import layout
+
         return Locations(rollout=RolloutOutput(layout.environment_dir(plan, environment),
                                                tuple(s.name for s in checks.stages(plan)), checks.has_previous(plan)))

@@ -11,7 +11,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic
 from compiler.planning.plan import Plan
 from compiler.render.plugins import OutputFile, Target
-from targets.kubeflow import checks, ir, native, retraining, schedule
+from targets.kubeflow import checks
 from targets.kubeflow.settings import KubeflowSettings
 
 __all__ = ["KubeflowSettings", "KubeflowTarget"]
@@ -27,6 +27,8 @@ class KubeflowTarget(Target):
         return list(checks.check(plan))
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+        from targets.kubeflow import ir, native, retraining, schedule  # render only: lint starts faster
+
         s = settings if isinstance(settings, KubeflowSettings) else KubeflowSettings.model_validate(settings or {})
         base = f"models/{plan.name}/kubeflow"
         files: list[OutputFile] = []

@@ -1,0 +1,82 @@
+"""Where a run's inputs are: the project root and its spec files, found without importing the language.
+
+Kept free of pydantic and the targets: the stat-only paths (an unchanged render, a lint whose results
+are cached; compiler.output.stamp) answer from here before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from compiler.diagnostics import Diagnostic
+from compiler.errors import EnvironmentFault
+
+PROJECT_FILE = "mlspec.yaml"
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+Work = tuple[str, str, Path]  # (file as shown, path relative to the root, path)
+
+
+def find_root(start: Path) -> Path:
+    """The spec repository root: the nearest ancestor holding mlspec.yaml (or a .git), else `start`."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start
+
+
+def run_root(paths: Sequence[Path] | None, root: Path | None = None) -> Path:
+    """The root of a run over `paths` (default: the current directory's project)."""
+    start = Path(paths[0]) if paths else Path.cwd()
+    return (root or find_root(start if start.is_dir() else start.parent)).resolve()
+
+
+def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
+    """Spec files named by `paths` (files, or directories searched recursively), sorted, deduplicated."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path, onerror=_unreadable_dir):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in filenames:
+                    if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
+                        found.add(Path(dirpath) / name)
+        else:
+            found.add(path)
+    return sorted(found, key=lambda p: p.resolve().as_posix())
+
+
+def _unreadable_dir(error: OSError) -> None:
+    # os.walk skips what it cannot list: a lint would pass having checked nothing.
+    raise EnvironmentFault("read directory", error.filename or "", error) from error
+
+
+def display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path.as_posix()
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def work_items(paths: Sequence[Path] | None, root: Path) -> tuple[list[Work], list[Path]]:
+    """The spec files of a run as work items, and the named paths that are not files (missing)."""
+    spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
+    missing = [p for p in spec_paths if not p.is_file()]
+    return [(display(p), relative(p, root), p) for p in spec_paths if p.is_file()], missing
+
+
+def missing_files(missing: Sequence[Path]) -> list[Diagnostic]:
+    return [Diagnostic("MLS001", "no such file", file=display(p)) for p in missing]

@@ -1,0 +1,89 @@
+"""What a spec's cached render depends on (compiler.output.incremental), and whether its files are still as written.
+
+A spec's result is a function of its bytes and display name, the run's context (compiler and target
+code, mlspec.yaml, target settings, the output directory) and its model's rollout state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from compiler import __version__
+from compiler.output import stamp
+from compiler.pipeline import Context
+from compiler.planning.plan import ActiveStage
+
+Stat = stamp.Stat
+
+
+def code_fingerprint(context: Context) -> list[Any]:
+    """The compiler's and the targets' source files by stat: an edited target invalidates the cache even
+    in an editable install, where the version number does not change."""
+    found: list[Any] = []
+    for name in stamp.code_packages(context.targets):
+        module = sys.modules.get(name)
+        where = getattr(module, "__path__", None) or ([os.path.dirname(module.__file__)]
+                                                      if module is not None and module.__file__ else [])
+        for top in where:
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for file in sorted(filenames):
+                    if file.endswith(".py"):
+                        st = os.stat(os.path.join(dirpath, file))
+                        found.append((os.path.join(dirpath, file), st.st_size, st.st_mtime_ns))
+    return found
+
+
+def context_key(context: Context, out: Path) -> str:
+    project_file = context.root / "mlspec.yaml"
+    try:
+        project_bytes = project_file.read_bytes()
+    except OSError:
+        project_bytes = b""
+    parts = [
+        __version__, sys.version, str(context.root), str(out.resolve()), project_bytes.hex(),
+        repr(context.project), [(t.name, type(t).__module__, repr(s)) for t, s in context.targets],
+        repr(context.diagnostics), code_fingerprint(context),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def state_digest(state: Mapping[str, Mapping[str, ActiveStage]], name: str | None) -> str:
+    if name is None:
+        return ""
+    return repr(sorted((env, s.version, s.stage) for env, s in state.get(name, {}).items()))
+
+
+def stat(path: Path | str) -> Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat], touched: list[bool]) -> bool:
+    """Every file is on disk as written: same stat, or (stat changed, e.g. touched) the same bytes."""
+    base = str(out)
+    for rel, info in files.items():
+        found = stat(f"{base}/{rel}")
+        if found is None:
+            return False
+        if found == stats.get(rel):
+            continue
+        try:
+            data = Path(base, rel).read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != info["sha256"]:
+            return False
+        stats[rel] = found
+        touched[0] = True
+    return True
+
+

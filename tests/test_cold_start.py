@@ -1,0 +1,46 @@
+"""A lint imports what checking needs and not what rendering needs: start-up time is a budget
+(issue 14: one spec, cold CLI, <= 0.3 s), and the render modules of the targets were a large part of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from golden import REPO
+
+# Modules only a render uses; a lint that imports one pays for it on every run.
+RENDER_ONLY = ["targets.gitops.argocd", "targets.gitops.flux", "targets.gitops.layout",
+               "targets.governance.card", "targets.governance.annex_iv", "targets.kserve.layout",
+               "targets.kubeflow.ir", "targets.kubeflow.schedule", "targets.kubeflow.native"]
+
+
+def test_a_cold_lint_imports_no_render_module() -> None:
+    code = ("import sys\nfrom compiler.cli import main\ntry:\n    main(['lint', 'specs/fraud-detector.yaml'])\n"
+            f"finally:\n    print(sorted(m for m in {RENDER_ONLY!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO,
+                          env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_importing_the_spec_language_builds_no_validator() -> None:
+    """pydantic builds a model's validator on first use (defer_build): at import, building one per class
+    cost every CLI start ~30 ms, lint of one spec included."""
+    code = ("import compiler.language.spec as s\n"
+            "print(sorted(n for n, v in vars(s).items() if isinstance(v, type) and issubclass(v, s.Strict)\n"
+            "             and v.__pydantic_complete__))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_cold_lint_runs_every_rule() -> None:
+    """Rules register when their module is imported (compiler.render.patches has two): a lint in a fresh process
+    that left one unimported would pass a malformed patch. In-process tests import everything anyway."""
+    done = subprocess.run([sys.executable, "-m", "compiler", "lint", "tests/invalid/patch-malformed.yaml"],
+                          capture_output=True, text=True, check=False, cwd=REPO,
+                          env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
+    assert done.returncode == 1
+    assert {"MLS730", "MLS732", "MLS734"} <= set(re.findall(r"error (MLS\d+)", done.stderr)), done.stderr

@@ -1,0 +1,170 @@
+"""The stat-only answer of an unchanged render (compiler.output.stamp): the same report as the normal path, and
+it really skips the heavy imports; any change to an input sends the run down the normal path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compiler.output import stamp
+from golden import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+from gen_specs import make_spec
+
+
+def _spec(root: Path, index: int, description: str | None = None) -> Path:
+    spec = make_spec(index)
+    if description is not None:
+        spec["metadata"]["description"] = description
+    path = root / "specs" / f"model-{index:04d}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, width=120))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    (root / "specs").mkdir(parents=True)
+    (root / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
+    for index in (0, 2):  # a realtime model (it has a lint warning) and a batch one
+        _spec(root, index)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    return root
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it, reporting whether the language (pydantic) or a target was imported."""
+    code = ("import sys\nfrom compiler.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+            "    heavy = sorted(m for m in ('pydantic', 'compiler.pipeline', 'targets.kserve') if m in sys.modules)\n"
+            "    print('IMPORTED', *heavy)\n")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+
+
+def _without_stamp(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    for found in (tmp / "cache").glob("*.stamp"):
+        found.unlink()
+    return _cli(*args)
+
+
+def test_an_unchanged_render_reports_from_the_stamp_without_importing_the_language(project: Path) -> None:
+    first = _cli("render", "--out", "../out")
+    assert first.returncode == 0, first.stderr
+    assert "IMPORTED compiler.pipeline pydantic targets.kserve" in first.stdout
+    again = _cli("render", "--out", "../out")
+    assert again.stdout.strip() == "IMPORTED"
+    assert again.returncode == 0
+    assert "warning" in again.stderr  # the recorded diagnostics are reported again
+    normal = _without_stamp(project.parent, "render", "--out", "../out")
+    assert "pydantic" in normal.stdout
+    assert (again.returncode, again.stderr) == (normal.returncode, normal.stderr)
+
+
+@pytest.mark.parametrize("args", [["--format", "json"], ["--check"], ["--format", "github", "--check"]])
+def test_the_stamp_answers_exactly_like_the_normal_path(project: Path, args: list[str]) -> None:
+    assert _cli("render", "--out", "../out").returncode == 0
+    _cli("render", "--out", "../out", *args)  # a --check that finds the tree current stamps it too
+    fast = _cli("render", "--out", "../out", *args)
+    assert fast.stdout.splitlines()[-1] == "IMPORTED"
+    normal = _without_stamp(project.parent, "render", "--out", "../out", *args)
+    assert "pydantic" in normal.stdout.splitlines()[-1]
+    assert (fast.returncode, fast.stdout, fast.stderr) == (normal.returncode, normal.stdout.replace(
+        normal.stdout.splitlines()[-1], "IMPORTED"), normal.stderr)
+
+
+def _edit_spec(project: Path, out: Path) -> None:
+    _spec(project, 0, description="edited")
+
+
+def _touch_spec(project: Path, out: Path) -> None:
+    path = project / "specs" / "model-0000.yaml"
+    os.utime(path, ns=(1, 1))
+
+
+def _add_spec(project: Path, out: Path) -> None:
+    _spec(project, 3)
+
+
+def _remove_spec(project: Path, out: Path) -> None:
+    (project / "specs" / "model-0002.yaml").unlink()
+
+
+def _edit_project(project: Path, out: Path) -> None:
+    (project / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\ntargets:\n  gitops: {engine: flux}\n")
+
+
+def _edit_output(project: Path, out: Path) -> None:
+    victim = sorted(p for p in out.rglob("*.yaml") if p.is_file())[0]
+    victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
+
+
+def _delete_output(project: Path, out: Path) -> None:
+    sorted(p for p in out.rglob("*.yaml") if p.is_file())[-1].unlink()
+
+
+def _rollout_state(project: Path, out: Path) -> None:
+    (out / ".mlspec" / "rollout").mkdir(parents=True, exist_ok=True)
+    (out / ".mlspec" / "rollout" / "model-0000.json").write_text("{}")
+
+
+def _journal(project: Path, out: Path) -> None:
+    (out / ".mlspec" / "journal.staging.json").write_text("{}")
+
+
+def _edit_code(project: Path, out: Path) -> None:
+    source = Path(stamp.__file__)
+    st = source.stat()
+    os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+def _other_directory(project: Path, out: Path) -> None:
+    os.chdir(project / "specs")  # diagnostics name files relative to the current directory
+
+
+@pytest.mark.parametrize("change", [_edit_spec, _touch_spec, _add_spec, _remove_spec, _edit_project, _edit_output,
+                                    _delete_output, _rollout_state, _journal, _edit_code, _other_directory])
+def test_any_change_to_an_input_means_the_normal_path(project: Path, change: object) -> None:
+    from compiler.output.tree import render_to
+
+    out = project.parent / "out"
+    result, _ = render_to(out, jobs=1)
+    assert result.ok
+    assert stamp.unchanged_render(out) is not None
+    code = Path(stamp.__file__).stat()
+    try:
+        change(project, out)  # type: ignore[operator]
+        assert stamp.unchanged_render(out) is None
+    finally:
+        os.utime(Path(stamp.__file__), ns=(code.st_atime_ns, code.st_mtime_ns))
+
+
+def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> None:
+    from compiler.output.manifest import load_manifest
+    from compiler.output.tree import render_to
+
+    out = project.parent / "out"
+    assert render_to(out, jobs=1)[0].ok
+    path = stamp.render_stamp_path(project, out)
+    path.unlink()
+    manifest = load_manifest(out)
+    assert manifest is not None
+    before = stamp.inputs(project, out)
+    stamp.record_render(path, before, out, [], manifest.files, [], 2)
+    assert stamp.load(path, stamp.RenderStamp) is not None  # recorded when nothing moved
+    path.unlink()
+    _spec(project, 0, description="edited while rendering")
+    stamp.record_render(path, before, out, [], manifest.files, [], 2)
+    assert stamp.load(path, stamp.RenderStamp) is None
+
+
+def test_the_stamp_names_the_writers_state_directory() -> None:
+    """compiler.output.stamp spells these out to stay light (the writer imports the YAML emitter)."""
+    from compiler.output.writer import MANIFEST, STATE_DIR
+
+    assert (stamp.STATE_DIR, f"{stamp.STATE_DIR}/{stamp.MANIFEST_NAME}") == (STATE_DIR, MANIFEST)
