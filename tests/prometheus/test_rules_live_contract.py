@@ -11,7 +11,6 @@ become 10s), a render-time setting: the rule file is never edited.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from behaviour_harness import Process, firing, free_port, query, start_prometheus, wait_until
+from behaviour_harness import Process, firing, query, wait_until
 from family import render
-from tools import require_module, require_tool
+from live_exporter import TickingExporter, prometheus_scraping
+from tools import require_tool
 
 MODEL = "fraud-detector"
 IDENTITY = {"model": MODEL, "model_version": "12", "environment": "production"}
@@ -61,14 +61,14 @@ class Values:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-class Jobs:
+class Jobs(TickingExporter):
     """The exporter contract (docs/metrics.md) in prometheus_client metrics, counters advanced by a
     ticker at the rates of `values`, served by prometheus_client's own HTTP server on 127.0.0.1."""
 
     def __init__(self) -> None:
-        client = require_module("prometheus_client")
+        super().__init__()
+        client = self.client
         self.values = Values()
-        self.registry = client.CollectorRegistry()
         names = list(IDENTITY)
         r = self.registry
         self.gauges = {
@@ -85,39 +85,26 @@ class Jobs:
         self.grounding = client.Summary("ml_llm_grounding_score", "", names, registry=r)
         self.tokens = client.Counter("ml_llm_tokens", "", [*names, "type"], registry=r)
         self.requests = client.Counter("ml_llm_requests", "", names, registry=r)
-        self.port = free_port()
-        self.server, _ = client.start_http_server(self.port, addr="127.0.0.1", registry=r)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.tick, daemon=True)
-        self.thread.start()
+        self.serve()
 
-    def tick(self, dt: float = 0.1) -> None:
+    def step(self, dt: float) -> None:
         ident = IDENTITY
-        while not self.stopped.is_set():
-            v = self.values
-            self.gauges["prediction"].labels(**ident, method="ks").set(v.prediction_drift)
-            self.gauges["quality"].labels(**ident, metric="roc_auc").set(v.auc)
-            self.gauges["fairness"].labels(**ident, metric="demographic_parity_difference",
-                                           attribute="age_band").set(v.parity)
-            for gauge in self.last_runs:
-                gauge.labels(**ident).set(time.time())
-            self.cost.labels(**ident, currency="EUR").inc(v.cost_per_inference * v.inferences * dt)
-            self.inferences.labels(**ident).inc(v.inferences * dt)
-            self.evaluated.labels(**ident).inc(v.evaluated * dt)
-            self.hallucinated.labels(**ident).inc(v.hallucinated * dt)
-            for _ in range(round(v.evaluated * dt * 10)):  # ten scores per tick and evaluated response
-                self.grounding.labels(**ident).observe(v.grounding)
-            for kind in ("input", "output"):
-                self.tokens.labels(**ident, type=kind).inc(v.tokens_per_request * v.requests * dt)
-            self.requests.labels(**ident).inc(v.requests * dt)
-            self.stopped.wait(dt)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.server.shutdown()
-        self.server.server_close()
+        v = self.values
+        self.gauges["prediction"].labels(**ident, method="ks").set(v.prediction_drift)
+        self.gauges["quality"].labels(**ident, metric="roc_auc").set(v.auc)
+        self.gauges["fairness"].labels(**ident, metric="demographic_parity_difference",
+                                       attribute="age_band").set(v.parity)
+        for gauge in self.last_runs:
+            gauge.labels(**ident).set(time.time())
+        self.cost.labels(**ident, currency="EUR").inc(v.cost_per_inference * v.inferences * dt)
+        self.inferences.labels(**ident).inc(v.inferences * dt)
+        self.evaluated.labels(**ident).inc(v.evaluated * dt)
+        self.hallucinated.labels(**ident).inc(v.hallucinated * dt)
+        for _ in range(round(v.evaluated * dt * 10)):  # ten scores per tick and evaluated response
+            self.grounding.labels(**ident).observe(v.grounding)
+        for kind in ("input", "output"):
+            self.tokens.labels(**ident, type=kind).inc(v.tokens_per_request * v.requests * dt)
+        self.requests.labels(**ident).inc(v.requests * dt)
 
 
 @dataclass
@@ -137,15 +124,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     jobs = Jobs()
     processes: list[Process] = []
     try:
-        work = root / "run"
-        work.mkdir()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-            "rule_files": [str(rules)],
-            "scrape_configs": [{"job_name": "contract", "honor_labels": True,
-                                "static_configs": [{"targets": [jobs.url.removeprefix("http://")]}]}],
-        }
-        proc, url = start_prometheus(binary, work, config)
+        proc, url = prometheus_scraping(binary, root / "run", jobs, rules, "contract", honor_labels=True)
         processes.append(proc)
         yield Live(url, jobs, rules)
     finally:

@@ -10,16 +10,16 @@ server spends over it, and fire once the model itself spends over it.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from behaviour_harness import Process, firing, free_port, query, start_prometheus, wait_until
+from behaviour_harness import Process, firing, query, wait_until
 from family import render
-from tools import require_module, require_tool
+from live_exporter import TickingExporter, prometheus_scraping
+from tools import require_tool
 
 MODEL = "support-assistant"
 NAMESPACE = "support-ai-prod"
@@ -31,34 +31,21 @@ MONITORS: list[dict[str, Any]] = [
 UNDER, OVER = 20_000.0, 500_000.0  # tokens a second each way: 0.16 and 4 EUR a day
 
 
-class VllmStandIn:
+class VllmStandIn(TickingExporter):
     """vLLM's token counters in prometheus_client, advanced by a ticker, for two served models."""
 
     def __init__(self) -> None:
-        client = require_module("prometheus_client")
+        super().__init__()
         self.rates = {MODEL: UNDER, "other-assistant": OVER}
-        registry = client.CollectorRegistry()
         labels = ["model_name", "engine"]
-        self.counters = [client.Counter(name, "", labels, registry=registry)
+        self.counters = [self.client.Counter(name, "", labels, registry=self.registry)
                          for name in ("vllm:prompt_tokens", "vllm:generation_tokens")]
-        self.port = free_port()
-        self.server, _ = client.start_http_server(self.port, addr="127.0.0.1", registry=registry)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.tick, daemon=True)
-        self.thread.start()
+        self.serve()
 
-    def tick(self, dt: float = 0.1) -> None:
-        while not self.stopped.is_set():
-            for model, rate in self.rates.items():
-                for counter in self.counters:
-                    counter.labels(model_name=model, engine="0").inc(rate * dt)
-            self.stopped.wait(dt)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.server.shutdown()
-        self.server.server_close()
+    def step(self, dt: float) -> None:
+        for model, rate in self.rates.items():
+            for counter in self.counters:
+                counter.labels(model_name=model, engine="0").inc(rate * dt)
 
 
 @dataclass
@@ -75,16 +62,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     vllm = VllmStandIn()
     processes: list[Process] = []
     try:
-        work = root / "run"
-        work.mkdir()
-        target = {"targets": [f"127.0.0.1:{vllm.port}"],
-                  "labels": {"namespace": NAMESPACE, "pod": f"{MODEL}-kserve-7c9d5-x2x4q"}}
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-            "rule_files": [str(rendered.dir() / "rules.yaml")],
-            "scrape_configs": [{"job_name": "vllm", "static_configs": [target]}],
-        }
-        proc, url = start_prometheus(binary, work, config)
+        proc, url = prometheus_scraping(binary, root / "run", vllm, rendered.dir() / "rules.yaml", "vllm",
+                                        labels={"namespace": NAMESPACE, "pod": f"{MODEL}-kserve-7c9d5-x2x4q"})
         processes.append(proc)
         yield Live(url, vllm)
     finally:

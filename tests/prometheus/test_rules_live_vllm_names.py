@@ -13,16 +13,16 @@ the rollout gate's traffic query, and pass `mlspec verify`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from behaviour_harness import Process, firing, free_port, query, start_prometheus, wait_until
+from behaviour_harness import Process, firing, query, wait_until
 from family import render
-from tools import require_module, require_tool
+from live_exporter import TickingExporter, prometheus_scraping
+from tools import require_tool
 
 from compiler.live import verify
 from compiler.live.prometheus import query as prom_query
@@ -41,33 +41,20 @@ RATE = 120.0
 FAST, SLOW = 0.4, 12.0  # seconds per request, either side of the 2.5s threshold
 
 
-class VllmStandIn:
+class VllmStandIn(TickingExporter):
     """vLLM's e2e latency histogram in prometheus_client, observed by a ticker at `RATE`."""
 
     def __init__(self) -> None:
-        client = require_module("prometheus_client")
-        registry = client.CollectorRegistry()
+        super().__init__()
         self.latency = FAST
-        self.histogram = client.Histogram("vllm:e2e_request_latency_seconds", "", ["model_name", "engine"],
-                                          buckets=VLLM_E2E_BUCKETS, registry=registry)
-        self.port = free_port()
-        self.server, _ = client.start_http_server(self.port, addr="127.0.0.1", registry=registry)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.tick, daemon=True)
-        self.thread.start()
+        self.histogram = self.client.Histogram("vllm:e2e_request_latency_seconds", "", ["model_name", "engine"],
+                                               buckets=VLLM_E2E_BUCKETS, registry=self.registry)
+        self.serve()
 
-    def tick(self, dt: float = 0.1) -> None:
+    def step(self, dt: float) -> None:
         child = self.histogram.labels(model_name=MODEL, engine="0")
-        while not self.stopped.is_set():
-            for _ in range(int(RATE * dt)):
-                child.observe(self.latency)
-            self.stopped.wait(dt)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.server.shutdown()
-        self.server.server_close()
+        for _ in range(int(RATE * dt)):
+            child.observe(self.latency)
 
 
 @dataclass
@@ -85,16 +72,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     vllm = VllmStandIn()
     processes: list[Process] = []
     try:
-        work = root / "run"
-        work.mkdir()
-        target = {"targets": [f"127.0.0.1:{vllm.port}"],
-                  "labels": {"namespace": NAMESPACE, "pod": f"{MODEL}-predictor-7c9d5-x2x4q"}}
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-            "rule_files": [str(rendered.dir() / "rules.yaml")],
-            "scrape_configs": [{"job_name": "vllm", "static_configs": [target]}],
-        }
-        proc, url = start_prometheus(binary, work, config)
+        proc, url = prometheus_scraping(binary, root / "run", vllm, rendered.dir() / "rules.yaml", "vllm",
+                                        labels={"namespace": NAMESPACE, "pod": f"{MODEL}-predictor-7c9d5-x2x4q"})
         processes.append(proc)
         wait_until(lambda: query(url, 'up{job="vllm"} == 1'), 30, "the stand-in scraped")
         yield Live(url, vllm, root / "project")
