@@ -251,6 +251,8 @@ def test_check_placeholders_and_tolerations(plans: list[Plan]) -> None:
     bad = _with_step(plan, args=("--x", "{{$.inputs.parameters['secret']}}"))
     assert [d.path for d in TARGET.check(bad, KubeflowSettings()) if d.code == "KFP005"] == [
         ("pipeline", "steps", 0, "args", 1)]
+    newline = _with_step(plan, args=("--data", "{{$.inputs.parameters['data_hash']\n}}"))  # KFP reads no such ref
+    assert "KFP005" in _codes(newline)
     bad_tol = (TolerationPlan("gpu", "Exists", "yes", "NoSchedule"),)
     found = [d for d in TARGET.check(_with_step(plan, tolerations=bad_tol), KubeflowSettings()) if d.code == "KFP006"]
     assert [d.path for d in found] == [("pipeline", "steps", 0, "tolerations", 0, "value")]

@@ -338,26 +338,26 @@ def test_node_selector_key_is_checked_at_lint() -> None:
 
 def test_no_dollar_anchored_pattern_is_used_with_match() -> None:
     """`re.match(r"^x$", "x\\n")` succeeds. Every module-level pattern ending in `$` must be applied with
-    `fullmatch` (or only to text that cannot end in a newline: listed here with the reason)."""
+    `fullmatch`."""
+    import ast
     import re as _re
 
     from golden import REPO
 
-    harmless = {
-        # libyaml's plain scalars never end in a newline, and quoted ones are not resolved
-        "compiler/language/yaml_data.py",
-        # PyYAML's implicit resolvers: a false match only makes the writer quote a string it need not
-        "compiler/output/writer.py",
-    }
-    compiled = _re.compile(r"""^(\w+)\s*=\s*re\.compile\(\s*r?["'](.*?)["']""", _re.M | _re.S)
     offenders = []
     for path in sorted([*REPO.glob("compiler/**/*.py"), *REPO.glob("targets/**/*.py")]):
         rel = path.relative_to(REPO).as_posix()
         text = path.read_text()
-        for name, pattern in compiled.findall(text):
-            if pattern.endswith("$") and rel not in harmless and _re.search(rf"\b{name}\.match\(", text):
-                offenders.append(f"{rel}: {name}")
-        for call in _re.findall(r"""re\.match\(\s*r?["']([^"']*)["']""", text):
-            if call.endswith("$") and rel not in harmless:
-                offenders.append(f"{rel}: re.match({call!r})")
+        for node in ast.walk(ast.parse(text)):
+            # NAME = re.compile("...$"), read by the parser so a quote inside the pattern cannot hide it
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "re.compile"
+                    and node.value.args and isinstance(node.value.args[0], ast.Constant)
+                    and str(node.value.args[0].value).endswith("$")):
+                name = node.targets[0].id
+                if _re.search(rf"\b{name}\.match\(", text):
+                    offenders.append(f"{rel}: {name}")
+            if (isinstance(node, ast.Call) and ast.unparse(node.func) == "re.match" and node.args
+                    and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).endswith("$")):
+                offenders.append(f"{rel}: re.match({node.args[0].value!r})")
     assert not offenders, "\n".join(offenders)

@@ -27,14 +27,14 @@ PLAIN_TAG = "!plain"
 STD_TAG = "tag:yaml.org,2002:"
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_NULL = re.compile(r"(?:~|null|Null|NULL|)")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT10 = re.compile(r"^[-+]?[0-9]+$")
-_INT8 = re.compile(r"^0o[0-7]+$")
-_INT16 = re.compile(r"^0x[0-9a-fA-F]+$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
-_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_INT10 = re.compile(r"[-+]?[0-9]+")
+_INT8 = re.compile(r"0o[0-7]+")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 
 
 class Resolver(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -106,21 +106,21 @@ def _plain_scalar(text: str) -> Any:
         if text in _BOOL:
             return _BOOL[text]
         return None if text in ("null", "Null", "NULL") else text
-    if _NULL.match(text):
+    if _NULL.fullmatch(text):
         return None
     if text in _BOOL:
         return _BOOL[text]
-    if _INT10.match(text):
+    if _INT10.fullmatch(text):
         return int(text)
-    if _INT8.match(text):
+    if _INT8.fullmatch(text):
         return int(text[2:], 8)
-    if _INT16.match(text):
+    if _INT16.fullmatch(text):
         return int(text[2:], 16)
-    if _FLOAT.match(text):
+    if _FLOAT.fullmatch(text):
         return float(text)
-    if _INF.match(text):
+    if _INF.fullmatch(text):
         return -math.inf if text.startswith("-") else math.inf
-    if _NAN.match(text):
+    if _NAN.fullmatch(text):
         return math.nan
     return text
 

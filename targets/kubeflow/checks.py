@@ -28,7 +28,7 @@ CODES: dict[str, str] = {
 
 # `{{$.inputs.parameters['x']}}` / `{{$.outputs.parameters['x'].output_file}}` and any other `{{$...}}`.
 _PLACEHOLDER = re.compile(r"\{\{\$([^}]*)\}\}")
-_PARAM_REF = re.compile(r"^\.(inputs|outputs)\.parameters\['([^']+)'\](\.output_file)?$")
+_PARAM_REF = re.compile(r"\.(inputs|outputs)\.parameters\['([^']+)'\](\.output_file)?")
 # A qualified Kubernetes extended-resource name: `vendor.example/resource`.
 _RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -76,7 +76,7 @@ def _check_step(i: int, step: StepPlan, plan: Plan) -> Iterator[Diagnostic]:
     outputs = set(step.metrics)
     for j, arg in enumerate(step.args):
         for ref in _PLACEHOLDER.findall(arg):
-            match = _PARAM_REF.match(ref)
+            match = _PARAM_REF.fullmatch(ref)
             ok = match is not None and (
                 (match.group(1) == "inputs" and match.group(3) is None and match.group(2) in inputs)
                 or (match.group(1) == "outputs" and match.group(3) is not None and match.group(2) in outputs))
