@@ -24,11 +24,11 @@ import pytest
 import yaml
 from tools import require_tool, run_tool
 
+from compiler.language.units import duration_seconds
 from compiler.planning.plan import Plan
 from golden import render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.openslo import ANNOTATION, object_name, shorthand
-from targets.prometheus.ruleset import seconds
 
 TARGET = PrometheusTarget()
 
@@ -353,6 +353,6 @@ def test_alert_policies_are_the_rules_burn_rate_tiers() -> None:
                 assert compared, (rule["expr"], window)
                 assert float(compared[0]) == pytest.approx(condition["threshold"] * budget, rel=1e-9)
                 assert spec["severity"] == rule["labels"]["severity"]
-                assert condition["alertAfter"] == shorthand(seconds(rule["for"]))
+                assert condition["alertAfter"] == shorthand(duration_seconds(rule["for"]))
                 checked += 1
     assert checked >= 12

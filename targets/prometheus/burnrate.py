@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from compiler.language.units import duration_ms
+from compiler.language.units import duration_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +43,6 @@ class Tier:
     page: bool
 
 
-def seconds(duration: str) -> int:
-    return (duration_ms(duration) or 0) // 1000
-
-
 def factor(budget_share: Fraction, period_seconds: int, window_seconds: int) -> Fraction:
     return budget_share * period_seconds / window_seconds
 
@@ -60,7 +56,7 @@ def tiers(objective: float, period_seconds: int) -> list[Tier]:
     budget = 1 - objective_fraction(objective)
     out = []
     for spec in TIERS:
-        long_seconds = seconds(spec.long)
+        long_seconds = duration_seconds(spec.long)
         if long_seconds >= period_seconds:
             continue
         f = factor(spec.budget_share, period_seconds, long_seconds)
@@ -74,7 +70,7 @@ def tiers(objective: float, period_seconds: int) -> list[Tier]:
 def windows(tiers_: list[Tier]) -> list[str]:
     """Every window the tiers read, shortest first."""
     found = {w for t in tiers_ for w in (t.long, t.short)}
-    return sorted(found, key=seconds)
+    return sorted(found, key=duration_seconds)
 
 
 def dropped(objective: float, period_seconds: int) -> list[str]:

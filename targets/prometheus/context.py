@@ -13,14 +13,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from compiler.language.units import duration_ms, format_duration
+from compiler.language.units import duration_ms, duration_seconds, format_duration
 from compiler.monitoring import serving_metrics
 from compiler.monitoring.serving_metrics import Stack
 from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from targets.prometheus import contract
 from targets.prometheus.alertmanager import retrains
 from targets.prometheus.promql import check, number, selector, template_literal
-from targets.prometheus.ruleset import Alert, Group, Scenario, Series, camel, seconds
+from targets.prometheus.ruleset import Alert, Group, Scenario, Series, camel
 from targets.prometheus.settings import PrometheusSettings
 
 
@@ -57,11 +57,11 @@ class RuleContext:
         if self.settings.timeScale == 1:
             return m
         window = self.scale(m.window)
-        return replace(m, window=window, window_seconds=seconds(window), for_=self.scale(m.for_))
+        return replace(m, window=window, window_seconds=duration_seconds(window), for_=self.scale(m.for_))
 
     def eval_after(self, *durations: str, extra: int = 300) -> int:
         """The test time by which a steady scenario has filled `durations` and a margin."""
-        return sum(seconds(d) for d in durations) + extra
+        return sum(duration_seconds(d) for d in durations) + extra
 
     def eval_window(self, m: MonitorPlan) -> int:
         return self.eval_after(m.window, m.for_)
@@ -87,7 +87,7 @@ class RuleContext:
         floor = self.settings.minRequestRate
         rollout = self.plan.rollout
         if rollout is not None and rollout.environment == self.env.name:
-            floor = max(floor, rollout.min_requests / max(seconds(window), 1))
+            floor = max(floor, rollout.min_requests / max(duration_seconds(window), 1))
         return floor
 
     def requests_expr(self, window: str) -> str:

@@ -20,6 +20,7 @@ import hashlib
 import re
 from typing import Any
 
+from compiler.language.units import duration_seconds
 from compiler.planning.plan import MonitorPlan
 from compiler.render.plugins import OutputFile
 from targets.prometheus import burnrate
@@ -71,7 +72,7 @@ def alert_policies(monitor: MonitorPlan, name: str) -> list[dict[str, Any]]:
     """
     assert monitor.objective is not None
     assert monitor.period_seconds is not None
-    after = burnrate.seconds(monitor.for_)
+    after = duration_seconds(monitor.for_)
     target = {"kind": "AlertNotificationTarget", "metadata": {"name": object_name("team", monitor.team)},
               "spec": {"target": "alertmanager",
                        "description": f"Alertmanager routes the rules' alerts by the label team={monitor.team}."}}

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.language.units import duration_ms
 from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from targets.prometheus.promql import number, template_literal
 
@@ -85,10 +84,6 @@ class RuleSet:
     @property
     def records(self) -> list[dict[str, Any]]:
         return [r for g in self.groups for r in g.records]
-
-
-def seconds(duration: str) -> int:
-    return (duration_ms(duration) or 0) // 1000
 
 
 def camel(name: str) -> str:

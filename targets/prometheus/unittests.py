@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compiler.language.units import format_duration
-from targets.prometheus.ruleset import TEST_INTERVAL, Alert, RuleSet, Scenario, expand, seconds
+from compiler.language.units import duration_seconds, format_duration
+from targets.prometheus.ruleset import TEST_INTERVAL, Alert, RuleSet, Scenario, expand
 
 # Rule evaluation steps per test file: every scenario is a steady state from time 0, so only `for:`
 # needs resolution, and a monitor with a 7d window must not cost 20,000 evaluations of every rule.
@@ -35,7 +35,7 @@ _STEPS = re.compile(r"x\d+$")
 
 def _extend(values: str, until: int) -> str:
     """Series notation `a+bxN` with N long enough to cover `until` seconds at the series interval."""
-    return _STEPS.sub(f"x{until // seconds(TEST_INTERVAL) + 2}", values)
+    return _STEPS.sub(f"x{until // duration_seconds(TEST_INTERVAL) + 2}", values)
 
 
 def _case(alert: Alert, scenario: Scenario, interval: int) -> dict[str, Any]:

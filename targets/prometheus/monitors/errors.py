@@ -43,7 +43,7 @@ def errors_missing(ctx: RuleContext, group: Group, m: MonitorPlan, req: str, gua
         return
     served = tuple(x for x in servingseries.traffic(ctx, rate, 0, eval_s)
                    if not x.series.startswith(s.errors_metric or ""))
-    made = ctx.alert(
+    ctx.alert(
         group, m, "ErrorCounterMissing", f"absent({sel}) and on () ({req} >= {number(guard)})",
         f"{ctx.who()} serves traffic but exports no failure counter",
         f"{s.errors_metric} is missing while requests are served, so the {m.name} monitor cannot see errors: "
@@ -51,4 +51,3 @@ def errors_missing(ctx: RuleContext, group: Group, m: MonitorPlan, req: str, gua
         [Scenario("fires", served, eval_s, (s.matchers(ctx.plan.name, ctx.env.namespace),)),
          Scenario("healthy", tuple(servingseries.traffic(ctx, rate, 0, eval_s)), eval_s, ())],
         severity="warning", retrain=False, keep_firing=False)
-    made.labels["monitor"] = m.name

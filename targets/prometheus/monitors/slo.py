@@ -6,11 +6,12 @@ window's error ratio is recorded once and the page and ticket alerts combine the
 
 from __future__ import annotations
 
+from compiler.language.units import duration_seconds
 from compiler.planning.plan import MonitorPlan
 from targets.prometheus import burnrate, servingseries
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import number
-from targets.prometheus.ruleset import Group, Scenario, seconds
+from targets.prometheus.ruleset import Group, Scenario
 
 
 def slo(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
@@ -22,7 +23,7 @@ def slo(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     ratios: dict[str, str] = {}
     long = {t.long: ctx.scale(t.long) for t in tiers}
     short = {t.short: ctx.scale(t.short) for t in tiers}
-    for w in sorted({*long.values(), *short.values()}, key=seconds):  # shortest first
+    for w in sorted({*long.values(), *short.values()}, key=duration_seconds):  # shortest first
         if m.sli == "latency":
             assert m.latency_seconds is not None
             assert lat is not None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compiler.language.units import format_duration
+from compiler.language.units import duration_seconds, format_duration
 from compiler.planning.plan import MonitorPlan
 from targets.prometheus import contract
 from targets.prometheus.context import RuleContext
 from targets.prometheus.promql import template_literal
-from targets.prometheus.ruleset import Group, Scenario, Series, camel, counter, gauge, seconds
+from targets.prometheus.ruleset import Group, Scenario, Series, camel, counter, gauge
 
 
 def staleness(ctx: RuleContext, jobs: Mapping[str, str]) -> None:
@@ -37,7 +37,7 @@ def staleness(ctx: RuleContext, jobs: Mapping[str, str]) -> None:
         labels = {"exporter": family}
         for_stale = ctx.scale("5m")
         # A last run long before the test's time 0 is stale at once, so the test stays short.
-        eval_stale = seconds(for_stale) + 300
+        eval_stale = duration_seconds(for_stale) + 300
         alert = ctx.alert(
             group, first, "", f"time() - max({sel}) > {stale_s}",
             f"The {family} job of {ctx.who()} has not reported for {stale}",
