@@ -225,7 +225,7 @@ def schema(output: Path | None, project: bool, sync: bool, check: bool) -> None:
 
 def _spec_repository_root(start: Path) -> Path:
     """The nearest ancestor holding mlspec.yaml or .git; the current directory when there is none."""
-    from compiler.language.project import PROJECT_FILE, find_root
+    from compiler.language.specfiles import PROJECT_FILE, find_root
 
     root = find_root(start)
     return root if (root / PROJECT_FILE).is_file() or (root / ".git").exists() else Path.cwd()

@@ -21,13 +21,11 @@ from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
 from compiler.check.text_rules import beside_schema_errors, text_problems
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
-from compiler.language.project import PROJECT_FILE, Project, load_project
+from compiler.language.project import Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
 from compiler.language.settings_keys import deprecated_keys
 from compiler.language.spec import API_VERSION, Spec
-from compiler.language.specfiles import SPEC_SUFFIXES as SPEC_SUFFIXES  # re-exported
-from compiler.language.specfiles import Work, missing_files, run_root, work_items
-from compiler.language.specfiles import discover_specs as discover_specs
+from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, work_items
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render.identity import identities

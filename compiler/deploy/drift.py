@@ -25,9 +25,9 @@ from typing import Any
 
 from compiler.deploy.resources import header
 from compiler.diagnostics import Diagnostic
+from compiler.language.specfiles import STATE_DIR
 from compiler.output.manifest import Manifest
 from compiler.pipeline import RunResult
-from compiler.render.serialize import STATE_DIR
 
 KINDS = ("outdated", "modified", "missing", "orphaned", "ledger")
 

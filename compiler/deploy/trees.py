@@ -9,13 +9,12 @@ from pathlib import Path
 
 from compiler.deploy.review import SpecSide, spec_sides
 from compiler.diagnostics import Diagnostic, Severity
-from compiler.language.project import find_root
+from compiler.language.specfiles import STATE_DIR, run_root
 from compiler.output.manifest import load_manifest
 from compiler.output.tree import planned_tree
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, run
 from compiler.render.plugins import Registry
-from compiler.render.serialize import STATE_DIR
 
 
 @dataclass(slots=True)
@@ -69,8 +68,7 @@ def against_ref(ref: str, paths: Sequence[Path] | None = None, *, root: Path | N
     """The render of the specs at `ref` (in a temporary worktree) against the current render."""
     from compiler.deploy import repo as git_ops
 
-    start = Path(paths[0]) if paths else Path.cwd()
-    project = (root or find_root(start if start.is_dir() else start.parent)).resolve()
+    project = run_root(paths, root)
     result = run(paths, root=project, render=True, registry=registry)
     if not result.ok:
         return Trees({}, {}, result, label=ref)

@@ -17,8 +17,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.language.patch_spec import Patch
 from compiler.language.schema_errors import diagnostics_from_validation
 from compiler.language.spec import Autoscaling, Duration, Email, Name, Replicas, Resources, Severity, Strict, WebUrl
-from compiler.language.specfiles import PROJECT_FILE as PROJECT_FILE  # re-exported: the light home of both
-from compiler.language.specfiles import find_root as find_root
+from compiler.language.specfiles import PROJECT_FILE
 from compiler.language.yamlsource import Document, load_document, read_source
 
 

@@ -14,6 +14,9 @@ from compiler.diagnostics import Diagnostic
 from compiler.errors import EnvironmentFault
 
 PROJECT_FILE = "mlspec.yaml"
+# mlspec's own state in a rendered tree (manifest, rollout ledger, write journals): never a rendered file.
+STATE_DIR = ".mlspec"
+MANIFEST_NAME = "manifest.json"  # inside STATE_DIR
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 Work = tuple[str, str, Path]  # (file as shown, path relative to the root, path)

@@ -20,18 +20,16 @@ import os
 import pickle
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.language.specfiles import PROJECT_FILE, SPEC_SUFFIXES, run_root
+from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, SPEC_SUFFIXES, STATE_DIR, run_root
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
-STATE_DIR = ".mlspec"  # compiler.output.writer.STATE_DIR: the manifest, rollout state and write journals
-MANIFEST_NAME = "manifest.json"  # compiler.output.writer.MANIFEST, inside STATE_DIR
-_FORMAT = 1
+_FORMAT = 2
 
 Stat = tuple[int, int, int]  # (size, mtime_ns, inode)
 
@@ -162,8 +160,11 @@ class RenderStamp:
     outputs: dict[str, Stat]  # every file the manifest lists, and the manifest
     diagnostics: list[Diagnostic]
     specs: int  # how many specs the run had
-    unchanged: int  # files an unchanged render reports as unchanged
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unchanged(self) -> int:
+        """Files an unchanged render reports as unchanged: every output, the manifest included."""
+        return len(self.outputs)
 
 
 def render_stamp_path(root: Path, out: Path) -> Path:
@@ -210,7 +211,7 @@ def record_render(path: Path, before: Inputs, out: Path, code: Sequence[str], ma
         outputs[rel] = found
     if inputs(Path(before.root), out) != before:
         return  # an input changed while rendering: what was rendered may not be what is on disk now
-    stamp = RenderStamp(before, list(code), code_fingerprint(code), outputs, diagnostics, specs, len(outputs))
+    stamp = RenderStamp(before, list(code), code_fingerprint(code), outputs, diagnostics, specs)
     save(path, stamp)
 
 

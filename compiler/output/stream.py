@@ -137,14 +137,12 @@ def render_stream(paths: list[Any] | None, app: str | None, jobs: int | None = N
     rendering in the cluster commits the rollout state next to its specs); otherwise each rollout is at
     its first stage, as in a fresh `render --out DIR`.
     """
-    from pathlib import Path
 
-    from compiler.language.project import find_root
+    from compiler.language.specfiles import run_root
     from compiler.ledger.state import load_states
     from compiler.pipeline import run
 
-    start = Path(paths[0]) if paths else Path.cwd()
-    root = find_root(start if start.is_dir() else start.parent)
+    root = run_root(paths)
     result = run(paths, render=True, jobs=jobs, rollout_state=load_states(root))
     if not result.ok:
         return None, result

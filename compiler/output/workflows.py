@@ -136,8 +136,7 @@ def sync(root: Path, paths: tuple[Path, ...] = (), *, check: bool = False) -> in
 def workflows_command(paths: tuple[Path, ...], check: bool) -> None:
     """Write the per-model CI workflows into this spec repository (.github/workflows/mlspec-<model>.yaml,
     .github/workflows/mlspec.yaml for pull request reviews, .gitlab/mlspec-<model>.gitlab-ci.yml)."""
-    from compiler.language.project import find_root
+    from compiler.language.specfiles import run_root
 
-    start = paths[0].resolve() if paths else Path.cwd()
-    root = find_root(start.parent if start.is_file() else start).resolve()
+    root = run_root([p.resolve() for p in paths] or None)
     sys.exit(sync(root, paths, check=check))

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from compiler.errors import EnvironmentFault
-from compiler.render.serialize import STATE_DIR
+from compiler.language.specfiles import MANIFEST_NAME, STATE_DIR
 
-MANIFEST = f"{STATE_DIR}/manifest.json"
+MANIFEST = f"{STATE_DIR}/{MANIFEST_NAME}"
 _JOURNAL = "journal.json"
 
 

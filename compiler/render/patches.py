@@ -289,7 +289,7 @@ def unmatched_project_patches(specs: Sequence[SpecResult], context: Context) -> 
                 matched.update(p.index for p in own if p.index not in matched and _matches(p, ident, env, stage))
     if not names:
         return []  # nothing rendered (every target disabled): no patch can be judged
-    from compiler.language.project import PROJECT_FILE
+    from compiler.language.specfiles import PROJECT_FILE
 
     found = []
     for index, patch in enumerate(patches):
@@ -317,7 +317,7 @@ def _placed(found: list[Diagnostic], result: SpecResult, plan: Plan) -> list[Dia
     """
     if not found:
         return found
-    from compiler.language.project import PROJECT_FILE
+    from compiler.language.specfiles import PROJECT_FILE
 
     spec_path = FsPath(result.file)
     out = []

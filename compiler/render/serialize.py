@@ -14,13 +14,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from compiler import __version__
+from compiler.language.specfiles import STATE_DIR
 from compiler.render.canonical_yaml import dump_yaml as dump_yaml
 from compiler.render.canonical_yaml import dump_yaml_reference as dump_yaml_reference
 from compiler.render.plugins import OutputFile
 from compiler.render.pretty_json import pretty_json as pretty_json
-
-# mlspec's own state in a rendered tree (manifest, journal, rollout ledger): never a rendered file's path.
-STATE_DIR = ".mlspec"
 
 
 def dump_json(data: Any) -> str:
