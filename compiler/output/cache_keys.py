@@ -7,7 +7,6 @@ code, mlspec.yaml, target settings, the output directory) and its model's rollou
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,21 +21,9 @@ Stat = stamp.Stat
 
 
 def code_fingerprint(context: Context) -> list[Any]:
-    """The compiler's and the targets' source files by stat: an edited target invalidates the cache even
-    in an editable install, where the version number does not change."""
-    found: list[Any] = []
-    for name in stamp.code_packages(context.targets):
-        module = sys.modules.get(name)
-        where = getattr(module, "__path__", None) or ([os.path.dirname(module.__file__)]
-                                                      if module is not None and module.__file__ else [])
-        for top in where:
-            for dirpath, dirnames, filenames in os.walk(top):
-                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-                for file in sorted(filenames):
-                    if file.endswith(".py"):
-                        st = os.stat(os.path.join(dirpath, file))
-                        found.append((os.path.join(dirpath, file), st.st_size, st.st_mtime_ns))
-    return found
+    """The compiler's and the targets' code by stat (compiler.output.stamp walks it the same way): an edited
+    target invalidates the cache even in an editable install, where the version number does not change."""
+    return stamp.code_fingerprint(stamp.package_dirs(stamp.code_packages(context.targets)))
 
 
 def context_key(context: Context, out: Path) -> str:
@@ -59,19 +46,11 @@ def state_digest(state: Mapping[str, Mapping[str, ActiveStage]], name: str | Non
     return repr(sorted((env, s.version, s.stage) for env, s in state.get(name, {}).items()))
 
 
-def stat(path: Path | str) -> Stat | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
 def intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat], touched: list[bool]) -> bool:
     """Every file is on disk as written: same stat, or (stat changed, e.g. touched) the same bytes."""
     base = str(out)
     for rel, info in files.items():
-        found = stat(f"{base}/{rel}")
+        found = stamp.stat_of(f"{base}/{rel}")
         if found is None:
             return False
         if found == stats.get(rel):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
-from compiler.output import cache_index, cache_keys
+from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
 from compiler.output.tree_files import TreeFiles, manifest_json
@@ -222,7 +222,7 @@ def remember(run: Incremental, out: Path, wrote: bool) -> None:
             del stats[rel]
     base = str(out)
     for rel in run.files:  # the manifest too: an unchanged run then skips building it
-        found = cache_keys.stat(f"{base}/{rel}")
+        found = stamp.stat_of(f"{base}/{rel}")
         if found is None:
             stats.pop(rel, None)
         else:
