@@ -234,10 +234,11 @@ def render_spec(result: SpecResult, context: Context) -> None:
     if plan is None or has_errors(result.diagnostics):
         return
     found: list[Diagnostic] = []
+    readers = [t for t, _ in context.targets if type(t).file_facts is not Target.file_facts]  # once per spec
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
-                 found, result.file, result.file_resources, facts=(context.targets, result.facts))
+                 found, result.file, result.file_resources, facts=(readers, result.facts))
     found.extend(apply_patches(result))  # declared patches (compiler.render.patches), after every target rendered
     # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
     result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
@@ -246,7 +247,7 @@ def render_spec(result: SpecResult, context: Context) -> None:
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
-             facts: tuple[list[tuple[Target, Any]], dict[tuple[str, str], Any]] | None = None) -> None:
+             facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
     for output in outputs:
         if isinstance(output, Diagnostic):
             diagnostics.append(output)
@@ -280,12 +281,10 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
                 _file_facts(rel, output.content, files[rel], *facts)
 
 
-def _file_facts(rel: str, documents: Any, data: bytes, targets: list[tuple[Target, Any]],
+def _file_facts(rel: str, documents: Any, data: bytes, readers: list[Target],
                 into: dict[tuple[str, str], Any]) -> None:
     digest = ""
-    for reader, _ in targets:
-        if type(reader).file_facts is Target.file_facts:
-            continue
+    for reader in readers:  # targets that override Target.file_facts
         try:
             found = {str(namespace): value for namespace, value in reader.file_facts(rel, documents)}
         except Exception:
