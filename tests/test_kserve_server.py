@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from http_stub import free_port
 from kserve_cluster import canary_webhook_errors, host, predictor_args, predictor_service
 from rule_selectors import matches, selectors, series
 from tools import DATA, require_module
@@ -63,14 +63,8 @@ class Server:
             conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _launch(name: str, args: list[str], logs: Path) -> Server:
-    port = _free_port()
+    port = free_port()  # the server takes its port as a flag
     args = [f"--http_port={port}" if a.startswith("--http_port=") else a for a in args]
     log = logs / f"{name}.log"
     with log.open("wb") as out:

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from behaviour_harness import Process, free_port, start_prometheus
+from behaviour_harness import Process, start_prometheus
 from tools import require_module
 
 
@@ -23,9 +23,9 @@ class TickingExporter:
         self.stopped = threading.Event()
 
     def serve(self) -> None:
-        self.port = free_port()
+        self.server, _ = self.client.start_http_server(0, addr="127.0.0.1", registry=self.registry)
+        self.port = int(self.server.server_port)  # the kernel's choice: no window for another process
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server, _ = self.client.start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -44,15 +44,16 @@ class TickingExporter:
         self.server.server_close()
 
 
-def prometheus_scraping(binary: Path, work: Path, exporter: TickingExporter, rules: Path, job: str,
-                        **target: Any) -> tuple[Process, str]:
-    """Start prometheus in `work` with `rules` loaded, scraping `exporter` as job `job`; `target` is
-    merged into the static config (`labels`, or `honor_labels` for the scrape)."""
+def prometheus_scraping(binary: Path, work: Path, exporter: TickingExporter, rules: Path, job: str, *,
+                        labels: dict[str, str] | None = None, honor_labels: bool = False) -> tuple[Process, str]:
+    """Start prometheus in `work` with `rules` loaded, scraping `exporter` as job `job`: `labels` are what
+    service discovery would add; `honor_labels` keeps the exporter's own (a job exporting for models)."""
     static: dict[str, Any] = {"targets": [f"127.0.0.1:{exporter.port}"]}
+    if labels:
+        static["labels"] = labels
     scrape: dict[str, Any] = {"job_name": job, "static_configs": [static]}
-    if "labels" in target:
-        static["labels"] = target.pop("labels")
-    scrape.update(target)
+    if honor_labels:
+        scrape["honor_labels"] = True
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
         "rule_files": [str(rules)],
