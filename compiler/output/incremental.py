@@ -69,13 +69,13 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     reused: dict[str, SpecResult] = {}
     todo: list[Work] = []
     for item in work:
-        file, rel, path = item
+        _, rel, path = item
         try:
             raw = path.read_bytes()
         except OSError:
             todo.append(item)  # the normal path reports it as a diagnostic
             continue
-        keys[rel] = hashlib.sha256(repr((file, rel)).encode() + b"\0" + raw).hexdigest()
+        keys[rel] = stamp.spec_key(item, raw)
         cached = index.specs.get(rel)
         if (cached is not None and cached.key == keys[rel] and cached.name is not None
                 and cached.state == cache_keys.state_digest(state, cached.name)

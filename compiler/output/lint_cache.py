@@ -11,7 +11,6 @@ that the cached report equals a full lint's after random edits.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +52,6 @@ def _context(root: Path) -> list[Any]:
     return [str(root), stamp.environment(), project]
 
 
-def _key(item: Work, raw: bytes) -> str:
-    file, rel, _ = item
-    return hashlib.sha256(f"{file}\0{rel}\0".encode() + raw).hexdigest()
-
-
 def _cached(item: Work, entry: _Entry | None) -> tuple[_Entry | None, stamp.Stat | None, str | None]:
     """The entry when it still holds for the spec on disk, and the spec's stat and key as read now.
 
@@ -71,7 +65,7 @@ def _cached(item: Work, entry: _Entry | None) -> tuple[_Entry | None, stamp.Stat
         raw = item[2].read_bytes()
     except OSError:
         return None, None, None  # the checker reports it
-    key = _key(item, raw)
+    key = stamp.spec_key(item, raw)
     return (entry if entry is not None and entry.key == key else None), found, key
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, SPEC_SUFFIXES, STATE_DIR, run_root
+from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, SPEC_SUFFIXES, STATE_DIR, Work, run_root
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
@@ -61,6 +61,13 @@ def stat_of(path: str) -> Stat | None:
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def spec_key(item: Work, raw: bytes) -> str:
+    """What a spec's cached result (render or lint) is keyed by: its name as shown, its path under the
+    root and its bytes."""
+    file, rel, _ = item
+    return hashlib.sha256(f"{file}\0{rel}\0".encode() + raw).hexdigest()
 
 
 def code_fingerprint(directories: Iterable[str]) -> list[tuple[str, int, int]]:
