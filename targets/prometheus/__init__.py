@@ -14,10 +14,11 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.language.units import format_duration
 from compiler.monitoring import serving_metrics
-from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from compiler.render import provenance
 from compiler.render.plugins import OutputFile, Target
 from targets.prometheus import alertmanager, burnrate, contract, openslo, unittests
+from targets.prometheus.context import applied_monitors
 from targets.prometheus.promql import PromQLError
 from targets.prometheus.rules import build, unexported
 from targets.prometheus.ruleset import RuleSet
@@ -91,12 +92,10 @@ class PrometheusTarget(Target):
             return out
         found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
                  for index, why in rules.skipped]
-        stack = serving_metrics.stack_for(plan, settings.model_dump())
+        stack, live = rules.stack, rules.live
         out.extend(self._budgets(plan, stack))
-        live = plan.serving.pattern in contract.LIVE_PATTERNS
         for env in plan.serving.environments:
-            applied = rules.monitors if env is rules.env else [
-                (i, a) for i, m in enumerate(plan.monitors) if (a := monitor_in(m, env)) is not None]
+            applied = rules.monitors if env is rules.env else applied_monitors(plan, env)
             if env is not rules.env and applied == rules.monitors:
                 continue
             for index, m in applied:

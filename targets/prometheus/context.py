@@ -24,6 +24,11 @@ from targets.prometheus.ruleset import Alert, Group, Scenario, Series, camel
 from targets.prometheus.settings import PrometheusSettings
 
 
+def applied_monitors(plan: Plan, env: EnvironmentPlan) -> list[tuple[int, MonitorPlan]]:
+    """(index in the spec, the monitor as it applies in `env`), for the monitors that watch `env`."""
+    return [(i, applied) for i, m in enumerate(plan.monitors) if (applied := monitor_in(m, env)) is not None]
+
+
 class RuleContext:
     """Rules for one model in one environment: the shared state and helpers of the family builders."""
 
@@ -40,8 +45,7 @@ class RuleContext:
         self.skipped: list[tuple[int, str]] = []
         self.unsupported: list[tuple[int, str, str]] = []
         # The monitors as they apply here (environments, overrides, non-production severity).
-        self.monitors = [(i, applied) for i, m in enumerate(plan.monitors)
-                         if (applied := monitor_in(m, env)) is not None]
+        self.monitors = applied_monitors(plan, env)
         self._recorded: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
 
     # --- time: windows and `for:` ------------------------------------------------------------------

@@ -74,7 +74,7 @@ def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> Rul
         ctx.groups.append(group)
         kind.rules(ctx, group, monitor)
     staleness.staleness(ctx, JOBS)
-    return RuleSet(plan, env, ctx.groups, ctx.skipped, ctx.unsupported, ctx.monitors)
+    return RuleSet(plan, env, ctx.stack, ctx.live, ctx.groups, ctx.skipped, ctx.unsupported, ctx.monitors)
 
 
 _ERRORS_HINT = ("declare the exporter contract's failure counter (targets.prometheus.inferenceErrors: exporter, "

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.monitoring.serving_metrics import Stack
 from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from targets.prometheus.promql import number, template_literal
 
@@ -64,6 +65,8 @@ class Group:
 class RuleSet:
     plan: Plan
     env: EnvironmentPlan
+    stack: Stack  # the serving stack whose series the rules read
+    live: bool  # the model serves live traffic (the live monitor kinds apply)
     groups: list[Group]
     skipped: list[tuple[int, str]]  # (monitor index, why) for monitors that got no rules
     # (monitor index, why, hint) for live monitors whose series the model's runtime does not export
