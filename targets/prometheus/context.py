@@ -101,6 +101,11 @@ class RuleContext:
     def requests(self, group: Group, window: str) -> str:
         return self.record(group, f"ml:requests:rate{window}", self.requests_expr(window))
 
+    def ratio_rates(self) -> tuple[float, float]:
+        """Scenario rates for a ratio alert guarded by `minRequestRate` alone: (well above, well below)."""
+        floor = self.settings.minRequestRate
+        return max(1.0, floor * 4), floor / 4
+
     def busy(self, window: str) -> float:
         """A request rate comfortably above the guard."""
         return float(max(1, math.ceil(self.guard_rate(window) * 4)))

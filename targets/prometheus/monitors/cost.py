@@ -15,8 +15,7 @@ def cost(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     thr, cur, e = m.threshold, m.currency, ctx.eval_window(m)
     cost_sel = ctx.id_selector(contract.COST, currency=cur)
     inf_sel = ctx.id_selector(contract.INFERENCES)
-    rate = max(1.0, ctx.settings.minRequestRate * 4)
-    low = ctx.settings.minRequestRate / 4
+    rate, low = ctx.ratio_rates()
 
     def series(per_inference: float, inferences: float) -> list[Series]:
         return [Series(cost_sel, counter(per_inference * inferences, e)), Series(inf_sel, counter(inferences, e))]

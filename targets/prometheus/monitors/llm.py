@@ -17,8 +17,7 @@ def hallucination_rate(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     thr, e = m.threshold, ctx.eval_window(m)
     bad_sel = ctx.id_selector(contract.LLM_HALLUCINATIONS)
     all_sel = ctx.id_selector(contract.LLM_EVALUATED)
-    rate = max(1.0, ctx.settings.minRequestRate * 4)
-    low = ctx.settings.minRequestRate / 4
+    rate, low = ctx.ratio_rates()
     ctx.ratio_alert(group, m, record="ml:llm_hallucinations:ratio_rate",
                     numerator=f"(sum(rate({bad_sel}[{m.window}])) or vector(0))",
                     denominator_metric=contract.LLM_EVALUATED, denominator_record="ml:llm_evaluated:rate",
@@ -36,8 +35,7 @@ def grounding(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     thr, e = m.threshold, ctx.eval_window(m)
     sum_sel = ctx.id_selector(contract.LLM_GROUNDING + "_sum")
     count_sel = ctx.id_selector(contract.LLM_GROUNDING + "_count")
-    rate = max(1.0, ctx.settings.minRequestRate * 4)
-    low = ctx.settings.minRequestRate / 4
+    rate, low = ctx.ratio_rates()
 
     def series(mean: float, scored: float) -> list[Series]:
         return [Series(sum_sel, counter(mean * scored, e)), Series(count_sel, counter(scored, e))]
@@ -63,8 +61,7 @@ def token_cost(ctx: RuleContext, group: Group, m: MonitorPlan) -> None:
     req = ctx.id_selector(contract.LLM_REQUESTS)
     numerator = (f"((sum(rate({tin}[{w}])) or vector(0)) * {number(pin / 1000)} + "
                  f"(sum(rate({tout}[{w}])) or vector(0)) * {number(pout / 1000)})")
-    rate = max(1.0, ctx.settings.minRequestRate * 4)
-    low = ctx.settings.minRequestRate / 4
+    rate, low = ctx.ratio_rates()
     per_token = (pin + pout) / 1000 or 1.0
     tokens_bad = 2 * thr / per_token  # tokens of each type per request
 
