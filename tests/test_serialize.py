@@ -130,3 +130,36 @@ def test_each_tricky_string_as_the_reference_writes_it(text: str) -> None:
     for documents in ([{"k": text, text: [text, {"n": text}]}], [[text]]):
         canonical_yaml._VALUES.clear()  # decided afresh, not remembered from another test
         assert dump_yaml(documents) == dump_yaml_reference(documents)
+
+
+# Multi-line strings around the edges of libyaml's literal-block rules: characters it does not count as
+# printable (tab, `\r`, U+0085, U+FEFF, an emoji), line breaks other than `\n`, spaces before a break or
+# at the end, leading breaks and spaces, and several final breaks.
+_BLOCK_EDGES = "ab #:-\n\n \t\r\x85\x9f\xa0\u2027\u2028\u2029\ud7ff\ue000\ufefe\ufeff\uff00\ufffd🙂"
+multi_line = st.text(alphabet=st.sampled_from(_BLOCK_EDGES), min_size=1, max_size=16).filter(lambda t: "\n" in t)
+
+
+@given(st.lists(multi_line, min_size=1, max_size=3), st.integers(min_value=0, max_value=2))
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(["\n"], 0)
+@example(["\n\n", "a\n\n\nb", " a\nb\n"], 1)
+@example(["a \nb", "a\nb ", "a\n\tb", "\ufeff\nb", "\u2028\nb", "🙂\nb"], 2)
+def test_literal_blocks_as_the_reference_writes_them(texts: list[str], depth: int) -> None:
+    canonical_yaml._LITERALS.clear()  # decided afresh, not remembered from another example
+    value: Any = {"k": texts[0], "s": list(texts)}
+    for _ in range(depth):
+        value = {"n": [value, {"m": texts[-1]}]}
+    documents = [value, list(texts)]
+    assert dump_yaml(documents) == dump_yaml_reference(documents)
+
+
+def test_a_literal_block_is_laid_out_without_the_reference_emitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scripts and pipelines embedded in ConfigMaps are one model's own (not remembered): asking libyaml
+    # how to write each one cost a full emitter pass over 40 KB per model.
+    script = "#!/usr/bin/env python\nimport sys\n\n\ndef main() -> None:\n    print('hi: there')\n" * 20
+    expected = dump_yaml_reference([{"data": {"run.py": script, "note": "a\nb"}}])
+    calls: list[Any] = []
+    monkeypatch.setattr(canonical_yaml, "dump_yaml_reference", lambda docs: calls.append(docs) or "")
+    canonical_yaml._LITERALS.clear()
+    assert dump_yaml([{"data": {"run.py": script, "note": "a\nb"}}]) == expected
+    assert calls == []
