@@ -7,6 +7,7 @@ stock Python image. Every value reaches the program as its own argv item: nothin
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 NEVER = "0 0 30 2 *"
 
 
+@functools.cache
 def runner_source() -> str:
-    return RUNNER_SOURCE.read_text(encoding="utf-8")
+    return RUNNER_SOURCE.read_text(encoding="utf-8")  # read once per process, not once per model
 
 
 def object_name(plan: Plan, purpose: str) -> str:
