@@ -12,9 +12,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from yaml.nodes import ScalarNode
 
 from compiler.pipeline import run
-from compiler.render import canonical_yaml, memo, serialize
+from compiler.render import canonical_yaml, memo, serialize, yaml_reference
 from compiler.render.serialize import dump_yaml, dump_yaml_reference, pretty_json
 from golden import GOLDEN, REPO
 
@@ -163,3 +164,16 @@ def test_a_literal_block_is_laid_out_without_the_reference_emitter(monkeypatch: 
     canonical_yaml._LITERALS.clear()
     assert dump_yaml([{"data": {"run.py": script, "note": "a\nb"}}]) == expected
     assert calls == []
+
+
+@given(st.one_of(st.text(max_size=6), st.sampled_from(_TRICKY),
+                 st.from_regex(r"[a-zA-Z~.+-][a-z0-9:.-]{0,8}", fullmatch=True)))
+@settings(max_examples=800, deadline=None)
+@example("")
+@example("model-1")
+@example("no")
+@example("Off")
+def test_reads_as_string_is_the_resolver(text: str) -> None:
+    # The shortcut on the first character gives the resolver's own answer.
+    resolved = yaml_reference._BaseResolve(yaml_reference._DUMPER, ScalarNode, text, (True, False))
+    assert yaml_reference.reads_as_string(text) == (resolved == "tag:yaml.org,2002:str")

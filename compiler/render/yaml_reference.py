@@ -99,7 +99,13 @@ def dump_yaml_reference(documents: Iterable[Any]) -> str:
 
 def reads_as_string(text: str) -> bool:
     """Whether `text`, written plain, reads back as a string (to YAML 1.1 and 1.2 readers alike)."""
+    if text and text[0] not in _RESOLVER_FIRSTS and not _ANY_FIRST:
+        return True  # no implicit resolver applies (names, digests, URLs): the resolver's answer is str
     return bool(_resolve(_DUMPER, ScalarNode, text, (True, False)) == _T + "str")
 
 
 _DUMPER = CanonicalDumper.__new__(CanonicalDumper)  # only its resolver tables are used
+# The resolver tries only the resolvers registered for a scalar's first character, and those for any
+# first character (under None; PyYAML registers none).
+_RESOLVER_FIRSTS = frozenset(first for first in CanonicalDumper.yaml_implicit_resolvers if first is not None)
+_ANY_FIRST = bool(CanonicalDumper.yaml_implicit_resolvers.get(None))
