@@ -177,3 +177,11 @@ def test_reads_as_string_is_the_resolver(text: str) -> None:
     # The shortcut on the first character gives the resolver's own answer.
     resolved = yaml_reference._BaseResolve(yaml_reference._DUMPER, ScalarNode, text, (True, False))
     assert yaml_reference.reads_as_string(text) == (resolved == "tag:yaml.org,2002:str")
+
+
+def test_a_float_is_remembered_by_its_text_not_by_equality() -> None:
+    # -0.0 == 0.0 (and hashes alike): remembered by value, whichever came first decided both, so the bytes
+    # of a file depended on what the process had written before.
+    canonical_yaml._VALUES.clear()
+    documents = [{"zero": 0.0, "negative": -0.0}, [-0.0, 0.0]]
+    assert dump_yaml(documents) == dump_yaml_reference(documents) == "zero: 0.0\nnegative: -0.0\n---\n- -0.0\n- 0.0\n"

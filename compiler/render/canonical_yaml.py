@@ -69,7 +69,7 @@ def _value_text(value: Any) -> str:
     if value is None:
         return "null"
     if kind is float:
-        key = ("float", value)
+        key = ("float", float.__repr__(value))  # by its text: -0.0 == 0.0, and they are written apart
         found = _VALUES.get(key)
         if found is None:
             found = _VALUES[key] = _probe_value(value)
