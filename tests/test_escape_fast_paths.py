@@ -36,3 +36,10 @@ def test_md_code_shortcut_is_the_general_helper(text: str) -> None:
 @example("train (gpu)")
 def test_mermaid_label_shortcut_is_the_general_helper(text: str) -> None:
     assert escape.mermaid_label(text) == escape._mermaid_label(text)
+
+
+@given(texts)
+@settings(max_examples=800, deadline=None)
+def test_md_text_escapes_each_inline_character_once(text: str) -> None:
+    # The escape table is the per-character rule it replaced: a backslash before each inline character.
+    assert text.translate(escape._ESCAPED) == "".join(f"\\{c}" if c in escape._INLINE else c for c in text)

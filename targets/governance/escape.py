@@ -13,6 +13,7 @@ import re
 # CommonMark backslash-escapes any ASCII punctuation. These are the characters that can start inline
 # structure anywhere in a line (emphasis, code, links, HTML, entities, tables, strikethrough, escapes).
 _INLINE = set("\\`*_[]<>#|~&!")
+_ESCAPED = str.maketrans({c: "\\" + c for c in _INLINE})
 # Characters that only open block structure at the start of a line (lists, setext underlines, breaks).
 _LINE_START = set("-+=")
 _ORDERED = re.compile(r"^(\d{1,9})([.)])")
@@ -32,7 +33,7 @@ def md_text(text: str) -> str:
     lines = []
     for raw in _clean(text).split("\n"):
         line = raw.strip()
-        out = "".join(f"\\{c}" if c in _INLINE else c for c in line)
+        out = line.translate(_ESCAPED)
         if out[:1] in _LINE_START:
             out = "\\" + out
         out = _ORDERED.sub(r"\1\\\2", out)
