@@ -77,6 +77,24 @@ def test_golden_tree(update_golden: bool) -> None:
     check_tree(result.files(), GOLDEN / "kubeflow", update_golden)
 
 
+def test_the_runner_configmap_carries_the_committed_pipeline_compactly(plans: list[Plan], tmp_path: Path) -> None:
+    """The ConfigMap's pipeline.json is one line of JSON (a transport copy: it was a fifth of a model's
+    rendered bytes) whose data is exactly the pipeline file beside it, in the API form the runner posts."""
+    settings = KubeflowSettings()
+    written = _write(plans, settings, tmp_path)
+    schedules = [p for p in written if p.endswith("schedule.yaml")]
+    assert schedules
+    for path in schedules:
+        configmap = next(yaml.safe_load_all((tmp_path / path).read_bytes()))
+        text = configmap["data"]["pipeline.json"]
+        assert text.endswith("\n"), path
+        assert text.count("\n") == 1, path
+        pipeline_file = path.replace("schedule.yaml", "pipeline.yaml")
+        docs = list(yaml.safe_load_all((tmp_path / pipeline_file).read_bytes()))
+        expected = docs[0] if len(docs) == 1 else {"pipeline_spec": docs[0], "platform_spec": docs[1]}
+        assert json.loads(text) == expected, path
+
+
 def test_strict_checker_catches_a_broken_render(plans: list[Plan]) -> None:
     """Guards the test above: the validator must be able to fail on what this target emits."""
     require_module("kfp")

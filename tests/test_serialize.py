@@ -12,9 +12,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from yaml.nodes import ScalarNode
 
 from compiler.pipeline import run
-from compiler.render import canonical_yaml, memo, serialize
+from compiler.render import canonical_yaml, memo, serialize, yaml_reference
 from compiler.render.serialize import dump_yaml, dump_yaml_reference, pretty_json
 from golden import GOLDEN, REPO
 
@@ -130,3 +131,57 @@ def test_each_tricky_string_as_the_reference_writes_it(text: str) -> None:
     for documents in ([{"k": text, text: [text, {"n": text}]}], [[text]]):
         canonical_yaml._VALUES.clear()  # decided afresh, not remembered from another test
         assert dump_yaml(documents) == dump_yaml_reference(documents)
+
+
+# Multi-line strings around the edges of libyaml's literal-block rules: characters it does not count as
+# printable (tab, `\r`, U+0085, U+FEFF, an emoji), line breaks other than `\n`, spaces before a break or
+# at the end, leading breaks and spaces, and several final breaks.
+_BLOCK_EDGES = "ab #:-\n\n \t\r\x85\x9f\xa0\u2027\u2028\u2029\ud7ff\ue000\ufefe\ufeff\uff00\ufffd🙂"
+multi_line = st.text(alphabet=st.sampled_from(_BLOCK_EDGES), min_size=1, max_size=16).filter(lambda t: "\n" in t)
+
+
+@given(st.lists(multi_line, min_size=1, max_size=3), st.integers(min_value=0, max_value=2))
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(["\n"], 0)
+@example(["\n\n", "a\n\n\nb", " a\nb\n"], 1)
+@example(["a \nb", "a\nb ", "a\n\tb", "\ufeff\nb", "\u2028\nb", "🙂\nb"], 2)
+def test_literal_blocks_as_the_reference_writes_them(texts: list[str], depth: int) -> None:
+    canonical_yaml._LITERALS.clear()  # decided afresh, not remembered from another example
+    value: Any = {"k": texts[0], "s": list(texts)}
+    for _ in range(depth):
+        value = {"n": [value, {"m": texts[-1]}]}
+    documents = [value, list(texts)]
+    assert dump_yaml(documents) == dump_yaml_reference(documents)
+
+
+def test_a_literal_block_is_laid_out_without_the_reference_emitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scripts and pipelines embedded in ConfigMaps are one model's own (not remembered): asking libyaml
+    # how to write each one cost a full emitter pass over 40 KB per model.
+    script = "#!/usr/bin/env python\nimport sys\n\n\ndef main() -> None:\n    print('hi: there')\n" * 20
+    expected = dump_yaml_reference([{"data": {"run.py": script, "note": "a\nb"}}])
+    calls: list[Any] = []
+    monkeypatch.setattr(canonical_yaml, "dump_yaml_reference", lambda docs: calls.append(docs) or "")
+    canonical_yaml._LITERALS.clear()
+    assert dump_yaml([{"data": {"run.py": script, "note": "a\nb"}}]) == expected
+    assert calls == []
+
+
+@given(st.one_of(st.text(max_size=6), st.sampled_from(_TRICKY),
+                 st.from_regex(r"[a-zA-Z~.+-][a-z0-9:.-]{0,8}", fullmatch=True)))
+@settings(max_examples=800, deadline=None)
+@example("")
+@example("model-1")
+@example("no")
+@example("Off")
+def test_reads_as_string_is_the_resolver(text: str) -> None:
+    # The shortcut on the first character gives the resolver's own answer.
+    resolved = yaml_reference._BaseResolve(yaml_reference._DUMPER, ScalarNode, text, (True, False))
+    assert yaml_reference.reads_as_string(text) == (resolved == "tag:yaml.org,2002:str")
+
+
+def test_a_float_is_remembered_by_its_text_not_by_equality() -> None:
+    # -0.0 == 0.0 (and hashes alike): remembered by value, whichever came first decided both, so the bytes
+    # of a file depended on what the process had written before.
+    canonical_yaml._VALUES.clear()
+    documents = [{"zero": 0.0, "negative": -0.0}, [-0.0, 0.0]]
+    assert dump_yaml(documents) == dump_yaml_reference(documents) == "zero: 0.0\nnegative: -0.0\n---\n- -0.0\n- 0.0\n"

@@ -1,17 +1,13 @@
-"""The canonical YAML style, and a fast emitter for it.
+"""A fast emitter for the canonical YAML style (compiler.render.yaml_reference defines it).
 
-The canonical style is what PyYAML's C emitter (libyaml) writes with `CanonicalDumper`: key order as the
-target built it, block style, indentless sequences under a key, literal blocks for multi-line strings,
-no folding of long lines, and every string quoted that a YAML 1.1 *or* 1.2 reader would take for
-something else (`no`, `y`, `0o17`, `1e3`, `2026-11-25`, ...). `dump_yaml_reference` is that emitter.
-
-`dump_yaml` writes the same bytes without it: rendering 1,000 specs spent most of its time building
-PyYAML nodes and running the emitter over them, for data that is only dicts, lists and scalars. It
-lays out the structure itself and asks the reference emitter only how each distinct scalar is written
-(plain, quoted, or a literal block's header), remembering the answer; whatever it does not know how to
-lay out (a key that is not a short one-line string, a literal block that keeps trailing newlines, a
-scalar at the top) goes to the reference emitter whole. tests/test_serialize.py holds the two to the
-same bytes over the golden files, generated specs and random plain data.
+`dump_yaml` writes the bytes of `dump_yaml_reference` without libyaml: rendering 1,000 specs spent most
+of its time building PyYAML nodes and running the emitter over them, for data that is only dicts, lists
+and scalars. It lays out the structure itself and asks the reference emitter only how each distinct
+one-line scalar is written (plain or quoted), remembering the answer; multi-line strings follow
+libyaml's literal-block rules (`_block`) or are asked too. Whatever it does not know how to lay out (a
+key that is not a short one-line string, a literal block that keeps trailing newlines, a scalar at the
+top) goes to the reference emitter whole. tests/test_serialize.py holds the two to the same bytes over
+the golden files, generated specs and random plain data.
 """
 
 from __future__ import annotations
@@ -20,92 +16,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class CanonicalDumper(_BaseDumper):  # type: ignore[misc]
-    pass
-
-
-# Strings that YAML 1.2 or YAML 1.1 readers (kubectl, Go yaml.v2, PyYAML) would resolve to a non-string.
-for _tag, _pattern, _first in (
-    ("tag:yaml.org,2002:bool", r"^(?:y|Y|n|N)$", "yYnN"),
-    ("tag:yaml.org,2002:int", r"^0o[0-7]+$", "0"),
-    ("tag:yaml.org,2002:float", r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$",
-     "-+.0123456789"),
-):
-    CanonicalDumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-_T = "tag:yaml.org,2002:"
-
-
-def _float_text(value: float) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("NaN and infinities are not written to manifests")
-    return f"{value:.1f}" if value.is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def _node(value: Any) -> Any:
-    """The YAML node for plain data, built directly (PyYAML's generic representer is much slower)."""
-    if isinstance(value, str):
-        return ScalarNode(_T + "str", str(value), style="|" if "\n" in value else None)
-    if isinstance(value, bool):
-        return ScalarNode(_T + "bool", "true" if value else "false")
-    if isinstance(value, int):
-        return ScalarNode(_T + "int", str(value))
-    if isinstance(value, float):
-        return ScalarNode(_T + "float", _float_text(value))
-    if value is None:
-        return ScalarNode(_T + "null", "null")
-    if isinstance(value, Mapping):
-        return MappingNode(_T + "map", [(_node(k), _node(v)) for k, v in value.items()], flow_style=False)
-    if isinstance(value, list | tuple):
-        return SequenceNode(_T + "seq", [_node(v) for v in value], flow_style=False)
-    raise TypeError(f"cannot write a {type(value).__name__} to YAML")
-
-
-def _represent(self: Any, data: Any) -> None:
-    self.serialize(_node(data))
-    self.represented_objects = {}
-    self.object_keeper = []
-    self.alias_key = None
-
-
-_RESOLVED: dict[tuple[str, bool], str] = {}
-
-
-def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
-    # The emitter asks for every scalar whether it would read back as written; keys and values repeat
-    # across documents, so remember the answers.
-    if kind is ScalarNode:
-        key = (value, implicit[0])
-        found = _RESOLVED.get(key)
-        if found is None:
-            found = _RESOLVED[key] = _BaseResolve(self, kind, value, implicit)
-            if len(_RESOLVED) > 200_000:
-                _RESOLVED.clear()
-        return found
-    return _BaseResolve(self, kind, value, implicit)
-
-
-_BaseResolve = CanonicalDumper.resolve
-CanonicalDumper.represent = _represent
-CanonicalDumper.resolve = _resolve
-
-
-def dump_yaml_reference(documents: Iterable[Any]) -> str:
-    """The canonical style by definition: libyaml's emitter over `CanonicalDumper`'s nodes."""
-    return str(yaml.dump_all(
-        list(documents), Dumper=CanonicalDumper, sort_keys=False, default_flow_style=False,
-        allow_unicode=True, width=1_000_000, indent=2, explicit_start=False,
-    ))
-
-
-# --- the fast emitter ----------------------------------------------------------------------------
+from compiler.render.yaml_reference import CanonicalDumper as CanonicalDumper
+from compiler.render.yaml_reference import dump_yaml_reference as dump_yaml_reference
+from compiler.render.yaml_reference import reads_as_string as _reads_as_string
 
 
 class _Unsupported(Exception):
@@ -124,16 +37,9 @@ _REMEMBERED_LENGTH = 512
 # inside, followed by more text, as in `sha256:...` and URLs; digits first only when the resolver says
 # it is not a number, a date or a time).
 _PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@=+-]*(?::[A-Za-z0-9_./@=+-]+)*")
-# libyaml splits a plain or quoted line only past this column (the `width` above); far below it,
+# libyaml splits a plain or quoted line only past this column (the reference's `width`); far below it,
 # where a scalar starts cannot change how it is written.
 _LONGEST = 100_000
-
-
-def _reads_as_string(text: str) -> bool:
-    return bool(_resolve(_DUMPER, ScalarNode, text, (True, False)) == _T + "str")
-
-
-_DUMPER = CanonicalDumper.__new__(CanonicalDumper)  # only its resolver tables are used
 
 
 def _value_text(value: Any) -> str:
@@ -163,7 +69,7 @@ def _value_text(value: Any) -> str:
     if value is None:
         return "null"
     if kind is float:
-        key = ("float", value)
+        key = ("float", float.__repr__(value))  # by its text: -0.0 == 0.0, and they are written apart
         found = _VALUES.get(key)
         if found is None:
             found = _VALUES[key] = _probe_value(value)
@@ -208,7 +114,8 @@ def _probe_value(value: Any) -> str:
     return text[3:-1]
 
 
-def _key_text(key: Any) -> str:
+def _key_head(key: Any) -> str:
+    """A key as written at the start of its line, with its `:`."""
     if type(key) is not str:
         raise _Unsupported
     found = _KEYS.get(key)
@@ -226,8 +133,30 @@ def _key_text(key: Any) -> str:
         text = probe[:-4]
     if len(_KEYS) > _CACHE_LIMIT:
         _KEYS.clear()
-    _KEYS[key] = text
-    return text
+    _KEYS[key] = text + ":"
+    return text + ":"
+
+
+# What libyaml's scalar analysis counts as printable (IS_PRINTABLE: `\n`, ASCII 0x20-0x7E, U+00A0-U+D7FF,
+# U+E000-U+FFFD but U+FEFF), less the line breaks other than `\n` (U+2028, U+2029). A multi-line string
+# of only these, with no space before a line break or at its end, is allowed as a literal block; anything
+# else (a tab, `\r`, an emoji, trailing spaces) is left to the emitter.
+_BLOCK_TEXT = re.compile("[\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*")
+
+
+def _block(value: str) -> tuple[str, list[str] | None] | None:
+    """libyaml's literal block for a multi-line string it allows as one (the rules above), else None.
+    The header: `|`, an indentation indicator when the text starts with a space or a break, `-` when
+    it does not end with a break; `+` (more than one final break) is not handled here."""
+    if value == "\n" or value.endswith(("\n\n", " ")) or " \n" in value or not _BLOCK_TEXT.fullmatch(value):
+        return None
+    head = "|2" if value[0] in " \n" else "|"
+    if value[-1] == "\n":
+        lines = value[:-1].split("\n")
+    else:
+        head += "-"
+        lines = value.split("\n")
+    return head, lines
 
 
 def _literal(value: str) -> tuple[str, list[str] | None]:
@@ -238,23 +167,9 @@ def _literal(value: str) -> tuple[str, list[str] | None]:
         return found
     if len(value) > _LONGEST * 10:
         raise _Unsupported
-    probe = dump_yaml_reference([{"k": value}])
-    if not probe.startswith("k: "):
-        raise _Unsupported
-    head, _, body = probe[3:].partition("\n")
-    if _OTHER_BREAKS.search(probe):
-        raise _Unsupported  # lines broken where the fast emitter would not indent them
-    if not body:
-        found = (head, None)
-    elif head.startswith("|") and "+" not in head:
-        raw = body.split("\n")[:-1]
-        if any(line and not line.startswith("  ") for line in raw):
-            raise _Unsupported
-        found = (head, [line[2:] for line in raw])
-    else:
-        # Quoted over several lines (where it starts matters), or a block that keeps its trailing
-        # newlines, after which the emitter may end the document with `...`.
-        raise _Unsupported
+    found = _block(value)
+    if found is None:
+        found = _probe_literal(value)
     if len(value) <= _REMEMBERED_LENGTH:  # long blocks (pipelines, scripts) are one model's own: not kept
         if len(_LITERALS) > 1000:
             _LITERALS.clear()
@@ -262,12 +177,34 @@ def _literal(value: str) -> tuple[str, list[str] | None]:
     return found
 
 
+def _probe_literal(value: str) -> tuple[str, list[str] | None]:
+    probe = dump_yaml_reference([{"k": value}])
+    if not probe.startswith("k: "):
+        raise _Unsupported
+    head, _, body = probe[3:].partition("\n")
+    if _OTHER_BREAKS.search(probe):
+        raise _Unsupported  # lines broken where the fast emitter would not indent them
+    if not body:
+        return head, None
+    if head.startswith("|") and "+" not in head:
+        raw = body.split("\n")[:-1]
+        for line in raw:
+            if line and not line.startswith("  "):
+                raise _Unsupported
+        return head, [line[2:] for line in raw]
+    # Quoted over several lines (where it starts matters), or a block that keeps its trailing
+    # newlines, after which the emitter may end the document with `...`.
+    raise _Unsupported
+
+
 def _write_literal(value: str, lead: str, indent: str, out: list[str]) -> None:
     head, lines = _literal(value)
-    out.append(lead + head + "\n")
-    if lines is not None:
-        for line in lines:
-            out.append(indent + line + "\n" if line else "\n")
+    if lines is None:
+        out.append(lead + head + "\n")
+    elif "" in lines:  # an empty line carries no indentation
+        out.append(lead + head + "\n" + "\n".join(indent + line if line else "" for line in lines) + "\n")
+    else:  # the whole block as one string
+        out.append(lead + head + "\n" + indent + ("\n" + indent).join(lines) + "\n")
 
 
 def _shape(value: Any) -> int:
@@ -284,66 +221,110 @@ def _shape(value: Any) -> int:
 def _mapping(data: Mapping[Any, Any], indent: str, lead: str, out: list[str]) -> None:
     """A non-empty block mapping whose keys start at `indent`; the first line starts with `lead`."""
     deeper = indent + "  "
+    append = out.append
     for key, value in data.items():
-        head = lead + _key_text(key) + ":"
-        lead = indent
+        head = _KEYS.get(key) if type(key) is str else None
+        if head is None:
+            head = _key_head(key)
         kind = type(value)
         if kind is str:
-            if "\n" in value:
-                _write_literal(value, head + " ", deeper, out)
+            text = _VALUES.get(value)
+            if text is not None:
+                append(f"{lead}{head} {text}\n")
+            elif "\n" in value:
+                _write_literal(value, f"{lead}{head} ", deeper, out)
             else:
-                out.append(head + " " + _value_text(value) + "\n")
-            continue
-        shape = 1 if kind is dict else 2 if kind is list else 0 if kind in _SCALARS else _shape(value)
-        if shape == 1:
+                append(f"{lead}{head} {_value_text(value)}\n")
+        elif kind is dict:
             if value:
-                out.append(head + "\n")
+                append(f"{lead}{head}\n")
                 _mapping(value, deeper, deeper, out)
             else:
-                out.append(head + " {}\n")
-        elif shape == 2:
+                append(f"{lead}{head} {{}}\n")
+        elif kind is list:
             if value:
-                out.append(head + "\n")
+                append(f"{lead}{head}\n")
                 _sequence(value, indent, indent, out)  # indentless: `- ` under the key's first column
             else:
-                out.append(head + " []\n")
-        elif isinstance(value, str) and "\n" in value:
-            _write_literal(value, head + " ", deeper, out)
+                append(f"{lead}{head} []\n")
+        elif kind is bool:
+            append(f"{lead}{head} true\n" if value else f"{lead}{head} false\n")
+        elif kind is int:
+            append(f"{lead}{head} {value}\n")  # every decimal integer reads back as an int: plain
+        elif value is None:
+            append(f"{lead}{head} null\n")
         else:
-            out.append(head + " " + _value_text(value) + "\n")
+            _other(value, f"{lead}{head}", indent, deeper, out)
+        lead = indent
 
 
 def _sequence(data: Any, indent: str, lead: str, out: list[str]) -> None:
     """A non-empty block sequence whose dashes are at `indent`; the first line starts with `lead`."""
     deeper = indent + "  "
+    append = out.append
     for value in data:
-        head = lead + "- "
-        lead = indent
         kind = type(value)
         if kind is str:
-            if "\n" in value:
-                _write_literal(value, head, deeper, out)
+            text = _VALUES.get(value)
+            if text is not None:
+                append(f"{lead}- {text}\n")
+            elif "\n" in value:
+                _write_literal(value, f"{lead}- ", deeper, out)
             else:
-                out.append(head + _value_text(value) + "\n")
-            continue
-        shape = 1 if kind is dict else 2 if kind is list else 0 if kind in _SCALARS else _shape(value)
-        if shape == 1:
+                append(f"{lead}- {_value_text(value)}\n")
+        elif kind is dict:
             if value:
-                _mapping(value, deeper, head, out)
+                _mapping(value, deeper, f"{lead}- ", out)
             else:
-                out.append(head + "{}\n")
-        elif shape == 2:
+                append(f"{lead}- {{}}\n")
+        elif kind is list:
             if value:
-                _sequence(value, deeper, head, out)
+                _sequence(value, deeper, f"{lead}- ", out)
             else:
-                out.append(head + "[]\n")
-        elif isinstance(value, str) and "\n" in value:
-            _write_literal(value, head, deeper, out)
+                append(f"{lead}- []\n")
         else:
-            out.append(head + _value_text(value) + "\n")
+            _item(value, f"{lead}- ", deeper, out)
+        lead = indent
 
 
-_SCALARS = frozenset({int, float, bool, type(None)})
+def _other(value: Any, head: str, indent: str, deeper: str, out: list[str]) -> None:
+    """A mapping's value of any other type (None, a float, a tuple, a subclass), after `head`."""
+    shape = _shape(value)
+    if shape == 1:
+        if value:
+            out.append(head + "\n")
+            _mapping(value, deeper, deeper, out)
+        else:
+            out.append(head + " {}\n")
+    elif shape == 2:
+        if value:
+            out.append(head + "\n")
+            _sequence(value, indent, indent, out)
+        else:
+            out.append(head + " []\n")
+    elif isinstance(value, str) and "\n" in value:
+        _write_literal(value, head + " ", deeper, out)
+    else:
+        out.append(head + " " + _value_text(value) + "\n")
+
+
+def _item(value: Any, head: str, deeper: str, out: list[str]) -> None:
+    """A sequence's item of any other type, after `head` (its `- `)."""
+    shape = _shape(value)
+    if shape == 1:
+        if value:
+            _mapping(value, deeper, head, out)
+        else:
+            out.append(head + "{}\n")
+    elif shape == 2:
+        if value:
+            _sequence(value, deeper, head, out)
+        else:
+            out.append(head + "[]\n")
+    elif isinstance(value, str) and "\n" in value:
+        _write_literal(value, head, deeper, out)
+    else:
+        out.append(head + _value_text(value) + "\n")
 
 
 def _document(data: Any, out: list[str]) -> None:

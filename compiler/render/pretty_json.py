@@ -21,7 +21,7 @@ def pretty_json(data: Any) -> str:
     out: list[str] = []
     try:
         _json(data, "\n", out)
-    except _Unsupported:
+    except (_Unsupported, TypeError):  # json.dumps writes it, or raises its own TypeError
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
     return "".join(out)
 
@@ -31,23 +31,26 @@ _encode_string: Any = getattr(json.encoder, "c_encode_basestring", None) or json
 
 def _json(value: Any, newline: str, out: list[str]) -> None:
     kind = type(value)
-    if kind is str:
-        out.append(_encode_string(value))
-    elif kind is dict:
+    if kind is dict:
         if not value:
             out.append("{}")
             return
         inner = newline + "  "
-        keys = list(value)
-        if any(type(k) is not str for k in keys):
-            raise _Unsupported  # json.dumps turns such keys into strings after sorting them
-        keys.sort()
         separator = "{" + inner
-        for key in keys:
-            out.append(separator + _encode_string(key) + ": ")
-            _json(value[key], inner, out)
+        # Sorting keys of mixed types raises TypeError, and so does encoding a key that is not a string
+        # (json.dumps turns those into strings after sorting them): either way pretty_json leaves the
+        # whole value to json.dumps.
+        for key in sorted(value):
+            item = value[key]
+            if type(item) is str:  # most values: one string, without a call per value
+                out.append(separator + _encode_string(key) + ": " + _encode_string(item))
+            else:
+                out.append(separator + _encode_string(key) + ": ")
+                _json(item, inner, out)
             separator = "," + inner
         out.append(newline + "}")
+    elif kind is str:
+        out.append(_encode_string(value))
     elif kind is list or kind is tuple:
         if not value:
             out.append("[]")
@@ -55,8 +58,11 @@ def _json(value: Any, newline: str, out: list[str]) -> None:
         inner = newline + "  "
         separator = "[" + inner
         for item in value:
-            out.append(separator)
-            _json(item, inner, out)
+            if type(item) is str:
+                out.append(separator + _encode_string(item))
+            else:
+                out.append(separator)
+                _json(item, inner, out)
             separator = "," + inner
         out.append(newline + "]")
     elif value is None:

@@ -13,6 +13,7 @@ import re
 # CommonMark backslash-escapes any ASCII punctuation. These are the characters that can start inline
 # structure anywhere in a line (emphasis, code, links, HTML, entities, tables, strikethrough, escapes).
 _INLINE = set("\\`*_[]<>#|~&!")
+_ESCAPED = str.maketrans({c: "\\" + c for c in _INLINE})
 # Characters that only open block structure at the start of a line (lists, setext underlines, breaks).
 _LINE_START = set("-+=")
 _ORDERED = re.compile(r"^(\d{1,9})([.)])")
@@ -32,7 +33,7 @@ def md_text(text: str) -> str:
     lines = []
     for raw in _clean(text).split("\n"):
         line = raw.strip()
-        out = "".join(f"\\{c}" if c in _INLINE else c for c in line)
+        out = line.translate(_ESCAPED)
         if out[:1] in _LINE_START:
             out = "\\" + out
         out = _ORDERED.sub(r"\1\\\2", out)
@@ -46,11 +47,21 @@ def md_inline(text: str) -> str:
     return md_text(" ".join(_clean(text).split()))
 
 
+# Printable ASCII words separated by single spaces: text that cleaning and flattening leave as it is.
+_FLAT_ASCII = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
 def md_code(text: str) -> str:
     """A code span: its content is literal. The fence is longer than any backtick run inside it.
 
     `|` is escaped too, because GitHub splits table cells at a pipe even inside a code span.
     """
+    if "`" not in text and "|" not in text and _FLAT_ASCII.fullmatch(text):
+        return f"`{text}`"  # names and values, most of the card's spans: what _md_code writes for them
+    return _md_code(text)
+
+
+def _md_code(text: str) -> str:
     flat = " ".join(_clean(text).split())
     longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
     fence = "`" * (longest + 1)
@@ -65,8 +76,17 @@ _RESERVED_IDS = {"end", "graph", "flowchart", "subgraph", "class", "classdef", "
                  "direction", "default"}
 
 
+_SAFE_LABEL = re.compile(r"[A-Za-z0-9_.,:/%=+()@'-]+(?: [A-Za-z0-9_.,:/%=+()@'-]+)*")
+
+
 def mermaid_label(text: str) -> str:
     """A double-quoted Mermaid label with every unsafe character as a `#<code>;` entity."""
+    if _SAFE_LABEL.fullmatch(text) and "%%" not in text and "--" not in text and not _ORDERED.match(text):
+        return f'"{text}"'  # nothing to encode: what _mermaid_label writes for it
+    return _mermaid_label(text)
+
+
+def _mermaid_label(text: str) -> str:
     flat = " ".join(_clean(text).split())
     # `1. text` in a label reads as an unsupported Markdown list in newer Mermaid: encode the dot.
     ordered = _ORDERED.match(flat)

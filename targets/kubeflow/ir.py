@@ -46,11 +46,24 @@ class RenderedPipeline:
 
 
 def sorted_tree(value: Any) -> Any:
+    """A copy of `value` with every mapping's keys sorted (the SDK's order) and tuples as lists."""
+    kind = type(value)
+    if kind is dict:  # scalars (most values) are taken as they are, without a call each
+        out: dict[Any, Any] = {}
+        for key in sorted(value):
+            item = value[key]
+            out[key] = item if type(item) in _LEAVES else sorted_tree(item)
+        return out
+    if kind is list or kind is tuple:
+        return [v if type(v) in _LEAVES else sorted_tree(v) for v in value]
     if isinstance(value, Mapping):
         return {k: sorted_tree(value[k]) for k in sorted(value)}
     if isinstance(value, list | tuple):
         return [sorted_tree(v) for v in value]
     return value
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 def pin_values(plan: Plan) -> dict[str, str]:

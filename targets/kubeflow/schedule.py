@@ -7,12 +7,13 @@ stock Python image. Every value reaches the program as its own argv item: nothin
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
 from compiler.planning.plan import Plan
 from compiler.render import provenance
-from compiler.render.serialize import dump_json
 from targets.kubeflow import names, runs
 from targets.kubeflow.cron import kfp_cron
 from targets.kubeflow.ir import RenderedPipeline
@@ -30,8 +31,19 @@ TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 NEVER = "0 0 30 2 *"
 
 
+@functools.cache
 def runner_source() -> str:
-    return RUNNER_SOURCE.read_text(encoding="utf-8")
+    return RUNNER_SOURCE.read_text(encoding="utf-8")  # read once per process, not once per model
+
+
+def pipeline_json(pipeline: RenderedPipeline) -> str:
+    """What the runner posts, as compact JSON on one line.
+
+    pipeline.yaml beside the schedule is the reviewable form of the same data (tests hold the two equal);
+    a pretty-printed copy here showed every pipeline change twice in review and was a fifth of a
+    model's rendered bytes.
+    """
+    return json.dumps(pipeline.api_form(), sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def object_name(plan: Plan, purpose: str) -> str:
@@ -49,7 +61,7 @@ def runner_configmap(plan: Plan, settings: KubeflowSettings, pipeline: RenderedP
         "kind": "ConfigMap",
         "metadata": provenance.metadata(plan, object_name(plan, purpose), settings.namespace),
         "data": {
-            "pipeline.json": dump_json(pipeline.api_form()),
+            "pipeline.json": pipeline_json(pipeline),
             "start_run.py": runner_source(),
         },
     }
