@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from compiler.pipeline import run
@@ -64,12 +66,33 @@ def test_duplicate_target_names_are_an_error() -> None:
     assert [d.code for d in registry.problems] == ["MLS501"]
 
 
-@pytest.mark.parametrize("bad", ["../escape.yaml", "/etc/passwd", "a/../../b", ".git/config", ".mlspec/x", "a\\b", ""])
+@pytest.mark.parametrize("bad", ["../escape.yaml", "/etc/passwd", "a/../../b", ".git/config", ".mlspec/x", "a\\b", "",
+                                 # the output root itself (once an IndexError: a traceback, not MLS503)
+                                 ".", "./", "//", "./.git/config", "a/\x00", "//etc/passwd"])
 def test_unsafe_output_paths_are_refused(bad: str) -> None:
     assert safe_relpath(bad) is None
     result = run([FRAUD], root=REPO, render=True, registry=registry_of(PathTarget(bad)), jobs=1)
     assert [d.code for d in result.diagnostics] == ["MLS503"]
     assert not result.files()
+
+
+def _pathlib_relpath(path: str) -> str | None:
+    """safe_relpath as it was written with PurePosixPath: the reference for its string form."""
+    if not path or "\\" in path or "\x00" in path:
+        return None
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or any(part in ("..", "", ".") for part in pure.parts):
+        return None
+    if pure.parts[0] in (".git", ".mlspec"):
+        return None
+    return pure.as_posix()
+
+
+@settings(max_examples=600)
+@given(st.lists(st.sampled_from(["a", "b.yaml", ".", "..", "", ".git", ".mlspec", "a\\b", "x\x00", "...", " "]),
+                max_size=5).map("/".join))
+def test_safe_relpath_normalizes_and_refuses_like_pathlib(path: str) -> None:
+    assert safe_relpath(path) == _pathlib_relpath(path)
 
 
 def test_a_crashing_target_is_reported_not_raised() -> None:
