@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -136,3 +136,22 @@ def test_plan_digest_ignores_formatting_and_comments(tmp_path: Path) -> None:
 
 
 # The atomic tree writer under crashes and real faults: tests/test_writer_faults.py.
+
+
+class ShadowingTarget(ConfigMapTarget):
+    """Writes, project-wide, a file one of its specs already wrote."""
+
+    name = "shadowing"
+
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
+        yield OutputFile(f"models/{plans[0].name}/configmap.yaml", "text", "project-wide\n")
+
+
+def test_a_project_file_with_a_spec_files_path_is_a_collision() -> None:
+    """Once the project-wide file silently replaced the spec's in the tree (and in what render_repository read)."""
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(ShadowingTarget()), jobs=1)
+    assert [d.code for d in result.diagnostics] == ["MLS502"]
+    assert "models/fraud-detector/configmap.yaml is written by both 'shadowing' and 'shadowing'" in \
+        result.diagnostics[0].message
+    assert b"project-wide" not in result.files()["models/fraud-detector/configmap.yaml"]

@@ -33,10 +33,17 @@ PROJECTS = [
 ]
 
 
-def _write_spec(root: Path, index: int, description: str | None = None, comment: str = "") -> None:
+def _write_spec(root: Path, index: int, description: str | None = None, comment: str = "",
+                staging: str = "staging", team: str | None = None) -> None:
     spec = make_spec(index)
     if description is not None:
         spec["metadata"]["description"] = description
+    # The gitops target's per-model share (its apps, Argo CD Applications) and the teams' AppProjects change.
+    environments = spec["serving"]["environments"]
+    spec["serving"]["environments"] = {staging if name == "staging" else name: env
+                                       for name, env in environments.items()}
+    if team is not None:
+        spec["metadata"]["team"] = team
     path = root / "specs" / f"model-{index:04d}.yaml"
     path.write_text(comment + yaml.safe_dump(spec, sort_keys=False, width=120))
 
@@ -93,6 +100,8 @@ EDITS = st.one_of(
     st.tuples(st.just("describe"), st.sampled_from(POOL), st.text("abc xyz", min_size=1, max_size=8)),
     st.tuples(st.just("comment"), st.sampled_from(POOL), st.text("abc", max_size=5)),
     st.tuples(st.just("remove"), st.sampled_from(POOL), st.just("")),
+    st.tuples(st.just("environment"), st.sampled_from(POOL), st.sampled_from(["qa", "staging"])),
+    st.tuples(st.just("team"), st.sampled_from(POOL), st.sampled_from(["risk-ml", "ops-ml"])),
     st.tuples(st.just("project"), st.sampled_from(range(len(PROJECTS))), st.just("")),
     st.tuples(st.just("rollout"), st.sampled_from([0, 3]), st.sampled_from(["canary-10", "canary-50", "full"])),
     st.tuples(st.just("hand-edit"), st.integers(0, 10_000), st.sampled_from(["append", "delete", "touch"])),
@@ -108,6 +117,10 @@ def _apply(root: Path, out: Path, edit: tuple[str, int, str]) -> None:
         if not spec.exists():
             _write_spec(root, which)
         spec.write_text(f"# {text}\n" + spec.read_text())
+    elif kind == "environment":
+        _write_spec(root, which, staging=text)
+    elif kind == "team":
+        _write_spec(root, which, team=text)
     elif kind == "remove":
         if len(list((root / "specs").glob("*.yaml"))) > 1:
             spec.unlink(missing_ok=True)
@@ -136,6 +149,8 @@ def _apply(root: Path, out: Path, edit: tuple[str, int, str]) -> None:
 @example(edits=[("hand-edit", 5, "append"), ("hand-edit", 7, "delete"), ("hand-edit", 9, "touch")])
 @example(edits=[("rollout", 0, "canary-50"), ("rollout", 0, "full")])
 @example(edits=[("comment", 0, "a"), ("describe", 2, "x"), ("project", 2, ""), ("remove", 0, "")])
+# A model's gitops files change, a team's AppProject gains a model, a spec and its apps go away.
+@example(edits=[("environment", 0, "qa"), ("team", 2, "risk-ml"), ("remove", 2, ""), ("environment", 0, "staging")])
 def test_incremental_equals_full_render_after_any_edits(project: Path, edits: list[tuple[str, int, str]]) -> None:
     out = project.parent / "out"
     shutil.rmtree(out, ignore_errors=True)

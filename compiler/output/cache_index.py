@@ -25,7 +25,7 @@ from compiler.output import stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 6  # bump when the pickled layout changes (6: the index moved to compiler.output.cache_index)
+_FORMAT = 7  # bump when the pickled layout changes (7: SpecResult.parts, Target.project_part)
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
 

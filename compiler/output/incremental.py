@@ -141,7 +141,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
                        for p, c in spec.files.items()}
             light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
                                dict(spec.file_targets), dict(spec.file_resources), spec.position,
-                               {p: e["sha256"] for p, e in entries.items()})
+                               {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
                                cache_keys.state_digest(state, spec.plan.name), light, spec_entry(spec.plan), entries)
             files.update(spec.files)

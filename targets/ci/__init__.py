@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
@@ -50,7 +50,8 @@ class CiTarget(Target):
         if settings.provider in ("gitlab", "both"):
             yield OutputFile(f"{base}/gitlab-ci.yaml", "yaml", [pipeline(plan, settings)])
 
-    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         assert isinstance(settings, CiSettings)
         if plans:
             yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings)])
