@@ -28,6 +28,7 @@ from compiler.language.spec import API_VERSION, Spec
 from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, work_items
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
+from compiler.render import memo
 from compiler.render.identity import identities
 from compiler.render.patch_checks import check_patches
 from compiler.render.patches import apply_patches, unmatched_project_patches
@@ -255,7 +256,6 @@ def sharers(targets: Iterable[tuple[Target, Any]]) -> list[tuple[Target, Any]]:
 
 
 def _project_parts(result: SpecResult, plan: Plan, context: Context) -> None:
-    from compiler.render import memo
 
     chosen = sharers(context.targets)
     if not chosen:
@@ -274,6 +274,7 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
+    header: list[str] | None = None
     for output in outputs:
         if isinstance(output, Diagnostic):
             diagnostics.append(output)
@@ -292,8 +293,15 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
                 "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
             continue
         try:
-            files[rel] = serialize_memo(output, output.sources or sources) if memoize else \
-                serialize(output, output.sources or sources)
+            if not memoize:
+                files[rel] = serialize(output, output.sources or sources)
+            elif output.sources:
+                files[rel] = serialize_memo(output, output.sources)
+            else:
+                # The project's header once per target, not per file: hashing 1,000 spec paths to look
+                # it up again was a tenth of the project-wide files' time.
+                header = header if header is not None else header_lines(sources)
+                files[rel] = serialize_memo(output, sources, header)
         except (ValueError, TypeError) as exc:
             diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
                                           file=file))
@@ -401,7 +409,6 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
     """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
-    from compiler.render import memo
 
     plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
     sources = tuple(p.provenance.spec_path for p in plans)
@@ -464,12 +471,12 @@ class _Overlay(Mapping[str, bytes]):
         return sum(1 for _ in self)
 
 
-def serialize_memo(output: OutputFile, sources: tuple[str, ...]) -> bytes:
+def serialize_memo(output: OutputFile, sources: tuple[str, ...], header: list[str] | None = None) -> bytes:
     """`serialize`, remembered by the file's data (compiler.render.memo): project-wide files are mostly the same
     from one render to the next (8,000 kustomizations for 1,000 models), and an incremental render
     rebuilds all of them when one spec changed. `repr` of plain data is exact: key order, types, values."""
-    from compiler.render import memo
 
-    key = repr((output.path, output.format, output.comment, header_lines(sources), output.content))
+    header = header_lines(sources) if header is None else header  # `header_lines(sources)`, when given
+    key = repr((output.path, output.format, output.comment, header, output.content))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),
                        lambda: serialize(output, sources))

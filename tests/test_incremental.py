@@ -4,6 +4,7 @@ hand-edited, touched or deleted; the rollout state advanced. And it really skips
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
+from compiler.output import incremental
 from compiler.output.incremental import render_incremental
 from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
@@ -237,3 +239,30 @@ def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path
     manifest.write_bytes(manifest.read_bytes().replace(b"\n}\n", b"\n}\n\n"))  # not the one the index wrote
     _write_spec(project, POOL[1])
     _check_equal(project, out)
+
+
+def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_incremental pauses it (compiler.output.incremental._collector); a failure must not leave it off."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    assert gc.isenabled()
+    seen: list[bool] = []
+    real = incremental._run_all
+
+    def failing(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())  # on while specs render
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(incremental, "_run_all", failing)
+    _write_spec(project, 0, description="changed")
+    with pytest.raises(RuntimeError):
+        render_incremental(out, jobs=1)
+    assert seen == [True]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(incremental, "_run_all", real)
+        render_incremental(out, jobs=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
