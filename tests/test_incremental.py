@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -217,6 +218,26 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
     assert plans
     for plan in plans:
         assert pickle.loads(pickle_plan(plan)) == plan
+
+
+def test_the_cache_index_round_trips_exactly(project: Path) -> None:
+    """The index is pickled with constructor calls for its dataclasses (compiler.output.cache_index._dump);
+    what comes back is what went in: every spec's result, diagnostics and project-wide shares."""
+    from compiler.output import cache_index
+
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    _write_spec(project, POOL[0], description="changed")
+    _render(out, incremental=True)
+    [path] = [p for p in (project.parent / "cache").glob("render-*.pickle") if p.suffixes == [".pickle"]]
+    _, index = pickle.loads(path.read_bytes())
+    assert index.specs
+    assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in index.specs.values())
+    assert any(entry.result.diagnostics for entry in index.specs.values())
+    copy = path.with_name("copy.pickle")
+    cache_index._dump(copy, (0, index))
+    assert pickle.loads(copy.read_bytes()) == (0, index)
+    assert pickle.loads(copy.read_bytes()) == pickle.loads(pickle.dumps((0, index)))
 
 
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
