@@ -260,14 +260,14 @@ def _project_parts(result: SpecResult, plan: Plan, context: Context) -> None:
     chosen = sharers(context.targets)
     if not chosen:
         return
-    memo.preload(result.facts)  # what a part reads of the spec's files is known from their data
-    for target, settings in chosen:
-        found = _guard(target, "project_part",
-                       lambda t=target, s=settings: [t.project_part(plan, s, result.files)])
-        if found and isinstance(found[0], Diagnostic):
-            result.diagnostics.append(found[0].at(found[0].file or result.file, *result.position))
-        elif found and found[0] is not None:
-            result.parts[target.name] = found[0]
+    with memo.preloaded(result.facts):  # what a part reads of the spec's files is known from their data
+        for target, settings in chosen:
+            found = _guard(target, "project_part",
+                           lambda t=target, s=settings: [t.project_part(plan, s, result.files)])
+            if found and isinstance(found[0], Diagnostic):
+                result.diagnostics.append(found[0].at(found[0].file or result.file, *result.position))
+            elif found and found[0] is not None:
+                result.parts[target.name] = found[0]
 
 
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
