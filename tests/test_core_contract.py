@@ -155,3 +155,40 @@ def test_a_project_file_with_a_spec_files_path_is_a_collision() -> None:
     assert "models/fraud-detector/configmap.yaml is written by both 'shadowing' and 'shadowing'" in \
         result.diagnostics[0].message
     assert b"project-wide" not in result.files()["models/fraud-detector/configmap.yaml"]
+
+
+class SharingTarget(ConfigMapTarget):
+    """Builds its project-wide file from per-spec shares (Target.project_part)."""
+
+    name = "sharing"
+
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        return (plan.name, sorted(rendered))
+
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
+        yield OutputFile("shares.txt", "text", repr(sorted((parts or {}).items())))
+
+
+class BrokenShareTarget(ConfigMapTarget):
+    name = "brokenshare"
+
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        raise RuntimeError("no share")
+
+
+def test_a_targets_shares_reach_its_project_hook_by_spec_path() -> None:
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(SharingTarget()), jobs=1)
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    share = ("fraud-detector", ["models/fraud-detector/configmap.yaml"])
+    assert result.specs[0].parts == {"sharing": share}
+    assert repr([("specs/fraud-detector.yaml", share)]) in result.files()["shares.txt"].decode()
+
+
+def test_a_crashing_share_is_reported_at_the_spec_not_raised() -> None:
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(BrokenShareTarget()), jobs=1)
+    [found] = result.diagnostics
+    assert found.code == "MLS504"
+    assert "'brokenshare' failed in project_part: RuntimeError: no share" in found.message
+    assert found.file.endswith("fraud-detector.yaml")
+    assert found.line > 0
