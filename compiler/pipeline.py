@@ -256,7 +256,6 @@ def sharers(targets: Iterable[tuple[Target, Any]]) -> list[tuple[Target, Any]]:
 
 
 def _project_parts(result: SpecResult, plan: Plan, context: Context) -> None:
-
     chosen = sharers(context.targets)
     if not chosen:
         return
@@ -409,7 +408,6 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
     """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
-
     plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
     sources = tuple(p.provenance.spec_path for p in plans)
     for spec in run_result.specs:
@@ -475,7 +473,6 @@ def serialize_memo(output: OutputFile, sources: tuple[str, ...], header: list[st
     """`serialize`, remembered by the file's data (compiler.render.memo): project-wide files are mostly the same
     from one render to the next (8,000 kustomizations for 1,000 models), and an incremental render
     rebuilds all of them when one spec changed. `repr` of plain data is exact: key order, types, values."""
-
     header = header_lines(sources) if header is None else header  # `header_lines(sources)`, when given
     key = repr((output.path, output.format, output.comment, header, output.content))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),
