@@ -28,6 +28,7 @@ from compiler.language.spec import API_VERSION, Spec
 from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, work_items
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
+from compiler.render import memo
 from compiler.render.identity import identities
 from compiler.render.patch_checks import check_patches
 from compiler.render.patches import apply_patches, unmatched_project_patches
@@ -67,6 +68,9 @@ class SpecResult:
     # What targets' render_repository would read back from these files, computed from their data where
     # they were serialized (Target.file_facts): compiler.render.memo entries by (namespace, sha256 of the bytes).
     facts: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Each target's share of the project-wide files, by target name (Target.project_part): computed
+    # where the spec renders and cached with it, so the project-wide files need not redo it.
+    parts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -240,14 +244,36 @@ def render_spec(result: SpecResult, context: Context) -> None:
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
                  found, result.file, result.file_resources, facts=(readers, result.facts))
     found.extend(apply_patches(result))  # declared patches (compiler.render.patches), after every target rendered
+    if not has_errors(found):
+        _project_parts(result, plan, context)
     # A render failure names the spec it happened on (not `<input>`), at the spec's first line.
     result.diagnostics.extend(d if d.line else d.at(d.file or result.file, *result.position) for d in found)
+
+
+def sharers(targets: Iterable[tuple[Target, Any]]) -> list[tuple[Target, Any]]:
+    """The targets that build their project-wide files from per-spec parts (Target.project_part)."""
+    return [(t, s) for t, s in targets if type(t).project_part is not Target.project_part]
+
+
+def _project_parts(result: SpecResult, plan: Plan, context: Context) -> None:
+    chosen = sharers(context.targets)
+    if not chosen:
+        return
+    with memo.preloaded(result.facts):  # what a part reads of the spec's files is known from their data
+        for target, settings in chosen:
+            found = _guard(target, "project_part",
+                           lambda t=target, s=settings: [t.project_part(plan, s, result.files)])
+            if found and isinstance(found[0], Diagnostic):
+                result.diagnostics.append(found[0].at(found[0].file or result.file, *result.position))
+            elif found and found[0] is not None:
+                result.parts[target.name] = found[0]
 
 
 def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
+    header: list[str] | None = None
     for output in outputs:
         if isinstance(output, Diagnostic):
             diagnostics.append(output)
@@ -261,13 +287,20 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
             diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
                                           file=file))
             continue
-        if rel in files:
+        if rel in owners:  # `owners` knows every spec's files too: a project file must not replace one
             diagnostics.append(Diagnostic(
                 "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
             continue
         try:
-            files[rel] = serialize_memo(output, output.sources or sources) if memoize else \
-                serialize(output, output.sources or sources)
+            if not memoize:
+                files[rel] = serialize(output, output.sources or sources)
+            elif output.sources:
+                files[rel] = serialize_memo(output, output.sources)
+            else:
+                # The project's header once per target, not per file: hashing 1,000 spec paths to look
+                # it up again was a tenth of the project-wide files' time.
+                header = header if header is not None else header_lines(sources)
+                files[rel] = serialize_memo(output, sources, header)
         except (ValueError, TypeError) as exc:
             diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
                                           file=file))
@@ -375,21 +408,25 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
     """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
-    from compiler.render import memo
-
     plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
     sources = tuple(p.provenance.spec_path for p in plans)
     for spec in run_result.specs:
         memo.preload(spec.facts)
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
+    shared = {t.name for t, _ in sharers(run_result.context.targets)}
+    parts = {name: {s.rel_path: s.parts[name] for s in run_result.specs if s.plan is not None and name in s.parts}
+             for name in shared}
     for target, settings in run_result.context.targets:
-        outputs = _guard(target, "render_project", lambda t=target, s=settings: list(t.render_project(plans, s)))
+        extra = {"parts": parts[target.name]} if target.name in shared else {}
+        outputs = _guard(target, "render_project",
+                         lambda t=target, s=settings, x=extra: list(t.render_project(plans, s, **x)))
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources, memoize=True)
     rendered = run_result.files() if rendered is None else _Overlay(run_result.project_files, rendered)
     for target, settings in run_result.context.targets:
+        extra = {"parts": parts[target.name]} if target.name in shared else {}
         outputs = _guard(target, "render_repository",
-                         lambda t=target, s=settings: list(t.render_repository(plans, s, rendered)))
+                         lambda t=target, s=settings, x=extra: list(t.render_repository(plans, s, rendered, **x)))
         _collect(outputs, target, sources, run_result.project_files, owners, run_result.extra, PROJECT_FILE,
                  run_result.project_file_resources, memoize=True)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
@@ -432,12 +469,11 @@ class _Overlay(Mapping[str, bytes]):
         return sum(1 for _ in self)
 
 
-def serialize_memo(output: OutputFile, sources: tuple[str, ...]) -> bytes:
+def serialize_memo(output: OutputFile, sources: tuple[str, ...], header: list[str] | None = None) -> bytes:
     """`serialize`, remembered by the file's data (compiler.render.memo): project-wide files are mostly the same
     from one render to the next (8,000 kustomizations for 1,000 models), and an incremental render
     rebuilds all of them when one spec changed. `repr` of plain data is exact: key order, types, values."""
-    from compiler.render import memo
-
-    key = repr((output.path, output.format, output.comment, header_lines(sources), output.content))
+    header = header_lines(sources) if header is None else header  # `header_lines(sources)`, when given
+    key = repr((output.path, output.format, output.comment, header, output.content))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),
                        lambda: serialize(output, sources))

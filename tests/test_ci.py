@@ -17,6 +17,7 @@ from compiler.pipeline import run
 from golden import GOLDEN, SPECS, check_tree, registry_of, render_examples
 from targets.ci import CiTarget, datacheck
 from targets.ci.jobs import ROLLOUT_JOB
+from targets.ci.repository import repository_settings
 from targets.ci.settings import DEFAULT_ACTION, DEFAULT_ACTIONS, STAGES, CiSettings
 
 GITHUB_HOSTED_LIMIT = 360  # minutes a job may run on a GitHub-hosted runner
@@ -457,3 +458,19 @@ def test_concurrency_groups_name_real_environments(rendered: dict[str, bytes]) -
     for rel, doc in _pipelines(rendered).items():
         groups = [str(job.get("resource_group", "")) for job in doc.values() if isinstance(job, dict)]
         assert not any("None" in group for group in groups), rel
+
+
+@pytest.mark.parametrize("settings", [BothSettings(), CiSettings(environmentPerModel=True)])
+def test_repository_settings_from_the_models_shares_are_the_ones_built_from_their_jobs(settings: CiSettings) -> None:
+    """The shares each spec computed where it rendered (CiTarget.project_part) stand for building every
+    model's jobs again; a plan without a share is built the slow way."""
+    target = BothCi()
+    result = render_examples(target)
+    plans = sorted((s.plan for s in result.specs if s.plan is not None), key=lambda p: p.name)
+    shares = {p.provenance.spec_path: target.project_part(p, settings, {}) for p in plans}
+    expected = repository_settings(plans, settings)
+    assert repository_settings(plans, settings, shares) == expected
+    assert repository_settings(plans, settings, dict(list(shares.items())[1:])) == expected
+    assert {s.rel_path: s.parts["ci"] for s in result.specs} == {
+        p: target.project_part(plan, BothSettings(), {}) for p, plan in ((p.provenance.spec_path, p) for p in plans)}
+    assert any(env["approval_required"] and env["required_reviewers"] for env in expected["environments"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from compiler.pipeline import run
@@ -64,12 +66,33 @@ def test_duplicate_target_names_are_an_error() -> None:
     assert [d.code for d in registry.problems] == ["MLS501"]
 
 
-@pytest.mark.parametrize("bad", ["../escape.yaml", "/etc/passwd", "a/../../b", ".git/config", ".mlspec/x", "a\\b", ""])
+@pytest.mark.parametrize("bad", ["../escape.yaml", "/etc/passwd", "a/../../b", ".git/config", ".mlspec/x", "a\\b", "",
+                                 # the output root itself (once an IndexError: a traceback, not MLS503)
+                                 ".", "./", "//", "./.git/config", "a/\x00", "//etc/passwd"])
 def test_unsafe_output_paths_are_refused(bad: str) -> None:
     assert safe_relpath(bad) is None
     result = run([FRAUD], root=REPO, render=True, registry=registry_of(PathTarget(bad)), jobs=1)
     assert [d.code for d in result.diagnostics] == ["MLS503"]
     assert not result.files()
+
+
+def _pathlib_relpath(path: str) -> str | None:
+    """safe_relpath as it was written with PurePosixPath: the reference for its string form."""
+    if not path or "\\" in path or "\x00" in path:
+        return None
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or not pure.parts or any(part in ("..", "", ".") for part in pure.parts):
+        return None
+    if pure.parts[0] in (".git", ".mlspec"):
+        return None
+    return pure.as_posix()
+
+
+@settings(max_examples=600)
+@given(st.lists(st.sampled_from(["a", "b.yaml", ".", "..", "", ".git", ".mlspec", "a\\b", "x\x00", "...", " "]),
+                max_size=5).map("/".join))
+def test_safe_relpath_normalizes_and_refuses_like_pathlib(path: str) -> None:
+    assert safe_relpath(path) == _pathlib_relpath(path)
 
 
 def test_a_crashing_target_is_reported_not_raised() -> None:
@@ -113,3 +136,59 @@ def test_plan_digest_ignores_formatting_and_comments(tmp_path: Path) -> None:
 
 
 # The atomic tree writer under crashes and real faults: tests/test_writer_faults.py.
+
+
+class ShadowingTarget(ConfigMapTarget):
+    """Writes, project-wide, a file one of its specs already wrote."""
+
+    name = "shadowing"
+
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
+        yield OutputFile(f"models/{plans[0].name}/configmap.yaml", "text", "project-wide\n")
+
+
+def test_a_project_file_with_a_spec_files_path_is_a_collision() -> None:
+    """Once the project-wide file silently replaced the spec's in the tree (and in what render_repository read)."""
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(ShadowingTarget()), jobs=1)
+    assert [d.code for d in result.diagnostics] == ["MLS502"]
+    assert "models/fraud-detector/configmap.yaml is written by both 'shadowing' and 'shadowing'" in \
+        result.diagnostics[0].message
+    assert b"project-wide" not in result.files()["models/fraud-detector/configmap.yaml"]
+
+
+class SharingTarget(ConfigMapTarget):
+    """Builds its project-wide file from per-spec shares (Target.project_part)."""
+
+    name = "sharing"
+
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        return (plan.name, sorted(rendered))
+
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
+        yield OutputFile("shares.txt", "text", repr(sorted((parts or {}).items())))
+
+
+class BrokenShareTarget(ConfigMapTarget):
+    name = "brokenshare"
+
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        raise RuntimeError("no share")
+
+
+def test_a_targets_shares_reach_its_project_hook_by_spec_path() -> None:
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(SharingTarget()), jobs=1)
+    assert result.ok, [d.to_text() for d in result.diagnostics]
+    share = ("fraud-detector", ["models/fraud-detector/configmap.yaml"])
+    assert result.specs[0].parts == {"sharing": share}
+    assert repr([("specs/fraud-detector.yaml", share)]) in result.files()["shares.txt"].decode()
+
+
+def test_a_crashing_share_is_reported_at_the_spec_not_raised() -> None:
+    result = run([FRAUD], root=REPO, render=True, registry=registry_of(BrokenShareTarget()), jobs=1)
+    [found] = result.diagnostics
+    assert found.code == "MLS504"
+    assert "'brokenshare' failed in project_part: RuntimeError: no share" in found.message
+    assert found.file.endswith("fraud-detector.yaml")
+    assert found.line > 0

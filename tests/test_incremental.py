@@ -4,8 +4,10 @@ hand-edited, touched or deleted; the rollout state advanced. And it really skips
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import pickle
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
+from compiler.output import incremental
 from compiler.output.incremental import render_incremental
 from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
@@ -33,10 +36,17 @@ PROJECTS = [
 ]
 
 
-def _write_spec(root: Path, index: int, description: str | None = None, comment: str = "") -> None:
+def _write_spec(root: Path, index: int, description: str | None = None, comment: str = "",
+                staging: str = "staging", team: str | None = None) -> None:
     spec = make_spec(index)
     if description is not None:
         spec["metadata"]["description"] = description
+    # The gitops target's per-model share (its apps, Argo CD Applications) and the teams' AppProjects change.
+    environments = spec["serving"]["environments"]
+    spec["serving"]["environments"] = {staging if name == "staging" else name: env
+                                       for name, env in environments.items()}
+    if team is not None:
+        spec["metadata"]["team"] = team
     path = root / "specs" / f"model-{index:04d}.yaml"
     path.write_text(comment + yaml.safe_dump(spec, sort_keys=False, width=120))
 
@@ -93,6 +103,8 @@ EDITS = st.one_of(
     st.tuples(st.just("describe"), st.sampled_from(POOL), st.text("abc xyz", min_size=1, max_size=8)),
     st.tuples(st.just("comment"), st.sampled_from(POOL), st.text("abc", max_size=5)),
     st.tuples(st.just("remove"), st.sampled_from(POOL), st.just("")),
+    st.tuples(st.just("environment"), st.sampled_from(POOL), st.sampled_from(["qa", "staging"])),
+    st.tuples(st.just("team"), st.sampled_from(POOL), st.sampled_from(["risk-ml", "ops-ml"])),
     st.tuples(st.just("project"), st.sampled_from(range(len(PROJECTS))), st.just("")),
     st.tuples(st.just("rollout"), st.sampled_from([0, 3]), st.sampled_from(["canary-10", "canary-50", "full"])),
     st.tuples(st.just("hand-edit"), st.integers(0, 10_000), st.sampled_from(["append", "delete", "touch"])),
@@ -108,6 +120,10 @@ def _apply(root: Path, out: Path, edit: tuple[str, int, str]) -> None:
         if not spec.exists():
             _write_spec(root, which)
         spec.write_text(f"# {text}\n" + spec.read_text())
+    elif kind == "environment":
+        _write_spec(root, which, staging=text)
+    elif kind == "team":
+        _write_spec(root, which, team=text)
     elif kind == "remove":
         if len(list((root / "specs").glob("*.yaml"))) > 1:
             spec.unlink(missing_ok=True)
@@ -136,6 +152,8 @@ def _apply(root: Path, out: Path, edit: tuple[str, int, str]) -> None:
 @example(edits=[("hand-edit", 5, "append"), ("hand-edit", 7, "delete"), ("hand-edit", 9, "touch")])
 @example(edits=[("rollout", 0, "canary-50"), ("rollout", 0, "full")])
 @example(edits=[("comment", 0, "a"), ("describe", 2, "x"), ("project", 2, ""), ("remove", 0, "")])
+# A model's gitops files change, a team's AppProject gains a model, a spec and its apps go away.
+@example(edits=[("environment", 0, "qa"), ("team", 2, "risk-ml"), ("remove", 2, ""), ("environment", 0, "staging")])
 def test_incremental_equals_full_render_after_any_edits(project: Path, edits: list[tuple[str, int, str]]) -> None:
     out = project.parent / "out"
     shutil.rmtree(out, ignore_errors=True)
@@ -202,6 +220,26 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
         assert pickle.loads(pickle_plan(plan)) == plan
 
 
+def test_the_cache_index_round_trips_exactly(project: Path) -> None:
+    """The index is pickled with constructor calls for its dataclasses (compiler.output.cache_index._dump);
+    what comes back is what went in: every spec's result, diagnostics and project-wide shares."""
+    from compiler.output import cache_index
+
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    _write_spec(project, POOL[0], description="changed")
+    _render(out, incremental=True)
+    [path] = [p for p in (project.parent / "cache").glob("render-*.pickle") if p.suffixes == [".pickle"]]
+    _, index = pickle.loads(path.read_bytes())
+    assert index.specs
+    assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in index.specs.values())
+    assert any(entry.result.diagnostics for entry in index.specs.values())
+    copy = path.with_name("copy.pickle")
+    cache_index._dump(copy, (0, index))
+    assert pickle.loads(copy.read_bytes()) == (0, index)
+    assert pickle.loads(copy.read_bytes()) == pickle.loads(pickle.dumps((0, index)))
+
+
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The index knows what the manifest it wrote lists; only a manifest it did not write is parsed."""
@@ -222,3 +260,30 @@ def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path
     manifest.write_bytes(manifest.read_bytes().replace(b"\n}\n", b"\n}\n\n"))  # not the one the index wrote
     _write_spec(project, POOL[1])
     _check_equal(project, out)
+
+
+def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_incremental pauses it (compiler.output.incremental._collector); a failure must not leave it off."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    assert gc.isenabled()
+    seen: list[bool] = []
+    real = incremental._run_all
+
+    def failing(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())  # on while specs render
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(incremental, "_run_all", failing)
+    _write_spec(project, 0, description="changed")
+    with pytest.raises(RuntimeError):
+        render_incremental(out, jobs=1)
+    assert seen == [True]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(incremental, "_run_all", real)
+        render_incremental(out, jobs=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -71,6 +71,9 @@ def test_the_pool_renders_byte_identical_output(tmp_path: Path) -> None:
     assert set(serial_seen.read_text().split()) == {str(os.getpid())}
     assert _files(pool) == _files(serial)
     assert [d.to_text() for d in pool.diagnostics] == [d.to_text() for d in serial.diagnostics]
+    # The shares of the project-wide files (Target.project_part) come back from the workers, equal.
+    assert [s.parts for s in pool.specs] == [s.parts for s in serial.specs]
+    assert all(s.parts.keys() >= {"gitops", "ci"} for s in pool.specs)
 
 
 def test_the_pool_reports_the_same_diagnostics(tmp_path: Path) -> None:

@@ -75,3 +75,11 @@ def test_render_reads_none_of_the_specs_files_back(project: Path, monkeypatch: p
     assert [data[:200] for data in parsed if data in unpatched] == []
     assert len(parsed) < len(result.project_files) + 10
     assert result.project_files  # the gitops target still wrote its layout
+
+
+def test_a_specs_facts_are_known_only_while_its_share_is_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memo, "_STORE", {("kept", "a"): 1})
+    with memo.preloaded({("kept", "a"): 2, ("spec", "b"): 3}):
+        assert memo.cached("spec", "b", lambda: 0) == 3
+        assert memo.cached("kept", "a", lambda: 0) == 2
+    assert memo._STORE == {("kept", "a"): 2}

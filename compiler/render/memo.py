@@ -11,7 +11,8 @@ bytes alone, and callers must not mutate it (it is shared).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -47,3 +48,16 @@ def used() -> dict[tuple[str, str], Any]:
 
 def preload(entries: Mapping[tuple[str, str], Any]) -> None:
     _STORE.update(entries)
+
+
+@contextmanager
+def preloaded(entries: Mapping[tuple[str, str], Any]) -> Iterator[None]:
+    """`entries` known within the block only (one spec's facts, where its share is computed): a worker
+    process rendering 500 specs would otherwise keep every one's facts to the end."""
+    fresh = [key for key in entries if key not in _STORE]
+    _STORE.update(entries)
+    try:
+        yield
+    finally:
+        for key in fresh:
+            _STORE.pop(key, None)

@@ -3,8 +3,10 @@
 A target is a class with a `name`; the core calls `check` (diagnostics on the plan, pointing into the
 spec by path) and then `render` (files as data). Aggregate files that depend on every model (a
 CODEOWNERS file, an Alertmanager config) come from `render_project`; files about the rendered tree
-itself (what a GitOps engine applies) come from `render_repository`. Built-in targets register
-through the same entry-point group as third-party ones, so they get no special treatment.
+itself (what a GitOps engine applies) come from `render_repository`. Both may be built from per-spec
+parts (`project_part`), computed once per spec where it renders and cached with it, so a render after
+one spec changed does not redo every model's share. Built-in targets register through the same
+entry-point group as third-party ones, so they get no special treatment.
 """
 
 from __future__ import annotations
@@ -73,22 +75,41 @@ class Target:
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
         raise NotImplementedError
 
-    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
-        """Files that depend on all models at once. Called with the plans sorted by name."""
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
+        """Files that depend on all models at once. Called with the plans sorted by name.
+
+        `parts` is given to a target that defines `project_part` (see there), and only to such a target.
+        """
         return ()
+
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        """This spec's share of the project-wide files, from this spec alone; None: no share.
+
+        Called where the spec renders (a worker process), after every target rendered it and the
+        declared patches applied, with the spec's own files (`rendered`: path -> bytes). The value must
+        be picklable plain data and a function of the plan, the settings and those files only: it is
+        kept with the spec and cached with it by an incremental render, so a render after one spec
+        changed computes it for that spec alone. A target that defines this method is called as
+        `render_project(plans, settings, parts=...)` and `render_repository(plans, settings, rendered,
+        parts=...)`, `parts` mapping each plan's spec path (`plan.provenance.spec_path`) to its value;
+        a plan without an entry (its part failed) must be computed the slow way or not at all.
+        """
+        return None
 
     def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
         """Where this target's output for `plan` lives, for the core parts that read it back (rollout)."""
         return Locations()
 
-    def render_repository(self, plans: Sequence[Plan], settings: Any,
-                          rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
+    def render_repository(self, plans: Sequence[Plan], settings: Any, rendered: Mapping[str, bytes],
+                          parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile | Diagnostic]:
         """Files about the rendered repository itself, called last with every file rendered so far.
 
         `rendered` maps each path the other targets wrote (per model and project-wide) to its bytes.
         A target that wires the repository up for a GitOps engine (kustomizations that reach every
         manifest folder, the engine's own objects) needs to know those folders, and reading them here
         keeps it from importing the targets that wrote them. A diagnostic in the result is reported.
+        A file written by `render_project` never has the path of a per-spec file (that is MLS502).
         """
         return ()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 from typing import Any
 
 from compiler import __version__
@@ -57,12 +56,20 @@ def serialize(file: OutputFile, sources: Iterable[str]) -> bytes:
 
 
 def safe_relpath(path: str) -> str | None:
-    """The normalized relative path, or None when it could escape the output root or is unsafe."""
-    if not path or "\\" in path or "\x00" in path:
+    """The normalized relative path, or None when it could escape the output root or is unsafe.
+
+    String operations, not PurePosixPath: a render after one spec changed checks 8,000 project-wide
+    paths, and pathlib's parsing was a tenth of that run. The same normalization as PurePosixPath
+    (empty and `.` segments dropped) and the same refusals: absolute, `..` anywhere, a backslash or NUL,
+    `.git` or mlspec's state directory first, and a path that names the output root itself.
+    """
+    if not path or path[0] == "/" or "\\" in path or "\x00" in path:
         return None
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or any(part in ("..", "", ".") for part in pure.parts):
+    parts = path.split("/")
+    if "" in parts or "." in parts:
+        parts = [part for part in parts if part not in ("", ".")]
+        if not parts:
+            return None
+    if ".." in parts or parts[0] in (".git", STATE_DIR):
         return None
-    if pure.parts[0] in (".git", STATE_DIR):
-        return None
-    return pure.as_posix()
+    return "/".join(parts)

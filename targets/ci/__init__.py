@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
@@ -11,7 +11,7 @@ from compiler.planning.plan import Plan
 from compiler.render.plugins import OutputFile, Target
 from targets.ci.github import workflow
 from targets.ci.gitlab import pipeline
-from targets.ci.repository import approvers, repository_settings
+from targets.ci.repository import approvers, repository_settings, repository_share
 from targets.ci.review import review_workflow
 from targets.ci.settings import CiSettings
 
@@ -50,9 +50,14 @@ class CiTarget(Target):
         if settings.provider in ("gitlab", "both"):
             yield OutputFile(f"{base}/gitlab-ci.yaml", "yaml", [pipeline(plan, settings)])
 
-    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        assert isinstance(settings, CiSettings)
+        return repository_share(plan, settings)
+
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         assert isinstance(settings, CiSettings)
         if plans:
-            yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings)])
+            yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings, parts)])
         if plans and settings.provider in ("github", "both"):
             yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings)])

@@ -2,12 +2,16 @@
 
 Approvals cannot live in workflow YAML (GitHub rejects `environment.reviewers`; GitLab keeps approval
 rules on protected environments), so this file says what to configure, for a human or an API script.
+
+What the file needs of each model's jobs is its share (`RepositoryShare`), computed where the spec renders
+(CiTarget.project_part) and cached with it: building every model's jobs again was most of a render after
+one spec changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from compiler.planning.plan import Plan
 from targets.ci.jobs import ROLLOUT_JOB, build_jobs
@@ -22,22 +26,39 @@ def _reviewer(handle: str) -> dict[str, str]:
     return {"handle": handle, "type": "Team" if "/" in handle else "User"}
 
 
-def repository_settings(plans: Sequence[Plan], settings: CiSettings) -> dict[str, Any]:
+class RepositoryShare(NamedTuple):
+    """What the repository settings read of one model's jobs."""
+
+    scheduled: bool  # a job runs in scheduled pipelines (the rollout's advance)
+    environments: tuple[tuple[str, bool], ...]  # (CI environment, needs approval) of each job that has one
+    approvers: tuple[str, ...]
+
+
+def repository_share(plan: Plan, settings: CiSettings) -> RepositoryShare:
+    jobs = build_jobs(plan, settings)
+    return RepositoryShare(any(job.scheduled for job in jobs),
+                           tuple((job.environment, job.approval) for job in jobs if job.environment is not None),
+                           tuple(approvers(plan)))
+
+
+def repository_settings(plans: Sequence[Plan], settings: CiSettings,
+                        shares: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings file; `shares` (spec path -> RepositoryShare) spares building the models' jobs again."""
     envs: dict[str, dict[str, Any]] = {}
     rollouts: list[str] = []
     for plan in plans:
-        jobs = build_jobs(plan, settings)
-        if any(job.scheduled for job in jobs):
+        share = (shares or {}).get(plan.provenance.spec_path)
+        if not isinstance(share, RepositoryShare):
+            share = repository_share(plan, settings)
+        if share.scheduled:
             rollouts.append(plan.name)
-        for job in jobs:
-            if job.environment is None:
-                continue
-            entry = envs.setdefault(job.environment, {
-                "name": job.environment, "models": [], "approval_required": False, "reviewers": set()})
+        for environment, approval in share.environments:
+            entry = envs.setdefault(environment, {
+                "name": environment, "models": [], "approval_required": False, "reviewers": set()})
             entry["models"].append(plan.name)
-            if job.approval:
+            if approval:
                 entry["approval_required"] = True
-                entry["reviewers"].update(approvers(plan))
+                entry["reviewers"].update(share.approvers)
     environments = []
     for name in sorted(envs):
         entry = envs[name]

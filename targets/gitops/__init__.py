@@ -10,6 +10,10 @@ Layout (all written by `render_repository`, after every other target, from the r
 - `kustomization.yaml` at the root: every app, for `kubectl apply -k .` and engines pointed at the root.
 - `gitops/argocd/` (engine `argocd`): AppProjects, Applications and a root app; `gitops/flux/` (engine
   `flux`): a GitRepository, Kustomizations and a root Kustomization.
+
+Each model's share of the layout (its folders' missing kustomizations and its apps) is computed from its
+own spec's files where that spec renders (`project_part`, targets/gitops/model_layout.py), so the files
+above are joined from cached shares instead of a scan of the whole tree.
 """
 
 from __future__ import annotations
@@ -42,15 +46,23 @@ class GitOpsTarget(Target):
 
         return classify_facts(path, documents)
 
-    def render_repository(self, plans: Sequence[Plan], settings: Any,
-                          rendered: Mapping[str, bytes]) -> Iterable[OutputFile | Diagnostic]:
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        from targets.gitops.model_layout import model_layout
+
+        return model_layout(plan, rendered)
+
+    def render_repository(self, plans: Sequence[Plan], settings: Any, rendered: Mapping[str, bytes],
+                          parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile | Diagnostic]:
         # Render only (a lint never gets here): imported here so a lint starts faster.
         from targets.gitops import argocd, flux
         from targets.gitops.kustomize import app_kustomization, kustomization
         from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
+        from targets.gitops.model_layout import layout_from_parts
 
         config: GitOpsSettings = settings
-        layout = plan_layout(scan(rendered), plans)
+        layout = layout_from_parts(rendered, plans, parts or {})
+        if layout is None:
+            layout = plan_layout(scan(rendered), plans)
         out: list[OutputFile | Diagnostic] = []
         spec_of = {p.name: p.provenance.spec_path for p in plans}
         names: dict[str, str] = {}

@@ -11,7 +11,7 @@ Layout:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
@@ -61,7 +61,8 @@ class GovernanceTarget(Target):
     def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
         return Locations(audit_seed=audit_path(plan))
 
-    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         config = project_settings(settings)
         text = codeowners.render(plans, path=config.codeowners_path, include_specs=config.include_specs,
                                  spec_prefix=config.spec_prefix, default_owners=config.default_owners)

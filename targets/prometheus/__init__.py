@@ -8,7 +8,7 @@ the assembled `alertmanager.yml`. See docs/prometheus.md and docs/metrics.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, Severity
@@ -231,7 +231,8 @@ class PrometheusTarget(Target):
         return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta,
                 "spec": data}
 
-    def render_project(self, plans: Sequence[Plan], settings: Any) -> Iterable[OutputFile]:
+    def render_project(self, plans: Sequence[Plan], settings: Any,
+                       parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         assert isinstance(settings, PrometheusSettings)
         if not plans:
             return []

@@ -1,0 +1,73 @@
+"""One model's share of the repository layout (GitOpsTarget.project_part), and the layout built from shares.
+
+A model's folders (`models/<model>/...`) hold only its own spec's files, so the kustomizations missing
+there and the model's apps follow from that spec's files alone. Computed where the spec renders and
+cached with it, a render after one spec changed no longer classifies 31k files and lays out 1,000 models
+again: it lays out the project-wide files and joins the shares.
+
+`layout_from_parts` equals `plan_layout(scan(rendered), plans)` (tests/test_gitops_parts.py) as long as
+every file under `models/` is a model's own: a file there that no spec's share counted (a project-wide
+file, a spec writing into another model's folder) or a plan without a share makes it answer None, and
+the caller lays the whole tree out as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from compiler.planning.plan import Plan
+from targets.gitops.layout import App, Layout, plan_layout, scan
+
+MODELS = "models/"
+
+
+class ModelLayout(NamedTuple):
+    """What one spec's files add to the layout. Plain tuples and dicts: cheap to pickle with the spec."""
+
+    files: int  # how many of the spec's files lie under models/<model>/: anything else there is foreign
+    missing: dict[str, list[str]]  # folder -> manifest files, for folders without a kustomization
+    apps: tuple[tuple[Any, ...], ...]  # the model's apps, each as App's fields in order
+
+
+def _fields(app: App) -> tuple[Any, ...]:
+    return (app.name, app.model, app.team, app.environment, app.path, app.bases, app.namespace, app.objects)
+
+
+def model_layout(plan: Plan, rendered: Mapping[str, bytes]) -> ModelLayout:
+    """The share of `plan`'s model, from its spec's own files (`rendered`)."""
+    prefix = f"{MODELS}{plan.name}/"
+    own = {path: data for path, data in rendered.items() if path.startswith(prefix)}
+    layout = plan_layout(scan(own), [plan])
+    return ModelLayout(len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps))
+
+
+def layout_from_parts(rendered: Mapping[str, bytes], plans: Sequence[Plan],
+                      parts: Mapping[str, Any]) -> Layout | None:
+    """The layout of the whole tree from the models' shares and the other files; None when they do not
+    suffice (then `plan_layout(scan(rendered), plans)` is the answer)."""
+    shares: dict[str, ModelLayout] = {}
+    for plan in plans:
+        part = parts.get(plan.provenance.spec_path)
+        if not isinstance(part, ModelLayout) or plan.name in shares:
+            return None
+        shares[plan.name] = part
+    counts = dict.fromkeys(shares, 0)
+    others: dict[str, bytes] = {}
+    for path in rendered:
+        if path.startswith(MODELS):
+            name, slash, _ = path[len(MODELS):].partition("/")
+            if not slash or name not in counts:
+                return None  # under models/ but no model's own folder: a share cannot account for it
+            counts[name] += 1
+        else:
+            others[path] = rendered[path]
+    if any(counts[name] != share.files for name, share in shares.items()):
+        return None  # something besides the model's own spec wrote into its folders
+    # The other files are never under models/, so they add missing kustomizations and no apps.
+    layout = plan_layout(scan(others), [])
+    for plan in plans:
+        share = shares[plan.name]
+        layout.missing_kustomizations.update(share.missing)
+        layout.apps.extend(App(*fields) for fields in share.apps)
+    return layout
