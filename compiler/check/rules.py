@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
 
 from compiler.check import credentials
 from compiler.check.text_rules import structured_text_problems
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.language.project import Project
 from compiler.language.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
-from compiler.language.units import duration_ms, format_duration, percent
+from compiler.language.units import duration_ms, format_duration, is_cron, percent
 from compiler.planning.metric_direction import gate_direction, gate_kind
 from compiler.planning.plan import MONITOR_DEFAULTS
 
@@ -146,21 +145,12 @@ def schedules(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         yield from _cron(spec.serving.batch.schedule, ("serving", "batch", "schedule"))
 
 
-@lru_cache(maxsize=1024)
-def _valid_cron(expr: str) -> bool:
-    """croniter's verdict, once per expression and process: it expands every field (a third of a
-    millisecond), and a thousand specs share a few dozen schedules."""
-    from croniter import croniter
-
-    return bool(croniter.is_valid(expr))
-
-
 def _cron(expr: str, path: Path) -> Iterator[Diagnostic]:
     fields = expr.split()
     if len(fields) != 5:
         yield _err("MLS206", path, f"{expr!r} has {len(fields)} fields; a schedule has five",
                    "minute hour day-of-month month day-of-week, e.g. '0 3 * * 1'")
-    elif not _valid_cron(expr):
+    elif not is_cron(expr):
         yield _err("MLS206", path, f"{expr!r} is not a valid cron expression",
                    "minute hour day-of-month month day-of-week, e.g. '0 3 * * 1'")
 
