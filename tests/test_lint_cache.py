@@ -144,3 +144,17 @@ def test_targets_chosen_by_the_caller_bypass_the_cache(project: Path, use_target
     found = lint(None, jobs=1)
     assert found.checked == 2
     assert found.diagnostics == run(None, jobs=1, keep_plans=False).diagnostics
+
+
+def test_a_pooled_lint_equals_a_serial_full_lint(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the pool threshold the first spec is checked before the workers fork (to warm what they
+    inherit); the report is still every spec's, in order, as a serial lint gives it."""
+    import compiler.pipeline
+
+    for index in range(5, 11):
+        _write_spec(project, index, broken=index % 3 == 0)
+    expected = run(None, jobs=1, keep_plans=False)
+    monkeypatch.setattr(compiler.pipeline, "PARALLEL_THRESHOLD", 3)
+    found = lint(None, jobs=2)
+    assert (found.diagnostics, found.specs, found.checked) == (expected.diagnostics, 8, 8)
+    assert lint(None, jobs=2).checked == 0

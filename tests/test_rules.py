@@ -257,3 +257,12 @@ def test_project_default_severity_applies_to_monitors_that_set_none(tmp_path: Pa
     plain = check_spec(json.dumps(data).encode(), "demo.yaml", "demo.yaml", plain_ctx)
     assert plain.plan is not None
     assert [m.severity for m in plain.plan.monitors] == ["warning", "warning"]
+
+
+def test_cron_verdicts_are_remembered_per_expression_not_per_shape(context: Context) -> None:
+    """compiler.language.units.is_cron remembers croniter's verdict by the exact text: alternating schedules of one
+    shape must still be judged each on its own."""
+    for schedule, ok in [("0 3 * * 1", True), ("*/0 * * * *", False), ("0 3 * * 1", True), ("0 25 * * 1", False),
+                         ("*/5 * * * *", True), ("*/0 * * * *", False), ("0 3 * * 8", False), ("0 3 * * 7", True)]:
+        expected = [] if ok else [("MLS206", "pipeline.schedule")]
+        assert findings(spec(**{"pipeline.schedule": schedule}), context) == expected, schedule

@@ -10,7 +10,7 @@ from compiler.check.text_rules import structured_text_problems
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.language.project import Project
 from compiler.language.spec import ErrorRate, Hallucination, Slo, Spec, Throughput
-from compiler.language.units import duration_ms, format_duration, percent
+from compiler.language.units import duration_ms, format_duration, is_cron, percent
 from compiler.planning.metric_direction import gate_direction, gate_kind
 from compiler.planning.plan import MONITOR_DEFAULTS
 
@@ -146,13 +146,11 @@ def schedules(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 
 
 def _cron(expr: str, path: Path) -> Iterator[Diagnostic]:
-    from croniter import croniter
-
     fields = expr.split()
     if len(fields) != 5:
         yield _err("MLS206", path, f"{expr!r} has {len(fields)} fields; a schedule has five",
                    "minute hour day-of-month month day-of-week, e.g. '0 3 * * 1'")
-    elif not croniter.is_valid(expr):
+    elif not is_cron(expr):
         yield _err("MLS206", path, f"{expr!r} is not a valid cron expression",
                    "minute hour day-of-month month day-of-week, e.g. '0 3 * * 1'")
 

@@ -35,6 +35,8 @@ _INT16 = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)")
+# The plain scalars starting with a letter that are not strings.
+_KEYWORDS = frozenset((*_BOOL, "null", "Null", "NULL"))
 
 
 class Resolver(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -165,11 +167,24 @@ class Builder:
         self.source.collections.add(path)
         if kind == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
-            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return [self._child(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if kind in ("MappingNode", "CommentedMapNode"):
             self._check_collection_tag(node, tag, "map", path)
             return self._mapping(node, path, depth)  # type: ignore[arg-type]
         raise self._fail("MLS003", "unsupported YAML node", node, path)
+
+    def _child(self, node: Node, path: Path, depth: int) -> Any:
+        """`build` for a child, with most of a spec's nodes (libyaml's untagged ASCII scalars that are
+        names, within every limit) handled here: the same steps as `build` and `_scalar` take for them,
+        without their calls. Anything else goes to `build`. tests/test_loader_builders.py compares both."""
+        if type(node) is ScalarNode and node.tag == PLAIN_TAG and depth <= MAX_DEPTH and self.nodes < MAX_NODES:
+            text = node.value
+            if text[:1].isalpha() and text.isascii() and text not in _KEYWORDS:
+                self.nodes += 1
+                mark = node.start_mark
+                self.source.values[path] = (mark.line + 1, mark.column + 1)
+                return text
+        return self.build(node, path, depth)
 
     def _check_collection_tag(self, node: Node, tag: str, expected: str, path: Path) -> None:
         if tag != STD_TAG + expected:
@@ -178,10 +193,14 @@ class Builder:
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        keys, values = self.source.keys, self.source.values
         for key_node, value_node in node.value:
-            if not _is_scalar(key_node):
+            if type(key_node) is ScalarNode and key_node.value.isascii():
+                key = key_node.value  # libyaml's ASCII key, as `_text` returns it
+            elif not _is_scalar(key_node):
                 raise self._fail("MLS003", "mapping keys must be plain strings", key_node, path)
-            key = self._text(key_node, path)
+            else:
+                key = self._text(key_node, path)
             if key == "<<" and str(key_node.tag) in (PLAIN_TAG, STD_TAG + "merge"):
                 raise self._fail("MLS013", "merge keys (`<<`) are not supported", key_node, path,
                                  "write the keys out; merges hide what a spec really says")
@@ -193,7 +212,18 @@ class Builder:
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
                     self.file, line, col, child, "a key may appear once per mapping"))
                 continue
-            self.source.keys[child] = self._pos(key_node)
+            mark = key_node.start_mark
+            keys[child] = (mark.line + 1, mark.column + 1)
+            # Inline `_child`'s common case (see there): a name as the value.
+            if (type(value_node) is ScalarNode and value_node.tag == PLAIN_TAG and depth < MAX_DEPTH
+                    and self.nodes < MAX_NODES):
+                text = value_node.value
+                if text[:1].isalpha() and text.isascii() and text not in _KEYWORDS:
+                    self.nodes += 1
+                    mark = value_node.start_mark
+                    values[child] = (mark.line + 1, mark.column + 1)
+                    out[key] = text
+                    continue
             out[key] = self.build(value_node, child, depth + 1)
         return out
 

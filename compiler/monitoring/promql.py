@@ -56,6 +56,7 @@ def raw_selector(metric: str, matchers: Mapping[str, str], regex: Mapping[str, s
     return metric + "{" + ", ".join(parts) + "}"
 
 
+@lru_cache(maxsize=8192)  # thresholds and scenario rates: ~60 calls a spec on few distinct values
 def number(value: float) -> str:
     """A float literal that round-trips (no exponent surprises, no trailing noise from ratios)."""
     text = repr(float(round(value, 12)))

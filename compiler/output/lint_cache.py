@@ -11,6 +11,7 @@ that the cached report equals a full lint's after random edits.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,11 +93,24 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
                 keys[item[1]] = (key, stat)
     context_diagnostics = cache.diagnostics if cache is not None else []
     if todo or cache is None:
-        from compiler.pipeline import _run_all, make_context
+        from compiler.pipeline import PARALLEL_THRESHOLD, _one, _run_all, make_context
 
         checked = make_context(root)
         context_diagnostics = list(checked.diagnostics)
-        for result in _run_all(todo, checked, False, jobs, keep_plans=False):
+        # Above the pool threshold, one spec is checked here before the workers fork: what is built on
+        # first use (the spec model's validators, lazy imports, memos) is then built once, not per worker.
+        first = todo[:1] if len(todo) > PARALLEL_THRESHOLD else []
+        results = [_one(item, checked, False) for item in first]
+        # What is alive now (modules, models, the context) lives for the whole run: frozen, the
+        # collector's full passes skip it while each spec's short-lived objects come and go (a few
+        # percent of a lint), and forked workers do not touch its pages to collect it.
+        gc.freeze()
+        try:
+            results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
+                                parallel_threshold=PARALLEL_THRESHOLD)
+        finally:
+            gc.unfreeze()
+        for result in results:
             if result.rel_path in keys:
                 key, stat = keys[result.rel_path]
                 entries[result.rel_path] = _Entry(key, stat, list(result.diagnostics))

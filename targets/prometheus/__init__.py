@@ -59,6 +59,18 @@ class PrometheusTarget(Target):
         "PRM900": "internal: a generated PromQL expression does not parse",
     }
     settings_model = PrometheusSettings
+    # The last rule set built, with the plan, environment and settings objects it was built from: the
+    # pipeline checks a plan and then renders that same object, and check builds the first
+    # environment's rules, which render would build again.
+    _last: tuple[Plan, EnvironmentPlan, PrometheusSettings, RuleSet] | None = None
+
+    def _rules(self, plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> RuleSet:
+        last = self._last
+        if last is not None and last[0] is plan and last[1] is env and last[2] is settings:
+            return last[3]
+        rules = build(plan, env, settings)
+        self._last = (plan, env, settings, rules)
+        return rules
 
     def check(self, plan: Plan, settings: Any) -> Iterable[Diagnostic]:
         assert isinstance(settings, PrometheusSettings)
@@ -86,7 +98,7 @@ class PrometheusTarget(Target):
         # values, escaped the same way; render parses all of them). The findings below depend on the
         # monitors as applied per environment (overrides change thresholds), which is cheap to redo.
         try:
-            rules = build(plan, plan.serving.environments[0], settings)
+            rules = self._rules(plan, plan.serving.environments[0], settings)
         except PromQLError as exc:
             out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
             return out
@@ -212,7 +224,7 @@ class PrometheusTarget(Target):
         assert isinstance(settings, PrometheusSettings)
         out: list[OutputFile] = []
         for env in plan.serving.environments:
-            rules = build(plan, env, settings)
+            rules = self._rules(plan, env, settings)
             base = f"models/{plan.name}/prometheus/{env.name}"
             data = rules.data()
             out.append(OutputFile(f"{base}/{RULE_FILE}", "yaml", [data]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from compiler.monitoring.serving_metrics import Stack
@@ -89,6 +90,7 @@ class RuleSet:
         return [r for g in self.groups for r in g.records]
 
 
+@lru_cache(maxsize=4096)  # alert names: a few hundred monitor and family names, ~13 calls a spec
 def camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
