@@ -229,15 +229,76 @@ def test_the_cache_index_round_trips_exactly(project: Path) -> None:
     _render(out, incremental=True)
     _write_spec(project, POOL[0], description="changed")
     _render(out, incremental=True)
-    [path] = [p for p in (project.parent / "cache").glob("render-*.pickle") if p.suffixes == [".pickle"]]
+    [path] = _head(project)
     _, index = pickle.loads(path.read_bytes())
+    assert index.shards
+    assert not index.specs  # the specs live in the shards
+    for number, token in index.shards.items():
+        shard = cache_index.shard_path(path, number)
+        _, found, specs, _ = pickle.loads(shard.read_bytes())
+        assert found == token
+        assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in specs.values())
+        assert all(entry.texts.keys() == entry.files.keys() and entry.spec_text for entry in specs.values())
+        index.specs.update(specs)
     assert index.specs
-    assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in index.specs.values())
     assert any(entry.result.diagnostics for entry in index.specs.values())
     copy = path.with_name("copy.pickle")
     cache_index._dump(copy, (0, index))
     assert pickle.loads(copy.read_bytes()) == (0, index)
     assert pickle.loads(copy.read_bytes()) == pickle.loads(pickle.dumps((0, index)))
+
+
+def _head(project: Path) -> list[Path]:
+    return [p for p in (project.parent / "cache").glob("render-*.pickle") if p.suffixes == [".pickle"]]
+
+
+def _shards(project: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted((project.parent / "cache").glob("render-*.s[0-9][0-9].pickle"))}
+
+
+def test_a_save_after_one_change_rewrites_only_that_specs_shard(project: Path) -> None:
+    """compiler.output.cache_index keeps the specs in shards: the others are not pickled again."""
+    from compiler.output import cache_index
+
+    for index in POOL[2:]:
+        _write_spec(project, index)
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    before = _shards(project)
+    assert len(before) > 1  # four specs over 32 shards: at least two
+    rel = f"specs/model-{POOL[0]:04d}.yaml"
+    _write_spec(project, POOL[0], description="changed")
+    _render(out, incremental=True)
+    after = _shards(project)
+    [head] = _head(project)
+    changed = {p for p in after if before.get(p) != after[p]}
+    assert changed == {cache_index.shard_path(head, cache_index._shard_of(rel))}
+    _check_equal(project, out)
+
+
+@pytest.mark.parametrize("damage", ["torn", "foreign", "missing"])
+def test_a_damaged_shard_means_a_full_render(project: Path, damage: str) -> None:
+    """A shard cut short, left from another save, or gone: every spec renders again, and the tree is a full
+    render's, never one missing or mixing a spec's entries."""
+    for index in POOL[2:]:
+        _write_spec(project, index)
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    old = _shards(project)
+    _write_spec(project, POOL[0], description="changed")
+    _render(out, incremental=True)
+    new = _shards(project)
+    [victim] = [p for p in new if old.get(p) != new[p]]
+    if damage == "torn":
+        victim.write_bytes(new[victim][: len(new[victim]) // 2])
+    elif damage == "foreign":
+        victim.write_bytes(old[victim])  # the shard of the save before: well-formed, but not this head's
+    else:
+        victim.unlink()
+    _write_spec(project, POOL[1], description="changed too")
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))
+    _check_equal(project, out)
 
 
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,

@@ -1,10 +1,15 @@
 """The incremental render's cache on disk (compiler.output.incremental): one index per output directory.
 
-The index (`render-<tag>.pickle`) holds, per spec, the key of its inputs and what rendering produced,
-and every written file's stat; it is all an unchanged run reads. Two more files are read only when
-needed: the plans (`.plans.pickle`, each plan pickled on its own, for re-rendering project-wide files)
-and the memo and manifest fragments (`.cold.pickle`, when something renders). Tokens tie them to the
-index they were written with. Anything missing, unreadable or foreign means a full render.
+The index holds, per spec, the key of its inputs, what rendering produced and the manifest text of its
+entries, and every written file's stat. It is stored in shards: the head (`render-<tag>.pickle`: the
+project-wide files, the manifest's stat, a token per shard) and the specs spread over `SHARDS` files by
+a hash of their path (`.sNN.pickle`, each with its specs' entries and their files' stats). A save
+rewrites only the shards whose specs or stats changed: after one spec changed, one shard of 9 MB/32
+instead of the whole index. Two more files are read only when needed: the plans (`.plans.pickle`, each
+plan pickled on its own, for re-rendering project-wide files) and the memo (`.cold.pickle`, when
+something renders). Tokens tie them to the head they were written with; shards are written before the
+head, so an interrupted save leaves a head whose tokens do not match. Anything missing, unreadable,
+torn or foreign means a full render, never a wrong one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import io
 import os
 import pickle
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,8 @@ from compiler.output import stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 7  # bump when the pickled layout changes (7: SpecResult.parts, Target.project_part)
+_FORMAT = 8  # bump when the pickled layout changes (8: sharded, manifest texts per entry)
+SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
 
@@ -39,6 +46,10 @@ class SpecEntry:
     result: SpecResult  # files emptied; `reused` holds path -> sha256
     manifest: dict[str, Any]  # the manifest's `specs` entry
     files: dict[str, dict[str, Any]]  # the manifest's `files` entries
+    # The manifest's text of each `files` entry, and of the `specs` entry (compiler.output.tree_files):
+    # computed once when the spec renders, so the 12 MB manifest is joined, not encoded, on every render.
+    texts: dict[str, str] = field(default_factory=dict)
+    spec_text: str = ""
 
 
 @dataclass(slots=True)
@@ -51,12 +62,15 @@ class Index:
     project_diagnostics: list[Any] = field(default_factory=list)
     stats: dict[str, Stat] = field(default_factory=dict)  # every file written, as written
     memo: dict[tuple[str, str], Any] = field(default_factory=dict)  # compiler.render.memo entries last used
-    fragments: dict[tuple[str, ...], str] = field(default_factory=dict)  # manifest text per file entry
+    project_texts: dict[str, str] = field(default_factory=dict)  # manifest text per project file entry
+    shards: dict[int, str] = field(default_factory=dict)  # shard number -> token of the file written
     plans_token: str = ""  # the plans live in a second file, read only when project files re-render
-    cold_token: str = ""  # memo and fragments live in a third file, read only when something re-renders
+    cold_token: str = ""  # the memo lives in a third file, read only when something re-renders
     cold_loaded: bool = True
     manifest_sha: str = ""  # the manifest last written
     touched: bool = False  # something changed since loading: save it
+    # Not stored: what each shard held when loaded or saved (by identity), to know which to rewrite.
+    loaded: dict[int, tuple[dict[str, SpecEntry], dict[str, Stat]]] = field(default_factory=dict)
 
 
 PLAN_TABLE: dict[type, Any] = {}
@@ -75,10 +89,41 @@ def load(path: Path, context_key: str) -> Index:
     if not isinstance(found, tuple) or found[:1] != (_FORMAT,) or not isinstance(found[1], Index):
         return Index(context_key)
     index: Index = found[1]
-    if index.context != context_key:
+    if index.context != context_key or index.specs or index.loaded:
         return Index(context_key)
     index.cold_loaded = False
+    for number, token in sorted(index.shards.items()):
+        shard = _load_shard(shard_path(path, number), token)
+        if shard is None:  # missing, torn or from another save: a full render, never a partial index
+            return Index(context_key)
+        specs, stats = shard
+        if any(_shard_of(rel) != number for rel in specs):
+            return Index(context_key)
+        index.specs.update(specs)
+        index.stats.update(stats)
+        index.loaded[number] = (specs, stats)
     return index
+
+
+def shard_path(path: Path, number: int) -> Path:
+    return path.with_suffix(f".s{number:02d}.pickle")
+
+
+def _shard_of(rel: str) -> int:
+    return zlib.crc32(rel.encode()) % SHARDS
+
+
+def _load_shard(path: Path, token: str) -> tuple[dict[str, SpecEntry], dict[str, Stat]] | None:
+    try:
+        with open(path, "rb") as handle:
+            found = pickle.load(handle)
+    except Exception:
+        return None
+    if (not isinstance(found, tuple) or len(found) != 4 or found[0] != _FORMAT or found[1] != token
+            or not isinstance(found[2], dict) or not isinstance(found[3], dict)
+            or not all(isinstance(e, SpecEntry) for e in found[2].values())):
+        return None
+    return found[2], found[3]
 
 
 def plans_path(path: Path) -> Path:
@@ -137,6 +182,10 @@ def _constructors(*classes: type) -> dict[type, Any]:
 _INDEX_TABLE = _constructors(Index, SpecEntry, SpecResult, Diagnostic)
 
 
+def _new_token() -> str:
+    return hashlib.sha256(os.urandom(16)).hexdigest()
+
+
 def _dump(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with open(tmp, "wb") as handle:
@@ -153,18 +202,50 @@ def save(path: Path, index: Index, plans: dict[str, bytes] | None) -> None:
         if not ignore.exists():
             ignore.write_text("# mlspec's render cache: safe to delete, never commit it\n*\n")
         if plans is not None:
-            index.plans_token = hashlib.sha256(os.urandom(16)).hexdigest()
+            index.plans_token = _new_token()
             _dump(plans_path(path), (index.plans_token, plans))
         index.touched = False
-        memo_entries, fragments = index.memo, index.fragments
+        memo_entries = index.memo
         if index.cold_loaded:
-            index.cold_token = hashlib.sha256(os.urandom(16)).hexdigest()
-            _dump(_cold_path(path), (index.cold_token, memo_entries, fragments))
-        index.memo, index.fragments = {}, {}
+            index.cold_token = _new_token()
+            _dump(_cold_path(path), (index.cold_token, memo_entries))
+        specs, stats, loaded = index.specs, index.stats, index.loaded
+        head_stats = _save_shards(path, index)
+        index.memo, index.specs, index.stats, index.loaded = {}, {}, head_stats, {}
         try:
-            _dump(path, (_FORMAT, index))
+            _dump(path, (_FORMAT, index))  # last: it names the shards just written
         finally:
-            index.memo, index.fragments = memo_entries, fragments
+            index.memo, index.specs, index.stats, index.loaded = memo_entries, specs, stats, loaded
+
+
+def _save_shards(path: Path, index: Index) -> dict[str, Stat]:
+    """Write the shards whose specs or stats changed since loaded; the stats that belong to no spec
+    (project-wide files, the manifest) are the head's."""
+    groups: dict[int, tuple[dict[str, SpecEntry], dict[str, Stat]]] = {}
+    stats = index.stats
+    owned: set[str] = set()
+    for rel, spec in index.specs.items():
+        specs, spec_stats = groups.setdefault(_shard_of(rel), ({}, {}))
+        specs[rel] = spec
+        for file in spec.files:
+            found = stats.get(file)
+            if found is not None:
+                spec_stats[file] = found
+        owned.update(spec.files)
+    shards: dict[int, str] = {}
+    for number, (specs, spec_stats) in sorted(groups.items()):
+        before = index.loaded.get(number)
+        token = index.shards.get(number, "")
+        if (before is None or not token or before[1] != spec_stats or before[0].keys() != specs.keys()
+                or any(specs[rel] is not entry for rel, entry in before[0].items())):
+            token = _new_token()
+            _dump(shard_path(path, number), (_FORMAT, token, specs, spec_stats))
+        shards[number] = token
+        index.loaded[number] = (specs, spec_stats)
+    for number in set(index.loaded) - set(groups):
+        del index.loaded[number]  # no spec left there; the head no longer names it
+    index.shards = shards
+    return {rel: stat for rel, stat in stats.items() if rel not in owned}
 
 
 def _cold_path(path: Path) -> Path:
@@ -172,7 +253,7 @@ def _cold_path(path: Path) -> Path:
 
 
 def load_cold(path: Path, index: Index) -> None:
-    """The memo and the manifest fragments: only a run that renders something needs them."""
+    """The memo: only a run that renders something needs it."""
     if index.cold_loaded:
         return
     index.cold_loaded = True
@@ -181,7 +262,7 @@ def load_cold(path: Path, index: Index) -> None:
             found = pickle.load(handle)
     except Exception:
         return
-    if isinstance(found, tuple) and len(found) == 3 and found[0] == index.cold_token and index.cold_token:
-        index.memo, index.fragments = found[1], found[2]
+    if isinstance(found, tuple) and len(found) == 2 and found[0] == index.cold_token and index.cold_token:
+        index.memo = found[1]
 
 

@@ -33,7 +33,7 @@ from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
-from compiler.output.tree_files import TreeFiles, manifest_json
+from compiler.output.tree_files import TreeFiles, entry_text, manifest_json
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
@@ -153,6 +153,10 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                            for p, c in result.project_files.items()}
         previous = index.project_files
         index.project_files = project_entries
+        # A project file's entry is mostly as it was: keep its manifest text (compiler.output.tree_files).
+        old_texts = index.project_texts
+        index.project_texts = {p: old_texts[p] if p in old_texts and previous.get(p) == e else entry_text(p, e)
+                               for p, e in project_entries.items()}
         for rel_file, content in result.project_files.items():
             # Most project files come out as they were: leave those alone, unread (like reused specs).
             old = previous.get(rel_file)
@@ -176,8 +180,11 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
                                dict(spec.file_targets), dict(spec.file_resources), spec.position,
                                {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
+            manifest_entry = spec_entry(spec.plan)
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
-                               cache_keys.state_digest(state, spec.plan.name), light, spec_entry(spec.plan), entries)
+                               cache_keys.state_digest(state, spec.plan.name), light, manifest_entry, entries,
+                               {p: entry_text(p, e) for p, e in entries.items()},
+                               entry_text(spec.rel_path, manifest_entry))
             files.update(spec.files)
             touched[0] = True
         new_specs[spec.rel_path] = cached
@@ -197,7 +204,11 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     cache_index.load_cold(cache, index)
     if plans is not None:
         index.memo = memo.used()
-    text = manifest_json(manifest, index).encode()
+    texts: dict[str, str] = {}
+    for cached in new_specs.values():
+        texts.update(cached.texts)
+    texts.update(index.project_texts)  # in the order the manifest's entries were gathered
+    text = manifest_json(manifest, texts, {rel: e.spec_text for rel, e in new_specs.items()}).encode()
     index.manifest_sha = hashlib.sha256(text).hexdigest()
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text

@@ -1,5 +1,5 @@
 """The rendered tree as an incremental render sees it: files rendered now (in memory) and files reused
-from the output directory (read on demand), and the manifest's text built from cached fragments."""
+from the output directory (read on demand), and the manifest's text joined from each entry's cached text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from compiler.output.cache_index import Index
 from compiler.output.manifest import Manifest
 from compiler.pipeline import SpecResult
 
@@ -46,29 +45,26 @@ class TreeFiles(Mapping[str, bytes]):
         return len(self._fresh) + len(self._reused.keys() - self._fresh.keys())
 
 
-def manifest_json(manifest: Manifest, index: Index) -> str:
-    """`manifest.to_json()`, byte for byte, from per-entry text kept in the cache.
+def entry_text(key: str, value: dict[str, Any]) -> str:
+    """The manifest's text of one entry (`"key": {...}` at the nesting `Manifest.to_json` gives it).
 
     json.dumps with indent runs the pure-Python encoder: 31k file entries cost a second on every render.
-    An entry's text depends only on its path and contents, so it is encoded once.
+    An entry's text depends only on its key and value, so the cache keeps it with the entry
+    (compiler.output.cache_index.SpecEntry.texts) and it is encoded once, when its spec renders.
     """
-    fragments: dict[tuple[str, ...], str] = {}
+    lines = json.dumps({key: value}, indent=2, sort_keys=True, ensure_ascii=False).split("\n")[1:-1]
+    return "\n".join("  " + line for line in lines)
 
-    def fragment(key: str, value: dict[str, Any]) -> str:
-        cache_key = (key, repr(value))
-        text = index.fragments.get(cache_key)
-        if text is None:
-            lines = json.dumps({key: value}, indent=2, sort_keys=True, ensure_ascii=False).split("\n")[1:-1]
-            text = "\n".join("  " + line for line in lines)
-        fragments[cache_key] = text
-        return text
 
-    def section(name: str, entries: dict[str, dict[str, Any]]) -> str:
+def manifest_json(manifest: Manifest, files: Mapping[str, str], specs: Mapping[str, str]) -> str:
+    """`manifest.to_json()`, byte for byte, joined from the entries' texts known (`files`, `specs`: by key);
+    an entry without one is encoded here."""
+
+    def section(name: str, entries: dict[str, dict[str, Any]], known: Mapping[str, str]) -> str:
         if not entries:
             return f'  "{name}": {{}}'
-        return f'  "{name}": {{\n' + ",\n".join(fragment(k, v) for k, v in entries.items()) + "\n  }"
+        texts = [known.get(k) or entry_text(k, v) for k, v in entries.items()]
+        return f'  "{name}": {{\n' + ",\n".join(texts) + "\n  }"
 
-    text = ("{\n" + f'  "compiler": {json.dumps(manifest.compiler, ensure_ascii=False)},\n'
-            + section("files", manifest.files) + ",\n" + section("specs", manifest.specs) + "\n}\n")
-    index.fragments = fragments
-    return text
+    return ("{\n" + f'  "compiler": {json.dumps(manifest.compiler, ensure_ascii=False)},\n'
+            + section("files", manifest.files, files) + ",\n" + section("specs", manifest.specs, specs) + "\n}\n")
