@@ -168,3 +168,24 @@ def test_the_stamp_names_the_writers_state_directory() -> None:
     from compiler.output.writer import MANIFEST, STATE_DIR
 
     assert (stamp.STATE_DIR, f"{stamp.STATE_DIR}/{stamp.MANIFEST_NAME}") == (STATE_DIR, MANIFEST)
+
+
+def test_the_stamp_stores_its_dataclasses_as_constructor_calls(project: Path) -> None:
+    """stamp.save pickles diagnostics, inputs and the stamp as calls (stamp.constructors), not as objects
+    whose slots are set one by one (pickle's BUILD): what loads back is what was saved, every field."""
+    import pickletools
+
+    from compiler.output.stamp import RenderStamp
+    from compiler.output.tree import render_to
+
+    result, _ = render_to(project.parent / "out", jobs=1)
+    assert result.diagnostics  # the realtime model's warning is in the stamp
+    [path] = (project.parent / "cache").glob("*.stamp")
+    data = path.read_bytes()
+    assert "BUILD" not in {op.name for op, _, _ in pickletools.genops(data)}
+    loaded = stamp.load(path, RenderStamp)
+    assert loaded is not None
+    assert loaded.diagnostics == result.diagnostics
+    copy = path.with_name("copy.stamp")
+    stamp.save(copy, loaded)
+    assert stamp.load(copy, RenderStamp) == loaded

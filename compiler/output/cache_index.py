@@ -172,14 +172,7 @@ def load_plans(path: Path, token: str) -> dict[str, bytes]:
     return plans
 
 
-def _constructors(*classes: type) -> dict[type, Any]:
-    """Pickle these dataclasses as constructor calls (see plan_classes): the default for slotted ones looks
-    up their fields once per object, 2,000 times for the index of 1,000 specs."""
-    return {cls: functools.partial(_reduce, tuple(f.name for f in dataclasses.fields(cls))) for cls in classes
-            if all(f.init for f in dataclasses.fields(cls))}
-
-
-_INDEX_TABLE = _constructors(Index, SpecEntry, SpecResult, Diagnostic)
+_INDEX_TABLE = stamp.constructors(Index, SpecEntry, SpecResult, Diagnostic)  # see stamp.constructors
 
 
 def _new_token() -> str:

@@ -15,6 +15,9 @@ Nothing here imports pydantic, the targets or the pipeline (tests/test_stamp.py 
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
+import functools
 import hashlib
 import os
 import pickle
@@ -174,8 +177,23 @@ class RenderStamp:
         return len(self.outputs)
 
 
+_STAMP_TABLE: dict[type, Any] = {}  # filled below, once every stamp class is defined
+
+
 def render_stamp_path(root: Path, out: Path) -> Path:
     return cache_base(root) / f"render-{out_tag(out)}.stamp"
+
+
+def constructors(*classes: type) -> dict[type, Any]:
+    """A pickler's dispatch table that stores these dataclasses as constructor calls. The default for
+    slotted ones introspects their fields per object, on dump and on load: the ~1,000 diagnostics of a
+    stamp for 1,000 specs cost 35 ms to save and 30 ms to load that way, 3 ms each as calls."""
+    return {cls: functools.partial(_reduce, tuple(f.name for f in dataclasses.fields(cls))) for cls in classes
+            if all(f.init for f in dataclasses.fields(cls))}
+
+
+def _reduce(names: tuple[str, ...], obj: Any) -> tuple[Any, ...]:
+    return (type(obj), tuple(getattr(obj, n) for n in names))
 
 
 def save(path: Path, stamp: Any) -> None:
@@ -187,7 +205,9 @@ def save(path: Path, stamp: Any) -> None:
             ignore.write_text("# mlspec's render cache: safe to delete, never commit it\n*\n")
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as handle:
-            pickle.dump((_FORMAT, stamp), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = {**copyreg.dispatch_table, **_STAMP_TABLE}
+            pickler.dump((_FORMAT, stamp))
         os.replace(tmp, path)
     except OSError:
         pass
@@ -240,3 +260,6 @@ def unchanged_render(out: Path) -> RenderStamp | None:
         return None
     found: RenderStamp = stamp
     return found
+
+
+_STAMP_TABLE.update(constructors(Diagnostic, Inputs, RenderStamp))
