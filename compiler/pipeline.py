@@ -352,13 +352,14 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
-             keep_plans: bool = True, parallel_threshold: int = PARALLEL_THRESHOLD,
+             keep_plans: bool = True, parallel_threshold: int | None = None,
              sink: Callable[[SpecResult], None] | None = None) -> list[SpecResult]:
     """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
     rendered or received): a render into a directory stages its files there and drops their bytes."""
     from compiler import progress
 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    parallel_threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
