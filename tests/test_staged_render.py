@@ -187,6 +187,30 @@ def test_a_kill_mid_staging_leaves_the_tree_and_the_next_run_recovers(
     assert tree(out) == _reference(project, monkeypatch)
 
 
+def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = project.parent / "out"
+    render_to(out, jobs=1)
+    before = tree(out)
+    for index in SPECS:
+        _write_spec(project, index, description="changed everywhere")
+    stage = writer.Staging.stage
+    calls = [0]
+
+    def interrupted_at_the_third(self: writer.Staging, files: Any, remove: Any = ()) -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise KeyboardInterrupt
+        stage(self, files, remove)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer.Staging, "stage", interrupted_at_the_third)
+        with pytest.raises(KeyboardInterrupt):
+            render_to(out, jobs=1)
+    assert calls[0] == 3
+    assert tree(out) == before  # the two specs staged before Ctrl-C are gone, and the journal with them
+    assert not recover(out)
+
+
 # --- the writer's staging session on its own ------------------------------------------------------------
 
 OLD = {"a/one.yaml": b"one\n", "b/two.yaml": b"two\n", "c/three.yaml": b"three\n"}

@@ -394,7 +394,9 @@ def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
             session = Staging(root, fs)
             try:
                 yield session
-            except Exception:  # a kill (or Ctrl-C) runs no cleanup here: the next run's recover() does it
+            except (Exception, KeyboardInterrupt):
+                # Ctrl-C too: a render stages for its whole run, and its temporaries must not linger in the
+                # tree until the next run. A kill runs no cleanup: the next run's recover() does it.
                 session.discard()
                 raise
             session.discard()
