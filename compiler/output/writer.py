@@ -419,24 +419,40 @@ class Staging:
         self.root, self.fs = root, fs
         self.journal = root / STATE_DIR / _JOURNALS["staging"]
         self.token = f"{os.getpid()}-{threading.get_ident()}"
-        self.entries: list[dict[str, Any]] = []
+        # (path, index, staged, backed up): the journal's entries, compact (31k dicts with their
+        # temporaries' names were 11 MB for 1,000 specs); `entries` spells them out.
+        self._entries: list[tuple[str, int, bool, bool]] = []
         self.dirs: list[str] = []
         self.added: list[str] = []
         self.changed: list[str] = []
         self.unchanged: set[str] = set()
         self.removed: list[str] = []
         self.committed = False
-        self._staged: dict[str, str] = {}  # path -> its temporary
+        self._staged: dict[str, int] = {}  # path -> its entry's index
         self._known: set[Path] = set()
         self._parents: set[str] = set()
 
     def __contains__(self, rel: str) -> bool:
         return rel in self._staged or rel in self.unchanged
 
+    def _name(self, rel: str, kind: str, index: int) -> str:
+        """The temporary ("new") or backup ("old") of entry `index`, beside `rel`."""
+        parent, _, _ = rel.rpartition("/")
+        return f"{parent}/.mlspec-{kind}-{self.token}-{index}" if parent else f".mlspec-{kind}-{self.token}-{index}"
+
+    def _entry(self, rel: str, index: int, staged: bool, backup: bool) -> dict[str, Any]:
+        return {"path": rel, "tmp": self._name(rel, "new", index) if staged else None,
+                "backup": self._name(rel, "old", index) if backup else None}
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The journal's entries so far, as the journal spells them."""
+        return [self._entry(*item) for item in self._entries]
+
     def read(self, rel: str) -> bytes:
         """A file handed to stage(): from its temporary, or from the tree when it was unchanged."""
-        tmp = self._staged.get(rel)
-        path = self.root / (tmp if tmp is not None else rel)
+        index = self._staged.get(rel)
+        path = self.root / (self._name(rel, "new", index) if index is not None else rel)
         try:
             return path.read_bytes()
         except OSError as exc:
@@ -471,26 +487,22 @@ class Staging:
         removals = sorted({r for r in remove if r not in files and r not in self and _exists(root / r)})
         if not changed and not removals:
             return
-        entries: list[dict[str, Any]] = []
+        batch: list[tuple[str, int, bool, bool]] = []
         dirs: list[Path] = []
-        for index, rel in enumerate([*changed, *removals], start=len(self.entries)):
+        for index, rel in enumerate([*changed, *removals], start=len(self._entries)):
             parent, _, _ = rel.rpartition("/")
             if parent not in self._parents:  # 31k files share 16k directories: look at each once
                 self._parents.add(parent)
                 dirs.extend(_missing_dirs(root, (root / rel).parent, self._known))
-            prefix = f"{parent}/" if parent else ""
             existed = _exists(f"{base}/{rel}")
-            entries.append({
-                "path": rel,
-                "tmp": f"{prefix}.mlspec-new-{self.token}-{index}" if rel in files else None,
-                "backup": f"{prefix}.mlspec-old-{self.token}-{index}" if existed else None,
-            })
+            batch.append((rel, index, rel in files, existed))
             if rel in files:
                 (self.changed if existed else self.added).append(rel)
             else:
                 self.removed.append(rel)
+        entries = [self._entry(*item) for item in batch]
         line = json.dumps({"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}).encode()
-        started = bool(self.entries)
+        started = bool(self._entries)
         try:
             if started:
                 fs.append(self.journal, b"\n" + line)
@@ -502,19 +514,19 @@ class Staging:
                     fs.unlink(self.journal)
             raise EnvironmentFault("write", self.journal, exc) from exc
         # In the journal now: from here on a discard (or the next run's recovery) removes what follows.
-        self.entries.extend(entries)
+        self._entries.extend(batch)
         self.dirs.extend(d.relative_to(root).as_posix() for d in dirs)
         for directory in dirs:
             try:
                 fs.mkdir(directory)
             except OSError as exc:
                 raise EnvironmentFault("create directory", directory, exc) from exc
-        for item in entries:
-            dest = root / item["path"]
+        for (rel, index, _, _), item in zip(batch, entries, strict=True):
+            dest = root / rel
             try:
                 if item["tmp"] is not None:
-                    fs.write(root / item["tmp"], files[item["path"]])
-                    self._staged[item["path"]] = item["tmp"]
+                    fs.write(root / item["tmp"], files[rel])
+                    self._staged[rel] = index
                 if item["backup"] is not None:
                     fs.link(dest, root / item["backup"])
             except OSError as exc:
@@ -522,7 +534,7 @@ class Staging:
 
     def commit(self) -> None:
         """The point of no return: every staged file replaces its destination, or (refused) none does."""
-        if not self.entries:
+        if not self._entries:
             self.committed = True
             return
         fs, state = self.fs, self.journal.parent
