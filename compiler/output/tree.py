@@ -1,4 +1,5 @@
-"""Rendering to a directory: the in-memory tree plus its manifest, written atomically or compared."""
+"""Rendering to a directory: the tree plus its manifest, written atomically (a full render stages each spec's
+files as it arrives: compiler.output.staged) or compared in memory (`--check`)."""
 
 from __future__ import annotations
 
