@@ -17,19 +17,23 @@ class TreeFiles(Mapping[str, bytes]):
 
     def __init__(self, out: Path, specs: list[SpecResult]) -> None:
         self._out = out
-        self._fresh: dict[str, bytes] = {}
+        # path -> its spec's files: a staged spec's are a view (compiler.output.staged), not copied (read)
+        self._fresh: dict[str, Mapping[str, bytes]] = {}
         self._reused: dict[str, str] = {}
         for spec in specs:
-            self._fresh.update(spec.files)
+            self._fresh.update(dict.fromkeys(spec.files, spec.files))
             self._reused.update(spec.reused)
 
     def sha256(self, key: str) -> str | None:
         """Known without reading the file (compiler.render.memo.file_digest)."""
-        return None if key in self._fresh else self._reused.get(key)
+        if key in self._fresh:
+            known = getattr(self._fresh[key], "sha256", None)
+            return known(key) if callable(known) else None
+        return self._reused.get(key)
 
     def __getitem__(self, key: str) -> bytes:
         if key in self._fresh:
-            return self._fresh[key]
+            return self._fresh[key][key]
         if key in self._reused:
             return (self._out / key).read_bytes()
         raise KeyError(key)
