@@ -238,6 +238,8 @@ def main() -> int:
     parser.add_argument("--counts", default="1000", help="comma-separated spec counts (default 1000)")
     parser.add_argument("--no-kapitan", action="store_true", help="skip the yardstick (growth curves)")
     parser.add_argument("--work", type=Path, default=REPO / ".bench" / "work")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the work tree (deleting 300k files slows some file systems for minutes)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     cli = mlspec()
@@ -280,7 +282,8 @@ def main() -> int:
             missed |= "MISSED" in verdict or "MEMORY" in verdict
             shown = f"{ratio:.3f}" if ratio is not None else ""
             print(f"{row.label:{width}}  {row.seconds:8.3f}  {row.peak_mb:7.0f}  {shown:>6}  {goal:>6}  {verdict}")
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
     return 1 if missed else 0
 
 
