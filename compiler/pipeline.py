@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from compiler.render.plugins import OutputFile, Registry, Target, discover
 
 # Below this many specs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
+# Specs a pool worker renders before sending their results back (compiler.pipeline._run_all).
+RENDER_CHUNK = 4
 
 
 @dataclass(slots=True)
@@ -57,7 +59,8 @@ class SpecResult:
     rel_path: str  # relative to the project root, posix
     plan: Plan | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
+    # Path -> bytes; after a render into a directory staged them, a view reading them back (compiler.output.staged).
+    files: MutableMapping[str, bytes] = field(default_factory=dict)
     file_targets: dict[str, str] = field(default_factory=dict)
     file_resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     # Where render-time problems point: the spec's first key (render has no source map).
@@ -271,7 +274,7 @@ def _project_parts(result: SpecResult, plan: Plan, context: Context) -> None:
                 result.parts[target.name] = found[0]
 
 
-def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: dict[str, bytes],
+def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], files: MutableMapping[str, bytes],
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
@@ -387,14 +390,20 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
-             keep_plans: bool = True, parallel_threshold: int = PARALLEL_THRESHOLD) -> list[SpecResult]:
+             keep_plans: bool = True, parallel_threshold: int | None = None,
+             sink: Callable[[SpecResult], None] | None = None) -> list[SpecResult]:
+    """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
+    rendered or received): a render into a directory stages its files there and drops their bytes."""
     from compiler import progress
 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    parallel_threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
             results.append(_one(item, context, render))
+            if sink is not None:
+                sink(results[-1])
             progress.step(len(results), len(work))
         return results
     import multiprocessing
@@ -403,10 +412,14 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        chunk = max(1, len(work) // (jobs * 4))
+        # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
+        # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
+        chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else len(work)))
         # imap keeps the input order (determinism) and hands results back as they finish (progress).
         for result in pool.imap(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk):
             results.append(result)
+            if sink is not None:
+                sink(result)
             progress.step(len(results), len(work))
     return results
 

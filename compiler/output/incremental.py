@@ -23,16 +23,17 @@ import dataclasses
 import gc
 import hashlib
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
-from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, load_manifest, spec_entry
+from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, file_entry, load_manifest, spec_entry
+from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, manifest_json
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
@@ -54,6 +55,7 @@ class Incremental:
     cache: Path
     plans: dict[str, bytes] | None = None  # every spec's pickled plan, when they were all in memory
     previous: set[str] | None = None  # what the manifest on disk lists, when the index knows it
+    staged: list[str] = field(default_factory=list)  # rendered now and staged already (compiler.output.staged)
 
 
 @contextmanager
@@ -75,8 +77,11 @@ def _collector(enabled: bool) -> Iterator[None]:
 
 def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
                        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
-                       _ignore_cache: bool = False) -> Incremental:
+                       _ignore_cache: bool = False, sink: Callable[[SpecResult], None] | None = None,
+                       ) -> Incremental:
     """Render the project's specs for `out`, rendering again only what changed since the cached render.
+
+    `sink` sees each freshly rendered spec as it arrives (compiler.output.staged stages its files).
 
     The bookkeeping around rendering (loading the cache, the project-wide files, the manifest) makes
     millions of long-lived objects and no reference cycles: the cycle collector's full passes over them
@@ -85,12 +90,12 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     """
     with _collector(False):
         return _render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
-                                   ignore_cache=_ignore_cache)
+                                   ignore_cache=_ignore_cache, sink=sink)
 
 
 def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | None,
                         rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None,
-                        ignore_cache: bool) -> Incremental:
+                        ignore_cache: bool, sink: Callable[[SpecResult], None] | None) -> Incremental:
     context, work, extra = prepare(None, registry=registry, rollout_state=rollout_state)
     cache = cache_index.cache_path(context.root, out)
     key = cache_keys.context_key(context, out)
@@ -117,7 +122,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         else:
             todo.append(item)
     with _collector(True):  # target code runs here
-        fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs)} if todo else {}
+        fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}
@@ -141,7 +146,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         plans = _all_plans(specs, reused, cache, index)
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
-                                      _ignore_cache=True)
+                                      _ignore_cache=True, sink=sink)
         result.specs = specs = [dataclasses.replace(s, plan=plans[s.rel_path][0]) if s.plan is None
                                 and s.rel_path in plans else s for s in specs]
         before = len(result.extra)
@@ -163,6 +168,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                 files[rel_file] = content
         touched[0] = True
     new_specs: dict[str, SpecEntry] = {}
+    staged: list[str] = []
     for spec in specs:
         if spec.plan is None and spec.rel_path not in reused:
             continue
@@ -171,14 +177,17 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             reused_count += len(cached.files)
         else:
             assert spec.plan is not None
-            entries = {p: entry(c, spec.file_targets[p], spec.rel_path, spec.file_resources.get(p, []))
-                       for p, c in spec.files.items()}
+            entries = {p: file_entry(memo.file_digest(spec.files, p), spec.file_targets[p], spec.rel_path,
+                                     spec.file_resources.get(p, [])) for p in spec.files}
             light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
                                dict(spec.file_targets), dict(spec.file_resources), spec.position,
                                {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
                                cache_keys.state_digest(state, spec.plan.name), light, spec_entry(spec.plan), entries)
-            files.update(spec.files)
+            if isinstance(spec.files, StagedFiles):
+                staged.extend(spec.files)
+            else:
+                files.update(spec.files)
             touched[0] = True
         new_specs[spec.rel_path] = cached
         manifest.specs[spec.rel_path] = cached.manifest
@@ -193,7 +202,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     if (not fresh and index.cold_loaded is False and index.manifest_sha
             and cache_keys.intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
-        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed)
+        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged)
     cache_index.load_cold(cache, index)
     if plans is not None:
         index.memo = memo.used()
@@ -202,7 +211,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text
     return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
-                       None if plans is None else {k: v[1] for k, v in plans.items()}, listed)
+                       None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged)
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
@@ -255,7 +264,7 @@ def remember(run: Incremental, out: Path, wrote: bool) -> None:
         if rel not in live:
             del stats[rel]
     base = str(out)
-    for rel in run.files:  # the manifest too: an unchanged run then skips building it
+    for rel in [*run.files, *run.staged]:  # the manifest too: an unchanged run then skips building it
         found = stamp.stat_of(f"{base}/{rel}")
         if found is None:
             stats.pop(rel, None)

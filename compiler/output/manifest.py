@@ -78,7 +78,12 @@ def spec_entry(plan: Plan) -> dict[str, Any]:
 
 
 def entry(content: bytes, target: str, spec: str, resources: list[dict[str, str]]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(), "target": target, "spec": spec}
+    return file_entry(hashlib.sha256(content).hexdigest(), target, spec, resources)
+
+
+def file_entry(sha256: str, target: str, spec: str, resources: list[dict[str, str]]) -> dict[str, Any]:
+    """A file's manifest entry from its digest (a staged file's bytes are not in memory)."""
+    entry: dict[str, Any] = {"sha256": sha256, "target": target, "spec": spec}
     if resources:
         entry["resources"] = resources
     return entry

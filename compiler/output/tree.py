@@ -1,7 +1,9 @@
-"""Rendering to a directory: the in-memory tree plus its manifest, written atomically or compared."""
+"""Rendering to a directory: the tree plus its manifest, written atomically (a full render stages each spec's
+files as it arrives: compiler.output.staged) or compared in memory (`--check`)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,16 +100,27 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
     from compiler.ledger.state import load_states
     from compiler.output import stamp
     from compiler.output.incremental import orphans, remember, render_incremental
+    from compiler.output.staged import StageEach
 
     before = stamp.inputs(run_root(None), out)  # before anything is read (compiler.output.stamp)
-    done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out))
-    if not done.result.ok:
-        return done.result, None
-    change = compare(out, done.files, orphans(out, done))
-    change.unchanged += done.reused
+    with contextlib.ExitStack() as stack:  # leaving it without commit() discards what was staged
+        sink = None if check else StageEach(out, stack)  # a check writes nothing: it compares in memory
+        done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out), sink=sink)
+        if not done.result.ok:
+            return done.result, None
+        removed = orphans(out, done)
+        if sink is None:
+            change = compare(out, done.files, removed)
+        else:
+            session = sink.open() if done.files or removed or sink.session else None
+            change = TreeChange()
+            if session is not None:
+                session.stage(done.files, removed)
+                change = TreeChange(sorted(session.added), sorted(session.changed), sorted(session.removed),
+                                    len(session.unchanged))
+                session.commit()
+        change.unchanged += done.reused
     wrote = not check and not change.empty
-    if wrote:
-        write_tree(out, done.files, change.removed)
     if not check or change.empty:
         remember(done, out, wrote)
         if registry is None and not stamp.targets_chosen_by_caller():  # the stamp knows the installed ones

@@ -1,9 +1,10 @@
 """The atomic tree writer: the bytes compiler.render.serialize produced, put on disk all or nothing.
 
-Everything is rendered in memory first; nothing touches disk when any error was found. The tree is
-then staged beside each destination and swapped in file by file under a journal: a crash mid-swap is
-finished (rolled forward) by the next run, and a write the machine refuses (full disk, read-only
-directory) is undone, so no run leaves half a tree.
+Files are staged beside each destination as they arrive (a staging session: a full render hands each
+spec's files over as soon as it is rendered, so no process holds the whole tree) and swapped in file by
+file under a journal only at the commit point; when any error was found the session is discarded and
+nothing visible changed. A crash mid-swap is finished (rolled forward) by the next run, and a write the
+machine refuses (full disk, read-only directory) is undone, so no run leaves half a tree.
 
 Length: one module on purpose: staging, the journal and its recovery share the same file-system
 collaborator and invariants (what is written where, and how it is undone); split, each part would need
@@ -40,6 +41,11 @@ _JOURNAL = "journal.json"
 # needed):
 #
 #   journal.staging.json   staging: recovery deletes the temporaries, the tree was never touched
+#
+# A journal is one JSON object per line ({"entries": [...], "dirs": [...]}), one line per batch a staging
+# session accepted: each line is appended before any of its directories or temporaries is created, so
+# recovery always knows every temporary. Only the staging journal can end in a line cut short (a kill
+# while appending); that batch created nothing yet.
 #   journal.json           committed: recovery rolls forward; if the machine refuses, rolls back
 #   journal.rollback.json  rolling back: recovery restores every touched path from its backup
 #   journal.done.json      complete: recovery only deletes the backups
@@ -54,6 +60,10 @@ class FileSystem:
 
     def write(self, path: Path, data: bytes) -> None:
         with open(path, "xb") as handle:
+            handle.write(data)
+
+    def append(self, path: Path, data: bytes) -> None:
+        with open(path, "ab") as handle:
             handle.write(data)
 
     def link(self, src: Path, dst: Path) -> None:
@@ -93,13 +103,29 @@ class FileSystem:
 _FS = FileSystem()
 
 
-def _read_journal(path: Path) -> dict[str, Any] | None:
-    """The journal's plan, or None when it is not a complete journal."""
-    try:
-        plan = json.loads(path.read_bytes())
-    except ValueError:
-        return None
-    return plan if isinstance(plan, dict) and ("entries" in plan or "staging" in plan) else None
+def _read_journal(path: Path, *, staging: bool = False) -> dict[str, Any] | None:
+    """The journal's plan (its lines merged), or None when it is not a complete journal.
+
+    `staging`: a last line cut short is dropped (a kill while appending it: nothing of it was created).
+    """
+    lines = path.read_bytes().split(b"\n")
+    plan: dict[str, Any] = {"entries": [], "dirs": []}
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            part = json.loads(line)
+        except ValueError:
+            if staging and number == len(lines) - 1:
+                break
+            return None
+        if not isinstance(part, dict) or not ("entries" in part or "staging" in part):
+            return None
+        if "staging" in part:  # an older mlspec's journal: one object
+            return part if len(lines) == 1 else None
+        plan["entries"].extend(part["entries"])
+        plan["dirs"].extend(part.get("dirs", []))
+    return plan
 
 
 def _damaged(path: Path) -> EnvironmentFault:
@@ -285,7 +311,7 @@ def _recover(root: Path, fs: FileSystem) -> bool:
             if not path.is_file():
                 continue
             found = True
-            plan = _read_journal(path)
+            plan = _read_journal(path, staging=kind == "staging")
             if plan is None and kind != "staging":
                 raise _damaged(path)
             if plan is None:
@@ -340,94 +366,195 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
     Raises EnvironmentFault (naming the path and the errno) when the machine refuses; every path is
     then exactly as it was.
     """
+    with staging(root, fs) as session:
+        session.stage(files, remove)
+        session.commit()
+
+
+@contextlib.contextmanager
+def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
+    """A staging session on `root`, holding the tree's lock: `stage` files as they come, then `commit`.
+
+    Leaving it without commit() (an error found later, an exception) discards everything staged: the tree
+    is as it was, and directories the session created for itself are removed again. A kill leaves the
+    staging journal, and the next run's recover() deletes what it lists.
+    """
     fs = fs or _FS
     state = root / STATE_DIR
+    created = [d for d in (*reversed(root.parents), root, state) if not d.is_dir()]
     for directory in (root, state):
         try:
             directory.mkdir(parents=directory == root, exist_ok=True)
         except OSError as exc:
             raise EnvironmentFault("create directory", directory, exc) from exc
-    with _exclusive(state):
-        _recover(root, fs)
-        _write_tree(root, state, files, remove, fs)
+    session: Staging | None = None
+    try:
+        with _exclusive(state):
+            _recover(root, fs)
+            session = Staging(root, fs)
+            try:
+                yield session
+            except (Exception, KeyboardInterrupt):
+                # Ctrl-C too: a render stages for its whole run, and its temporaries must not linger in the
+                # tree until the next run. A kill runs no cleanup: the next run's recover() does it.
+                session.discard()
+                raise
+            session.discard()
+    finally:
+        if session is not None and not session.committed:
+            for directory in reversed(created):
+                with contextlib.suppress(OSError):  # not empty: something else was put there; keep it
+                    directory.rmdir()
 
 
-def _write_tree(root: Path, state: Path, files: Mapping[str, bytes], remove: Iterable[str], fs: FileSystem) -> None:
-    changed: list[str] = []
-    base = str(root)
-    for rel, data in sorted(files.items()):
-        try:
-            os.lstat(f"{base}/{rel}")
-        except FileNotFoundError:
-            changed.append(rel)  # the common case into an empty tree: nothing there, no Path needed
-            continue
-        except OSError:
-            pass  # the checks below say what is wrong
-        dest = root / rel
-        try:
-            if dest.is_file() and dest.read_bytes() == data:
-                continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
-        except OSError as exc:
-            raise EnvironmentFault("read", dest, exc) from exc
-        if dest.is_dir() and not dest.is_symlink():
-            raise EnvironmentFault("write", dest, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
-        changed.append(rel)
-    removals = sorted({r for r in remove if r not in files and _exists(root / r)})
-    if not changed and not removals:
-        return
-    token = f"{os.getpid()}-{threading.get_ident()}"
-    entries: list[dict[str, Any]] = []
-    dirs: list[Path] = []
-    known: set[Path] = set()
-    seen_parents: set[str] = set()
-    for index, rel in enumerate([*changed, *removals]):
+class Staging:
+    """Files staged beside their destinations as they arrive; nothing visible changes before commit().
+
+    It compares each file with the tree (unchanged files are not staged, so they keep their mtime),
+    knows what it staged (`added`, `changed`, `unchanged`) and reads staged files back (`read`), so a
+    caller keeps only paths and digests.
+    """
+
+    def __init__(self, root: Path, fs: FileSystem) -> None:
+        self.root, self.fs = root, fs
+        self.journal = root / STATE_DIR / _JOURNALS["staging"]
+        self.token = f"{os.getpid()}-{threading.get_ident()}"
+        # (path, index, staged, backed up): the journal's entries, compact (31k dicts with their
+        # temporaries' names were 11 MB for 1,000 specs); `entries` spells them out.
+        self._entries: list[tuple[str, int, bool, bool]] = []
+        self.dirs: list[str] = []
+        self.added: list[str] = []
+        self.changed: list[str] = []
+        self.unchanged: set[str] = set()
+        self.removed: list[str] = []
+        self.committed = False
+        self._staged: dict[str, int] = {}  # path -> its entry's index
+        self._known: set[Path] = set()
+        self._parents: set[str] = set()
+
+    def __contains__(self, rel: str) -> bool:
+        return rel in self._staged or rel in self.unchanged
+
+    def _name(self, rel: str, kind: str, index: int) -> str:
+        """The temporary ("new") or backup ("old") of entry `index`, beside `rel`."""
         parent, _, _ = rel.rpartition("/")
-        if parent not in seen_parents:  # 31k files share 16k directories: look at each once
-            seen_parents.add(parent)
-            dirs.extend(_missing_dirs(root, (root / rel).parent, known))
-        prefix = f"{parent}/" if parent else ""
-        entries.append({
-            "path": rel,
-            "tmp": f"{prefix}.mlspec-new-{token}-{index}" if rel in files else None,
-            "backup": f"{prefix}.mlspec-old-{token}-{index}" if _exists(f"{base}/{rel}") else None,
-        })
-    plan = {"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}
-    staging = state / _JOURNALS["staging"]
-    try:
-        fs.write(staging, json.dumps(plan).encode())
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            fs.unlink(staging)
-        raise EnvironmentFault("write", staging, exc) from exc
-    try:
+        return f"{parent}/.mlspec-{kind}-{self.token}-{index}" if parent else f".mlspec-{kind}-{self.token}-{index}"
+
+    def _entry(self, rel: str, index: int, staged: bool, backup: bool) -> dict[str, Any]:
+        return {"path": rel, "tmp": self._name(rel, "new", index) if staged else None,
+                "backup": self._name(rel, "old", index) if backup else None}
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The journal's entries so far, as the journal spells them."""
+        return [self._entry(*item) for item in self._entries]
+
+    def read(self, rel: str) -> bytes:
+        """A file handed to stage(): from its temporary, or from the tree when it was unchanged."""
+        index = self._staged.get(rel)
+        path = self.root / (self._name(rel, "new", index) if index is not None else rel)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise EnvironmentFault("read", path, exc) from exc
+
+    def stage(self, files: Mapping[str, bytes], remove: Iterable[str] = ()) -> None:
+        """Stage `files` and the removal of `remove`. A path already given is ignored (two specs rendering
+        one path is an error the caller reports; it then discards the session)."""
+        root, fs = self.root, self.fs
+        changed: list[str] = []
+        base = str(root)
+        for rel, data in sorted(files.items()):
+            if rel in self:
+                continue
+            try:
+                os.lstat(f"{base}/{rel}")
+            except FileNotFoundError:
+                changed.append(rel)  # the common case into an empty tree: nothing there, no Path needed
+                continue
+            except OSError:
+                pass  # the checks below say what is wrong
+            dest = root / rel
+            try:
+                if dest.is_file() and dest.read_bytes() == data:
+                    self.unchanged.add(rel)
+                    continue  # unchanged files keep their mtime, so tools watching the tree see only real changes
+            except OSError as exc:
+                raise EnvironmentFault("read", dest, exc) from exc
+            if dest.is_dir() and not dest.is_symlink():
+                raise EnvironmentFault("write", dest, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)))
+            changed.append(rel)
+        removals = sorted({r for r in remove if r not in files and r not in self and _exists(root / r)})
+        if not changed and not removals:
+            return
+        batch: list[tuple[str, int, bool, bool]] = []
+        dirs: list[Path] = []
+        for index, rel in enumerate([*changed, *removals], start=len(self._entries)):
+            parent, _, _ = rel.rpartition("/")
+            if parent not in self._parents:  # 31k files share 16k directories: look at each once
+                self._parents.add(parent)
+                dirs.extend(_missing_dirs(root, (root / rel).parent, self._known))
+            existed = _exists(f"{base}/{rel}")
+            batch.append((rel, index, rel in files, existed))
+            if rel in files:
+                (self.changed if existed else self.added).append(rel)
+            else:
+                self.removed.append(rel)
+        entries = [self._entry(*item) for item in batch]
+        line = json.dumps({"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}).encode()
+        started = bool(self._entries)
+        try:
+            if started:
+                fs.append(self.journal, b"\n" + line)
+            else:
+                fs.write(self.journal, line)
+        except OSError as exc:
+            if not started:
+                with contextlib.suppress(OSError):
+                    fs.unlink(self.journal)
+            raise EnvironmentFault("write", self.journal, exc) from exc
+        # In the journal now: from here on a discard (or the next run's recovery) removes what follows.
+        self._entries.extend(batch)
+        self.dirs.extend(d.relative_to(root).as_posix() for d in dirs)
         for directory in dirs:
             try:
                 fs.mkdir(directory)
             except OSError as exc:
                 raise EnvironmentFault("create directory", directory, exc) from exc
-        for entry in entries:
-            dest = root / entry["path"]
+        for (rel, index, _, _), item in zip(batch, entries, strict=True):
+            dest = root / rel
             try:
-                if entry["tmp"] is not None:
-                    fs.write(root / entry["tmp"], files[entry["path"]])
-                if entry["backup"] is not None:
-                    fs.link(dest, root / entry["backup"])
+                if item["tmp"] is not None:
+                    fs.write(root / item["tmp"], files[rel])
+                    self._staged[rel] = index
+                if item["backup"] is not None:
+                    fs.link(dest, root / item["backup"])
             except OSError as exc:
                 raise EnvironmentFault("write", dest, exc) from exc
+
+    def commit(self) -> None:
+        """The point of no return: every staged file replaces its destination, or (refused) none does."""
+        if not self._entries:
+            self.committed = True
+            return
+        fs, state = self.fs, self.journal.parent
         try:
             fs.sync()
         except OSError as exc:
-            raise EnvironmentFault("write", root, exc) from exc
+            raise EnvironmentFault("write", self.root, exc) from exc
         journal = state / _JOURNAL
         try:
-            fs.replace(staging, journal)  # the commit point: from here on the write completes or is undone
+            fs.replace(self.journal, journal)  # the commit point: from here on the write completes or is undone
         except OSError as exc:
             raise EnvironmentFault("write", journal, exc) from exc
-    except Exception:  # a kill (or Ctrl-C) runs no cleanup here: the next run's recover() does it
-        if staging.is_file():
-            _roll_back(root, plan, fs, touched=False)
-            fs.unlink(staging)
-        raise
-    with contextlib.suppress(OSError):  # the rename is done; syncing its name is best effort on odd filesystems
-        fs.sync_dir(state)
-    _apply_journal(root, journal, fs)
+        self.committed = True
+        with contextlib.suppress(OSError):  # the rename is done; syncing its name is best effort on odd filesystems
+            fs.sync_dir(state)
+        _apply_journal(self.root, journal, fs)
+
+    def discard(self) -> None:
+        """Delete everything staged; the tree was never touched. A no-op after commit()."""
+        if self.committed or not _exists(self.journal):
+            return
+        _roll_back(self.root, {"entries": self.entries, "dirs": self.dirs}, self.fs, touched=False)
+        self.fs.unlink(self.journal)
