@@ -33,7 +33,7 @@ from compiler.render.patch_checks import check_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
 
 # Render-only modules (patches, serialize with the YAML emitters, identity) are imported where they are
-# used: a lint never needs them, and one spec's cold lint has a start-up budget (tests/test_lint_imports.py).
+# used: a lint never needs them, and one spec's cold lint has a start-up budget (tests/test_cold_start.py).
 
 # Below this many specs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
