@@ -29,11 +29,11 @@ from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_r
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render import memo
-from compiler.render.identity import identities
 from compiler.render.patch_checks import check_patches
-from compiler.render.patches import apply_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
-from compiler.render.serialize import header_lines, safe_relpath, serialize
+
+# Render-only modules (patches, serialize with the YAML emitters, identity) are imported where they are
+# used: a lint never needs them, and one spec's cold lint has a start-up budget (tests/test_cold_start.py).
 
 # Below this many specs a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
@@ -246,6 +246,8 @@ def render_spec(result: SpecResult, context: Context) -> None:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
                  found, result.file, result.file_resources, facts=(readers, result.facts))
+    from compiler.render.patches import apply_patches
+
     found.extend(apply_patches(result))  # declared patches (compiler.render.patches), after every target rendered
     if not has_errors(found):
         _project_parts(result, plan, context)
@@ -276,6 +278,9 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
+    from compiler.render.identity import identities
+    from compiler.render.serialize import header_lines, safe_relpath, serialize
+
     header: list[str] | None = None
     for output in outputs:
         if isinstance(output, Diagnostic):
@@ -444,6 +449,8 @@ def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None 
                  run_result.project_file_resources, memoize=True)
     run_result.project_file_targets = {p: owners[p] for p in run_result.project_files}
     # Here, with every spec rendered (and cached with the project files by an incremental render).
+    from compiler.render.patches import unmatched_project_patches
+
     run_result.extra.extend(unmatched_project_patches(run_result.specs, run_result.context))
 
 
@@ -486,6 +493,8 @@ def serialize_memo(output: OutputFile, sources: tuple[str, ...], header: list[st
     """`serialize`, remembered by the file's data (compiler.render.memo): project-wide files are mostly the same
     from one render to the next (8,000 kustomizations for 1,000 models), and an incremental render
     rebuilds all of them when one spec changed. `repr` of plain data is exact: key order, types, values."""
+    from compiler.render.serialize import header_lines, serialize
+
     header = header_lines(sources) if header is None else header  # `header_lines(sources)`, when given
     key = repr((output.path, output.format, output.comment, header, output.content))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),

@@ -158,3 +158,25 @@ def test_a_pooled_lint_equals_a_serial_full_lint(project: Path, monkeypatch: pyt
     found = lint(None, jobs=2)
     assert (found.diagnostics, found.specs, found.checked) == (expected.diagnostics, 8, 8)
     assert lint(None, jobs=2).checked == 0
+
+
+def test_the_collector_runs_again_after_a_lint_that_started_without_it(project: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up runs with the collector off (compiler.output.lint_cache): a lint, and a lint that fails
+    while starting, leave it on and nothing frozen, as they found it."""
+    import gc
+
+    import compiler.pipeline
+
+    assert gc.isenabled()
+    lint(None, jobs=1)
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
+
+    def broken(root: Path) -> None:
+        raise RuntimeError("make_context failed")
+
+    monkeypatch.setattr(compiler.pipeline, "make_context", broken)
+    monkeypatch.setenv("MLSPEC_INCREMENTAL", "0")
+    with pytest.raises(RuntimeError):
+        lint(None, jobs=1)
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)

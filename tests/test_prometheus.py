@@ -220,6 +220,18 @@ def test_burn_rate_tiers_that_cannot_work_are_dropped() -> None:
     assert burnrate.objective_fraction(99.9 / 100) == Fraction(999, 1000)
 
 
+def test_burn_rate_tiers_are_remembered_not_shared() -> None:
+    """tiers() is memoized per (objective, period): the same tiers as computed afresh, each call a list of
+    its own, so a caller that changes its list changes no one else's."""
+    for objective in (0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1, 0.5):
+        for period in (3600, 86400, 7 * 86400, 28 * 86400, 30 * 86400):
+            fresh = burnrate._tiers.__wrapped__(objective, period)
+            first = burnrate.tiers(objective, period)
+            assert first == list(fresh) == burnrate.tiers(objective, period)
+            first.clear()
+            assert burnrate.tiers(objective, period) == list(fresh)
+
+
 # --- diagnostics -----------------------------------------------------------------------------------
 
 

@@ -20,7 +20,9 @@ Label = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build, like value_types.Strict: built inside the Spec's and the Project's validators on first
+    # use, not once more per class at import (four validators of every CLI start, lint of one spec included).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class PatchTarget(_Strict):

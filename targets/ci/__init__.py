@@ -9,10 +9,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.planning.plan import Plan
 from compiler.render.plugins import OutputFile, Target
-from targets.ci.github import workflow
-from targets.ci.gitlab import pipeline
 from targets.ci.repository import approvers, repository_settings, repository_share
-from targets.ci.review import review_workflow
 from targets.ci.settings import CiSettings
 
 # Model versions travel between jobs as outputs (`name=value` lines): a newline or `=`-free
@@ -44,6 +41,9 @@ class CiTarget(Target):
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
         assert isinstance(settings, CiSettings)
+        from targets.ci.github import workflow  # render only, like gitlab and review: lint starts faster
+        from targets.ci.gitlab import pipeline
+
         base = f"models/{plan.name}/ci"
         if settings.provider in ("github", "both"):
             yield OutputFile(f"{base}/github-workflow.yaml", "yaml", [workflow(plan, settings)])
@@ -60,4 +60,6 @@ class CiTarget(Target):
         if plans:
             yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings, parts)])
         if plans and settings.provider in ("github", "both"):
+            from targets.ci.review import review_workflow
+
             yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings)])

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from compiler.planning.plan import Plan
-from targets.ci.jobs import ROLLOUT_JOB, build_jobs
 from targets.ci.settings import CiSettings
 
 
@@ -35,6 +34,8 @@ class RepositoryShare(NamedTuple):
 
 
 def repository_share(plan: Plan, settings: CiSettings) -> RepositoryShare:
+    from targets.ci.jobs import build_jobs  # render only, like ROLLOUT_JOB below: a lint imports `approvers`
+
     jobs = build_jobs(plan, settings)
     return RepositoryShare(any(job.scheduled for job in jobs),
                            tuple((job.environment, job.approval) for job in jobs if job.environment is not None),
@@ -44,6 +45,8 @@ def repository_share(plan: Plan, settings: CiSettings) -> RepositoryShare:
 def repository_settings(plans: Sequence[Plan], settings: CiSettings,
                         shares: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings file; `shares` (spec path -> RepositoryShare) spares building the models' jobs again."""
+    from targets.ci.jobs import ROLLOUT_JOB
+
     envs: dict[str, dict[str, Any]] = {}
     rollouts: list[str] = []
     for plan in plans:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from compiler.language.units import duration_seconds
 
@@ -53,6 +54,14 @@ def objective_fraction(objective: float) -> Fraction:
 
 
 def tiers(objective: float, period_seconds: int) -> list[Tier]:
+    """The tiers that can fire, longest window last; a new list each call (callers may keep or change it)."""
+    return list(_tiers(objective, period_seconds))
+
+
+@lru_cache(maxsize=1024)
+def _tiers(objective: float, period_seconds: int) -> tuple[Tier, ...]:
+    """Exact Fraction arithmetic, once per (objective, period): each SLO monitor asks three times (check,
+    dropped, rules) and a thousand specs share a few dozen of them. Tier is frozen; the tuple is too."""
     budget = 1 - objective_fraction(objective)
     out = []
     for spec in TIERS:
@@ -64,7 +73,7 @@ def tiers(objective: float, period_seconds: int) -> list[Tier]:
         if threshold >= 1:
             continue
         out.append(Tier(spec.long, spec.short, long_seconds, float(f), float(threshold), spec.page))
-    return out
+    return tuple(out)
 
 
 def windows(tiers_: list[Tier]) -> list[str]:
