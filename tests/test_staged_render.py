@@ -187,7 +187,9 @@ def test_a_kill_mid_staging_leaves_the_tree_and_the_next_run_recovers(
     assert tree(out) == _reference(project, monkeypatch)
 
 
-def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 interruption: type[BaseException]) -> None:
     out = project.parent / "out"
     render_to(out, jobs=1)
     before = tree(out)
@@ -199,12 +201,12 @@ def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pyt
     def interrupted_at_the_third(self: writer.Staging, files: Any, remove: Any = ()) -> None:
         calls[0] += 1
         if calls[0] == 3:
-            raise KeyboardInterrupt
+            raise interruption
         stage(self, files, remove)
 
     with monkeypatch.context() as patch:
         patch.setattr(writer.Staging, "stage", interrupted_at_the_third)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(interruption):
             render_to(out, jobs=1)
     assert calls[0] == 3
     assert tree(out) == before  # the two specs staged before Ctrl-C are gone, and the journal with them
@@ -274,3 +276,36 @@ def test_batches_commit_together(tmp_path: Path) -> None:
         session.commit()
     assert tree(out) == {"a/one.yaml": b"ONE\n", "b/two.yaml": b"two\n", "c/three.yaml": b"three\n",
                          "d/new/four.yaml": b"4\n"}
+
+
+@pytest.mark.parametrize("name", ["journal.json", "journal.rollback.json", "journal.done.json"])
+def test_an_empty_journal_past_staging_is_damaged_and_kept(tmp_path: Path, name: str) -> None:
+    # Only the staging journal can be empty after a crash; the others are renamed from a synced one.
+    out = tmp_path / "out"
+    writer.write_tree(out, OLD)
+    journal = out / ".mlspec" / name
+    journal.write_bytes(b"")
+    with pytest.raises(EnvironmentFault, match="damaged"):
+        recover(out)
+    assert journal.is_file()
+
+
+def test_a_staging_journal_unreadable_before_its_last_line_is_damaged_and_kept(tmp_path: Path) -> None:
+    # A kill can only tear the last line; a bad line before it is damage from outside, and deleting the
+    # journal would leave the temporaries and backups its other lines list in the tree for good.
+    out = tmp_path / "out"
+    writer.write_tree(out, OLD)
+
+    def two_batches() -> None:
+        with staging(out, KillMidAppend()) as session:
+            session.stage({"a/one.yaml": b"ONE\n", "d/new/four.yaml": b"4\n"})
+            session.stage({"b/two.yaml": b"TWO\n"})
+
+    with pytest.raises(Killed):
+        two_batches()
+    journal = out / ".mlspec" / "journal.staging.json"
+    journal.write_bytes(b"not json\n" + journal.read_bytes())
+    with pytest.raises(EnvironmentFault, match="damaged"):
+        recover(out)
+    assert journal.is_file()
+    assert any(".mlspec-new-" in rel for rel in tree(out))  # still listed, still there for a person to judge

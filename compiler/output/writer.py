@@ -41,14 +41,15 @@ _JOURNAL = "journal.json"
 # needed):
 #
 #   journal.staging.json   staging: recovery deletes the temporaries, the tree was never touched
+#   journal.json           committed: recovery rolls forward; if the machine refuses, rolls back
+#   journal.rollback.json  rolling back: recovery restores every touched path from its backup
+#   journal.done.json      complete: recovery only deletes the backups
 #
 # A journal is one JSON object per line ({"entries": [...], "dirs": [...]}), one line per batch a staging
 # session accepted: each line is appended before any of its directories or temporaries is created, so
 # recovery always knows every temporary. Only the staging journal can end in a line cut short (a kill
-# while appending); that batch created nothing yet.
-#   journal.json           committed: recovery rolls forward; if the machine refuses, rolls back
-#   journal.rollback.json  rolling back: recovery restores every touched path from its backup
-#   journal.done.json      complete: recovery only deletes the backups
+# while appending); that batch created nothing yet. (An mlspec from before journals had lines reads this
+# form as damaged: a tree left mid-write by this version is recovered by this version or a later one.)
 
 
 _JOURNALS = {name: f"journal.{name}.json" for name in ("staging", "rollback", "done")}
@@ -104,28 +105,39 @@ _FS = FileSystem()
 
 
 def _read_journal(path: Path, *, staging: bool = False) -> dict[str, Any] | None:
-    """The journal's plan (its lines merged), or None when it is not a complete journal.
+    """The journal's plan (its lines merged).
 
-    `staging`: a last line cut short is dropped (a kill while appending it: nothing of it was created).
+    None only for a staging journal without one complete line: it was cut short while its first line
+    was appended, and nothing was staged after it. A last line cut short is dropped (a kill while
+    appending it: nothing of that batch was created). Anything else that does not read as lines mlspec
+    wrote (an empty committed journal, an unreadable line before the last, a line of another shape)
+    raises the damaged-journal fault: deleting such a journal could strand temporaries and backups in
+    the tree, so a person decides.
     """
-    lines = path.read_bytes().split(b"\n")
+    lines = [line for line in path.read_bytes().split(b"\n") if line.strip()]
     plan: dict[str, Any] = {"entries": [], "dirs": []}
+    complete = 0
     for number, line in enumerate(lines):
-        if not line.strip():
-            continue
         try:
             part = json.loads(line)
         except ValueError:
             if staging and number == len(lines) - 1:
                 break
-            return None
+            raise _damaged(path) from None
         if not isinstance(part, dict) or not ("entries" in part or "staging" in part):
-            return None
+            raise _damaged(path)
         if "staging" in part:  # an older mlspec's journal: one object
-            return part if len(lines) == 1 else None
+            if len(lines) != 1:
+                raise _damaged(path)
+            return part
         plan["entries"].extend(part["entries"])
         plan["dirs"].extend(part.get("dirs", []))
-    return plan
+        complete += 1
+    if complete:
+        return plan
+    if staging:
+        return None
+    raise _damaged(path)
 
 
 def _damaged(path: Path) -> EnvironmentFault:
@@ -312,8 +324,6 @@ def _recover(root: Path, fs: FileSystem) -> bool:
                 continue
             found = True
             plan = _read_journal(path, staging=kind == "staging")
-            if plan is None and kind != "staging":
-                raise _damaged(path)
             if plan is None:
                 pass  # cut short while being written: nothing was staged after it yet
             elif kind == "done":
@@ -394,10 +404,13 @@ def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
             session = Staging(root, fs)
             try:
                 yield session
-            except (Exception, KeyboardInterrupt):
-                # Ctrl-C too: a render stages for its whole run, and its temporaries must not linger in the
-                # tree until the next run. A kill runs no cleanup: the next run's recover() does it.
-                session.discard()
+            except (Exception, KeyboardInterrupt, SystemExit):
+                # Ctrl-C and sys.exit too: a render stages for its whole run, and its temporaries must not
+                # linger in the tree until the next run. A kill runs no cleanup: the next run's recover()
+                # does it, as it does when the machine refuses this cleanup (the original error is the one
+                # to report, not the cleanup's).
+                with contextlib.suppress(OSError, EnvironmentFault):
+                    session.discard()
                 raise
             session.discard()
     finally:
