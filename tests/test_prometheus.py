@@ -289,3 +289,13 @@ def test_settings_refuse_bad_durations_and_unknown_keys() -> None:
         PrometheusSettings(keepFiringFor="soon")
     with pytest.raises(ValueError, match="extra"):
         PrometheusSettings.model_validate({"ruleSelector": {}})
+
+
+@pytest.mark.parametrize("first", [0.0, -0.0])
+def test_a_number_literal_does_not_depend_on_the_numbers_written_before_it(first: float) -> None:
+    # number() is memoized, and 0.0 == -0.0 with one hash: a cache keyed by the value alone wrote
+    # whichever of the two came first for both.
+    from compiler.monitoring.promql import number
+
+    number(first)
+    assert (number(0.0), number(-0.0), number(0.25), number(-0.25)) == ("0", "-0", "0.25", "-0.25")

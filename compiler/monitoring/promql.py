@@ -7,6 +7,7 @@ value. Core code (the rollout gate, the serving-stack contracts) and the prometh
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -56,8 +57,14 @@ def raw_selector(metric: str, matchers: Mapping[str, str], regex: Mapping[str, s
     return metric + "{" + ", ".join(parts) + "}"
 
 
-@lru_cache(maxsize=8192)  # thresholds and scenario rates: ~60 calls a spec on few distinct values
 def number(value: float) -> str:
     """A float literal that round-trips (no exponent surprises, no trailing noise from ratios)."""
+    if value == 0:  # 0.0 and -0.0 are one cache key: the text would depend on which came first
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    return _number(value)
+
+
+@lru_cache(maxsize=8192)  # thresholds and scenario rates: ~60 calls a spec on few distinct values
+def _number(value: float) -> str:
     text = repr(float(round(value, 12)))
     return text[:-2] if text.endswith(".0") else text
