@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
-from compiler.output import incremental
+from compiler.output import incremental, sealed
 from compiler.output.incremental import render_incremental
 from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
@@ -230,12 +230,12 @@ def test_the_cache_index_round_trips_exactly(project: Path) -> None:
     _write_spec(project, POOL[0], description="changed")
     _render(out, incremental=True)
     [path] = _head(project)
-    _, index = pickle.loads(path.read_bytes())
+    _, index = pickle.loads(sealed.unseal(path.read_bytes()))
     assert index.shards
     assert not index.specs  # the specs live in the shards
     for number, token in index.shards.items():
         shard = cache_index.shard_path(path, number)
-        _, found, specs, _ = pickle.loads(shard.read_bytes())
+        _, found, specs, _ = pickle.loads(sealed.unseal(shard.read_bytes()))
         assert found == token
         assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in specs.values())
         assert all(entry.texts.keys() == entry.files.keys() and entry.spec_text for entry in specs.values())
@@ -244,8 +244,8 @@ def test_the_cache_index_round_trips_exactly(project: Path) -> None:
     assert any(entry.result.diagnostics for entry in index.specs.values())
     copy = path.with_name("copy.pickle")
     cache_index._dump(copy, (0, index))
-    assert pickle.loads(copy.read_bytes()) == (0, index)
-    assert pickle.loads(copy.read_bytes()) == pickle.loads(pickle.dumps((0, index)))
+    assert pickle.loads(sealed.unseal(copy.read_bytes())) == (0, index)
+    assert pickle.loads(sealed.unseal(copy.read_bytes())) == pickle.loads(pickle.dumps((0, index)))
 
 
 def _head(project: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.output import stamp
+from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
@@ -83,7 +83,7 @@ def cache_path(root: Path, out: Path) -> Path:
 def load(path: Path, context_key: str) -> Index:
     try:
         with open(path, "rb") as handle:
-            found = pickle.load(handle)
+            found = sealed.load(handle)
     except Exception:  # absent, truncated, from another mlspec: the cache is only an accelerator
         return Index(context_key)
     if not isinstance(found, tuple) or found[:1] != (_FORMAT,) or not isinstance(found[1], Index):
@@ -116,7 +116,7 @@ def _shard_of(rel: str) -> int:
 def _load_shard(path: Path, token: str) -> tuple[dict[str, SpecEntry], dict[str, Stat]] | None:
     try:
         with open(path, "rb") as handle:
-            found = pickle.load(handle)
+            found = sealed.load(handle)
     except Exception:
         return None
     if (not isinstance(found, tuple) or len(found) != 4 or found[0] != _FORMAT or found[1] != token
@@ -163,7 +163,7 @@ def load_plans(path: Path, token: str) -> dict[str, bytes]:
     """Each plan pickled on its own: a save re-pickles only the plans rendered in that run."""
     try:
         with open(plans_path(path), "rb") as handle:
-            found = pickle.load(handle)
+            found = sealed.load(handle)
     except Exception:
         return {}
     if not isinstance(found, tuple) or len(found) != 2 or found[0] != token or not token:
@@ -182,9 +182,7 @@ def _new_token() -> str:
 def _dump(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with open(tmp, "wb") as handle:
-        pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
-        pickler.dispatch_table = {**copyreg.dispatch_table, **_INDEX_TABLE}
-        pickler.dump(data)
+        sealed.dump(handle, data, _INDEX_TABLE)
     os.replace(tmp, path)
 
 
@@ -252,7 +250,7 @@ def load_cold(path: Path, index: Index) -> None:
     index.cold_loaded = True
     try:
         with open(_cold_path(path), "rb") as handle:
-            found = pickle.load(handle)
+            found = sealed.load(handle)
     except Exception:
         return
     if isinstance(found, tuple) and len(found) == 2 and found[0] == index.cold_token and index.cold_token:

@@ -15,12 +15,10 @@ Nothing here imports pydantic, the targets or the pipeline (tests/test_stamp.py 
 
 from __future__ import annotations
 
-import copyreg
 import dataclasses
 import functools
 import hashlib
 import os
-import pickle
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Any
 
 from compiler.diagnostics import Diagnostic
 from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, SPEC_SUFFIXES, STATE_DIR, Work, run_root
+from compiler.output import sealed
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
 CACHE_DIR = ".mlspec-cache"
@@ -205,9 +204,7 @@ def save(path: Path, stamp: Any) -> None:
             ignore.write_text("# mlspec's render cache: safe to delete, never commit it\n*\n")
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as handle:
-            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = {**copyreg.dispatch_table, **_STAMP_TABLE}
-            pickler.dump((_FORMAT, stamp))
+            sealed.dump(handle, (_FORMAT, stamp), _STAMP_TABLE)
         os.replace(tmp, path)
     except OSError:
         pass
@@ -216,7 +213,7 @@ def save(path: Path, stamp: Any) -> None:
 def load(path: Path, kind: type) -> Any:
     try:
         with open(path, "rb") as handle:
-            found = pickle.load(handle)
+            found = sealed.load(handle)
     except Exception:  # absent, truncated, from another mlspec: a stamp is only an accelerator
         return None
     if isinstance(found, tuple) and len(found) == 2 and found[0] == _FORMAT and isinstance(found[1], kind):
