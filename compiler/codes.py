@@ -22,6 +22,8 @@ CODES: dict[str, str] = {
     "MLS012": "Unknown `kind`.",
     "MLS013": "YAML merge keys (`<<`) are not supported.",
     "MLS014": "The file or directory cannot be read (permission denied, I/O error): the environment, exit 2.",
+    "MLS015": "Two spec files are recorded under one spec path (specs outside the project root are recorded by "
+              "file name).",
     # Schema: shape and values.
     "MLS101": "Unknown key (with a did-you-mean hint).",
     "MLS102": "A required key is missing.",

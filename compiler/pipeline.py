@@ -25,7 +25,7 @@ from compiler.language.project import Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
 from compiler.language.settings_keys import deprecated_keys
 from compiler.language.spec import API_VERSION, Spec
-from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, work_items
+from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, shared_spec_paths, work_items
 from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render import memo
@@ -364,7 +364,7 @@ def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, re
     if rollout_state:
         context.rollout_state = rollout_state
     work, missing = work_items(paths, root)
-    return context, work, missing_files(missing)
+    return context, work, [*missing_files(missing), *shared_spec_paths(work)]
 
 
 def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:

@@ -106,3 +106,20 @@ def work_items(paths: Sequence[Path] | None, root: Path) -> tuple[list[Work], li
 
 def missing_files(missing: Sequence[Path]) -> list[Diagnostic]:
     return [Diagnostic("MLS001", "no such file", file=display(p)) for p in missing]
+
+
+def shared_spec_paths(work: Sequence[Work]) -> list[Diagnostic]:
+    """Two spec files recorded under one spec path (`relative`: a spec outside the project root is
+    recorded by its file name). The spec path is a spec's identity in the manifest, the caches and the
+    per-spec shares of project-wide files: two specs under one would silently take each other's place."""
+    first: dict[str, str] = {}
+    found = []
+    for file, rel, _ in work:
+        if rel not in first:
+            first[rel] = file
+            continue
+        found.append(Diagnostic(
+            "MLS015", f"{file} and {first[rel]} are both recorded as the spec {rel!r}", file=file,
+            hint="keep specs under the project root (the directory of mlspec.yaml): a spec outside it is "
+                 "recorded by its file name alone, so give them different names or move them in"))
+    return found

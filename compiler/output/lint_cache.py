@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic, sort_diagnostics
-from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, work_items
+from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, shared_spec_paths, work_items
 from compiler.output import stamp
 
 
@@ -130,7 +130,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
             kept.update((rel, e) for rel, e in entries.items() if e.key)
             code = stamp.package_dirs(stamp.code_packages(checked.targets))
             stamp.save(path, LintCache(context, code, stamp.code_fingerprint(code), context_diagnostics, kept))
-    found = [*context_diagnostics, *missing_files(missing)]
+    found = [*context_diagnostics, *missing_files(missing), *shared_spec_paths(work)]
     for item in work:
         found.extend(entries[item[1]].diagnostics)
     return Linted(sort_diagnostics(found), len(work), len(todo))
