@@ -30,6 +30,7 @@ from compiler.language.yamlsource import Document, load_document, read_source
 from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render import memo
 from compiler.render.identity import identities
+from compiler.render.lazy_plans import LazyPlans
 from compiler.render.patch_checks import check_patches
 from compiler.render.patches import apply_patches, unmatched_project_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
@@ -419,15 +420,22 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     return results
 
 
-def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
-    """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
-    plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
-    sources = tuple(p.provenance.spec_path for p in plans)
+def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None,
+                    lazy: LazyPlans | None = None) -> None:
+    """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads.
+    `lazy`: the plans in name order, unpickled when a target reads one, instead of the specs' own."""
+    plans: Sequence[Plan]
+    if lazy is None:
+        plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
+        sources = tuple(p.provenance.spec_path for p in plans)
+    else:
+        plans, sources = lazy, lazy.spec_paths
     for spec in run_result.specs:
         memo.preload(spec.facts)
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
     shared = {t.name for t, _ in sharers(run_result.context.targets)}
-    parts = {name: {s.rel_path: s.parts[name] for s in run_result.specs if s.plan is not None and name in s.parts}
+    planned = set(sources)  # a reused spec's plan may not be loaded (`lazy`), but its parts are kept
+    parts = {name: {s.rel_path: s.parts[name] for s in run_result.specs if s.rel_path in planned and name in s.parts}
              for name in shared}
     for target, settings in run_result.context.targets:
         extra = {"parts": parts[target.name]} if target.name in shared else {}

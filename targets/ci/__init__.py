@@ -60,4 +60,4 @@ class CiTarget(Target):
         if plans:
             yield OutputFile("ci/repository-settings.yaml", "yaml", [repository_settings(plans, settings, parts)])
         if plans and settings.provider in ("github", "both"):
-            yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings)])
+            yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings, parts)])
