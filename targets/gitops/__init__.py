@@ -57,14 +57,20 @@ class GitOpsTarget(Target):
         from targets.gitops import argocd, flux
         from targets.gitops.kustomize import app_kustomization, kustomization
         from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
-        from targets.gitops.model_layout import layout_from_parts
+        from targets.gitops.model_layout import complete, layout_from_parts, policy
 
         config: GitOpsSettings = settings
         layout = layout_from_parts(rendered, plans, parts or {})
         if layout is None:
             layout = plan_layout(scan(rendered), plans)
+        shares = complete(plans, parts or {})  # the plans' names, spec paths and teams, without the plans
+        if shares is not None:
+            spec_of = {s.name: s.spec_path for s in shares}
+            teams = {team: namespaces for s in shares for team, namespaces in s.policy}
+        else:
+            spec_of = {p.name: p.provenance.spec_path for p in plans}
+            teams = {team: namespaces for p in plans for team, namespaces in policy(p)}
         out: list[OutputFile | Diagnostic] = []
-        spec_of = {p.name: p.provenance.spec_path for p in plans}
         names: dict[str, str] = {}
         unique = []
         for app in layout.apps:
@@ -95,10 +101,10 @@ class GitOpsTarget(Target):
                                        "repository's clone URL"))
         found: dict[str, list[dict[str, Any]]]
         if config.engine == "argocd":
-            found = {p: [o] for p, o in argocd.objects(layout.apps, plans, config).items()}
+            found = {p: [o] for p, o in argocd.objects(layout.apps, teams, config).items()}
             folder = argocd.DIR
         else:
-            found = flux.objects(layout.apps, plans, config)
+            found = flux.objects(layout.apps, teams, config)
             folder = flux.DIR
         for path, docs in sorted(found.items()):
             out.append(OutputFile(path, "yaml", docs))
