@@ -4,7 +4,6 @@ after one spec changed then unpickles none (compiler.output.incremental)."""
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -64,7 +63,8 @@ def _project(tmp_path: Path, config: str, edits: list[str]) -> Path:
     root = tmp_path / "project"
     (root / "specs").mkdir(parents=True)
     (root / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n" + config)
-    for index, edit in zip([3, 0, 2, 4, 1], [*edits, "", "", "", "", ""], strict=False):  # not in name order: the shares sort
+    # Not in name order: the shares sort themselves.
+    for index, edit in zip([3, 0, 2, 4, 1], [*edits, "", "", "", "", ""], strict=False):
         spec = _edit(make_spec(index), edit)
         (root / "specs" / f"model-{index:04d}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return root
@@ -141,11 +141,12 @@ def test_the_render_after_one_change_unpickles_no_plan(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(incremental.pickle, "loads", counting)
     result, change = render_to(out, jobs=1)
-    assert result.ok and change is not None
+    assert result.ok
+    assert change is not None
     assert sum(loads) == 0
     monkeypatch.setattr(incremental.pickle, "loads", real)
     # the same tree as a full render
-    os.environ["MLSPEC_INCREMENTAL"] = "0"
+    monkeypatch.setenv("MLSPEC_INCREMENTAL", "0")
     reference = tmp_path / "reference"
     assert render_to(reference, jobs=1)[0].ok
     assert _tree(out) == _tree(reference)
