@@ -41,6 +41,9 @@ class OutputFile:
     # content must start at byte 0 (Markdown front matter, JSON).
     comment: str | None = "#"
     sources: tuple[str, ...] = field(default=())  # spec paths; empty means the plan being rendered
+    # A project-wide file's content is a function of this key (and its path) alone, across renders: the
+    # core remembers its bytes by the key instead of by its whole content. "": by its content.
+    memo_key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

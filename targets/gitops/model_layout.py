@@ -13,6 +13,7 @@ the caller lays the whole tree out as before.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ class ModelLayout(NamedTuple):
     name: str  # the model's: the layout joins the shares in name order, as the plans come
     spec_path: str  # a diagnostic about the model's apps points at its spec
     policy: tuple[tuple[str, tuple[str, ...]], ...]  # mlspec.yaml's teams and namespaces (the same in every plan)
+    digest: str  # of the fields above: the model's project-wide files are remembered by it (OutputFile.memo_key)
 
 
 def _fields(app: App) -> tuple[Any, ...]:
@@ -42,8 +44,9 @@ def model_layout(plan: Plan, rendered: Mapping[str, bytes]) -> ModelLayout:
     prefix = f"{MODELS}{plan.name}/"
     own = {path: data for path, data in rendered.items() if path.startswith(prefix)}
     layout = plan_layout(scan(own), [plan])
-    return ModelLayout(len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps),
-                       plan.name, plan.provenance.spec_path, policy(plan))
+    fields = (len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps),
+              plan.name, plan.provenance.spec_path, policy(plan))
+    return ModelLayout(*fields, hashlib.sha256(repr(fields).encode()).hexdigest())
 
 
 def policy(plan: Plan) -> tuple[tuple[str, tuple[str, ...]], ...]:
