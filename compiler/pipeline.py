@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -31,6 +31,9 @@ from compiler.planning.plan import ActiveStage, Plan, build_plan
 from compiler.render import memo
 from compiler.render.patch_checks import check_patches
 from compiler.render.plugins import OutputFile, Registry, Target, discover
+
+if TYPE_CHECKING:
+    from compiler.render.lazy_plans import LazyPlans
 
 # Render-only modules (patches, serialize with the YAML emitters, identity) are imported where they are
 # used: a lint never needs them, and one spec's cold lint has a start-up budget (tests/test_cold_start.py).
@@ -424,15 +427,22 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     return results
 
 
-def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None) -> None:
-    """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads."""
-    plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
-    sources = tuple(p.provenance.spec_path for p in plans)
+def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None,
+                    lazy: LazyPlans | None = None) -> None:
+    """The project-wide files. `rendered` (default: every file in memory) is what `render_repository` reads.
+    `lazy`: the plans in name order, unpickled when a target reads one, instead of the specs' own."""
+    plans: Sequence[Plan]
+    if lazy is None:
+        plans = sorted((s.plan for s in run_result.specs if s.plan is not None), key=lambda p: p.name)
+        sources = tuple(p.provenance.spec_path for p in plans)
+    else:
+        plans, sources = lazy, lazy.spec_paths
     for spec in run_result.specs:
         memo.preload(spec.facts)
     owners = {path: target for spec in run_result.specs for path, target in spec.file_targets.items()}
     shared = {t.name for t, _ in sharers(run_result.context.targets)}
-    parts = {name: {s.rel_path: s.parts[name] for s in run_result.specs if s.plan is not None and name in s.parts}
+    planned = set(sources)  # a reused spec's plan may not be loaded (`lazy`), but its parts are kept
+    parts = {name: {s.rel_path: s.parts[name] for s in run_result.specs if s.rel_path in planned and name in s.parts}
              for name in shared}
     for target, settings in run_result.context.targets:
         extra = {"parts": parts[target.name]} if target.name in shared else {}
@@ -496,6 +506,9 @@ def serialize_memo(output: OutputFile, sources: tuple[str, ...], header: list[st
     from compiler.render.serialize import header_lines, serialize
 
     header = header_lines(sources) if header is None else header  # `header_lines(sources)`, when given
-    key = repr((output.path, output.format, output.comment, header, output.content))
+    # A target that knows what the content is a function of names it (OutputFile.memo_key): a short key
+    # instead of the repr of every file's whole content (a tenth of the project-wide phase).
+    data = output.content if not output.memo_key else ("memo_key", output.memo_key)
+    key = repr((output.path, output.format, output.comment, header, data))
     return memo.cached("serialize", hashlib.sha256(key.encode()).hexdigest(),
                        lambda: serialize(output, sources))

@@ -39,6 +39,7 @@ from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
 from compiler.render import memo
+from compiler.render.lazy_plans import LazyPlans
 from compiler.render.plugins import Registry
 
 
@@ -133,7 +134,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                      if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
     project_key = hashlib.sha256(repr((plan_digests, sorted(
         (n, cache_keys.state_digest(state, n)) for n in state))).encode()).hexdigest()
-    plans: dict[str, tuple[Plan, bytes]] | None = None
+    plans: dict[str, tuple[Plan | None, bytes]] | None = None
     reused_count = 0
     if project_key == index.project_key and cache_keys.intact(out, index.project_files, index.stats, touched):
         result.project_file_targets = dict(index.project_targets)
@@ -147,10 +148,14 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                       _ignore_cache=True, sink=sink)
-        result.specs = specs = [dataclasses.replace(s, plan=plans[s.rel_path][0]) if s.plan is None
-                                and s.rel_path in plans else s for s in specs]
+        lazy = None
+        if context.project.patches:  # unmatched_project_patches reads every spec's plan
+            result.specs = specs = [dataclasses.replace(s, plan=_plan(plans[s.rel_path])) if s.plan is None
+                                    and s.rel_path in plans else s for s in specs]
+        else:
+            lazy = _lazy_plans(specs, plans, index)
         before = len(result.extra)
-        _render_project(result, TreeFiles(out, specs))
+        _render_project(result, TreeFiles(out, specs), lazy)
         index.project_key, index.project_targets = project_key, dict(result.project_file_targets)
         index.project_diagnostics = result.extra[before:]
         project_entries = {p: entry(c, result.project_file_targets[p], PROJECT_OWNER,
@@ -238,20 +243,38 @@ def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
 
 
 def _all_plans(specs: list[SpecResult], reused: Mapping[str, SpecResult], cache: Path,
-               index: Index) -> dict[str, tuple[Plan, bytes]] | None:
-    """Every spec's plan: the fresh ones from memory, the reused ones from the plans file."""
+               index: Index) -> dict[str, tuple[Plan | None, bytes]] | None:
+    """Every spec's plan, pickled: the fresh ones from memory (with the plan), the reused ones from the plans
+    file (the plan None: `_plan` unpickles it when a target reads it, compiler.render.lazy_plans)."""
     if not cache_index.PLAN_TABLE:
         cache_index.PLAN_TABLE.update(cache_index.plan_classes())
     stored = cache_index.load_plans(cache, index.plans_token) if reused else {}
-    plans: dict[str, tuple[Plan, bytes]] = {}
+    plans: dict[str, tuple[Plan | None, bytes]] = {}
     for spec in specs:
         if spec.plan is not None:
             plans[spec.rel_path] = (spec.plan, cache_index.pickle_plan(spec.plan))
         elif spec.rel_path in reused:
             if spec.rel_path not in stored:
                 return None
-            plans[spec.rel_path] = (pickle.loads(stored[spec.rel_path]), stored[spec.rel_path])
+            plans[spec.rel_path] = (None, stored[spec.rel_path])
     return plans
+
+
+def _plan(found: tuple[Plan | None, bytes]) -> Plan:
+    plan, data = found
+    if plan is None:
+        plan = pickle.loads(data)
+        assert isinstance(plan, Plan)
+    return plan
+
+
+def _lazy_plans(specs: list[SpecResult], plans: Mapping[str, tuple[Plan | None, bytes]], index: Index) -> LazyPlans:
+    """The plans in name order (as `_render_project` sorts them), named from the index, unpickled when read."""
+    def name(spec: SpecResult) -> str:
+        return spec.plan.name if spec.plan is not None else index.specs[spec.rel_path].name or ""
+
+    order = sorted((s for s in specs if s.rel_path in plans), key=name)
+    return LazyPlans([s.rel_path for s in order], lambda: [_plan(plans[s.rel_path]) for s in order])
 
 
 def orphans(out: Path, run: Incremental) -> list[str]:

@@ -11,11 +11,11 @@ entry-point group as third-party ones, so they get no special treatment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +23,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.planning.plan import Plan
 
 ENTRY_POINT_GROUP = "mlspec.targets"
+T = TypeVar("T")
 
 
 class NoSettings(BaseModel):
@@ -40,6 +41,9 @@ class OutputFile:
     # content must start at byte 0 (Markdown front matter, JSON).
     comment: str | None = "#"
     sources: tuple[str, ...] = field(default=())  # spec paths; empty means the plan being rendered
+    # A project-wide file's content is a function of this key (and its path) alone, across renders: the
+    # core remembers its bytes by the key instead of by its whole content. "": by its content.
+    memo_key: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,11 @@ class Target:
         changed computes it for that spec alone. A target that defines this method is called as
         `render_project(plans, settings, parts=...)` and `render_repository(plans, settings, rendered,
         parts=...)`, `parts` mapping each plan's spec path (`plan.provenance.spec_path`) to its value;
-        a plan without an entry (its part failed) must be computed the slow way or not at all.
+        a plan without an entry (its part failed) must be computed the slow way or not at all. `parts`
+        has no key besides the plans' spec paths, so when it has as many entries as there are plans it
+        has every plan's, and a target may work from the parts alone (`every_part`): the core then
+        passes plans that are unpickled only when read (compiler.render.lazy_plans), and a render after
+        one spec changed reads none.
         """
         return None
 
@@ -123,6 +131,21 @@ class Target:
         and the target computes it from the bytes). Reading 15k files back costs more than rendering them.
         """
         return ()
+
+
+def every_part(plans: Sequence[Plan], parts: Mapping[str, Any] | None, kind: type[T],
+               make: Callable[[Plan], T]) -> list[tuple[str, T]]:
+    """(spec path, share) for every plan: from `parts` alone when it holds a `kind` for every plan (then
+    `plans`, perhaps loaded lazily, is not read: only its length), else `make(plan)` for the plans without
+    one. The order is `parts`' or the plans': a caller that needs an order sorts by what the share holds."""
+    if parts is not None and len(parts) == len(plans) and all(isinstance(v, kind) for v in parts.values()):
+        return [(path, value) for path, value in parts.items() if isinstance(value, kind)]
+    found = parts or {}
+    out = []
+    for plan in plans:
+        value = found.get(plan.provenance.spec_path)
+        out.append((plan.provenance.spec_path, value if isinstance(value, kind) else make(plan)))
+    return out
 
 
 @dataclass(slots=True)

@@ -62,4 +62,4 @@ class CiTarget(Target):
         if plans and settings.provider in ("github", "both"):
             from targets.ci.review import review_workflow
 
-            yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings)])
+            yield OutputFile("ci/github-review-workflow.yaml", "yaml", [review_workflow(plans, settings, parts)])

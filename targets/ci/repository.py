@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from compiler.planning.plan import Plan
+from compiler.render.plugins import every_part
 from targets.ci.settings import CiSettings
 
 
@@ -31,6 +32,8 @@ class RepositoryShare(NamedTuple):
     scheduled: bool  # a job runs in scheduled pipelines (the rollout's advance)
     environments: tuple[tuple[str, bool], ...]  # (CI environment, needs approval) of each job that has one
     approvers: tuple[str, ...]
+    name: str  # the model's: the files list models by name
+    spec_path: str  # the review workflow watches it
 
 
 def repository_share(plan: Plan, settings: CiSettings) -> RepositoryShare:
@@ -39,7 +42,7 @@ def repository_share(plan: Plan, settings: CiSettings) -> RepositoryShare:
     jobs = build_jobs(plan, settings)
     return RepositoryShare(any(job.scheduled for job in jobs),
                            tuple((job.environment, job.approval) for job in jobs if job.environment is not None),
-                           tuple(approvers(plan)))
+                           tuple(approvers(plan)), plan.name, plan.provenance.spec_path)
 
 
 def repository_settings(plans: Sequence[Plan], settings: CiSettings,
@@ -49,16 +52,14 @@ def repository_settings(plans: Sequence[Plan], settings: CiSettings,
 
     envs: dict[str, dict[str, Any]] = {}
     rollouts: list[str] = []
-    for plan in plans:
-        share = (shares or {}).get(plan.provenance.spec_path)
-        if not isinstance(share, RepositoryShare):
-            share = repository_share(plan, settings)
+    # Order-free: every list below is sorted, so the shares' order (every_part's) does not matter.
+    for _, share in every_part(plans, shares, RepositoryShare, lambda p: repository_share(p, settings)):
         if share.scheduled:
-            rollouts.append(plan.name)
+            rollouts.append(share.name)
         for environment, approval in share.environments:
             entry = envs.setdefault(environment, {
                 "name": environment, "models": [], "approval_required": False, "reviewers": set()})
-            entry["models"].append(plan.name)
+            entry["models"].append(share.name)
             if approval:
                 entry["approval_required"] = True
                 entry["reviewers"].update(share.approvers)

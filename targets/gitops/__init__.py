@@ -18,6 +18,7 @@ above are joined from cached shares instead of a scan of the whole tree.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,14 +58,27 @@ class GitOpsTarget(Target):
         from targets.gitops import argocd, flux
         from targets.gitops.kustomize import app_kustomization, kustomization
         from targets.gitops.layout import KUSTOMIZATION, plan_layout, scan
-        from targets.gitops.model_layout import layout_from_parts
+        from targets.gitops.model_layout import complete, layout_from_parts, policy
 
         config: GitOpsSettings = settings
         layout = layout_from_parts(rendered, plans, parts or {})
+        shares = complete(plans, parts or {})  # the plans' names, spec paths and teams, without the plans
+        # A model's apps and folders came from its share alone: its files are remembered by the share's digest.
+        digests = {s.name: s.digest for s in shares or ()} if layout is not None else {}
         if layout is None:
             layout = plan_layout(scan(rendered), plans)
+        settings_key = hashlib.sha256(repr(config).encode()).hexdigest()
+
+        def key(model: str, *more: str) -> str:
+            return f"{digests[model]}:{settings_key}:{':'.join(more)}" if model in digests else ""
+
+        if shares is not None:
+            spec_of = {s.name: s.spec_path for s in shares}
+            teams = {team: namespaces for s in shares for team, namespaces in s.policy}
+        else:
+            spec_of = {p.name: p.provenance.spec_path for p in plans}
+            teams = {team: namespaces for p in plans for team, namespaces in policy(p)}
         out: list[OutputFile | Diagnostic] = []
-        spec_of = {p.name: p.provenance.spec_path for p in plans}
         names: dict[str, str] = {}
         unique = []
         for app in layout.apps:
@@ -80,10 +94,13 @@ class GitOpsTarget(Target):
         for folder, files in sorted(layout.missing_kustomizations.items()):
             # Every file here is project-wide (a partial render keeps it), so its header names the full
             # render as the way to regenerate it, even where only one spec's folders are listed.
-            out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml", [kustomization(files)]))
+            model = folder[len("models/"):].partition("/")[0] if folder.startswith("models/") else ""
+            out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml", [kustomization(files)],
+                                  memo_key=key(model, "folder")))
         for app in layout.apps:
             doc = app_kustomization(app, waves=config.engine == "argocd")
-            out.append(OutputFile(f"{app.path}/{KUSTOMIZATION}", "yaml", [doc]))
+            out.append(OutputFile(f"{app.path}/{KUSTOMIZATION}", "yaml", [doc],
+                                  memo_key=key(app.model, "app", app.name)))
         out.append(OutputFile(KUSTOMIZATION, "yaml", [kustomization(a.path for a in layout.apps)]))
         if config.engine == "none":
             return out
@@ -95,13 +112,17 @@ class GitOpsTarget(Target):
                                        "repository's clone URL"))
         found: dict[str, list[dict[str, Any]]]
         if config.engine == "argocd":
-            found = {p: [o] for p, o in argocd.objects(layout.apps, plans, config).items()}
+            found = {p: [o] for p, o in argocd.objects(layout.apps, teams, config).items()}
             folder = argocd.DIR
+            # An Application is a function of its app, its tenant (the team, or the platform) and the settings.
+            keys = {f"{folder}/applications/{a.name}.yaml": key(a.model, "application", a.name, a.team,
+                                                                str(bool(a.environment))) for a in layout.apps}
         else:
-            found = flux.objects(layout.apps, plans, config)
+            found = flux.objects(layout.apps, teams, config)
             folder = flux.DIR
+            keys = {}
         for path, docs in sorted(found.items()):
-            out.append(OutputFile(path, "yaml", docs))
+            out.append(OutputFile(path, "yaml", docs, memo_key=keys.get(path, "")))
         prefix = folder + "/"
         out.append(OutputFile(f"{folder}/{KUSTOMIZATION}", "yaml",
                               [kustomization(p[len(prefix):] for p in found)]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.planning.plan import Plan
 from targets.gitops.layout import App, engine_labels, tenants
 from targets.gitops.settings import GitOpsSettings
 
@@ -85,11 +84,12 @@ def root_application(settings: GitOpsSettings) -> dict[str, Any]:
     }
 
 
-def objects(apps: Sequence[App], plans: Sequence[Plan], settings: GitOpsSettings) -> dict[str, dict[str, Any]]:
+def objects(apps: Sequence[App], policy: Mapping[str, Sequence[str]],
+            settings: GitOpsSettings) -> dict[str, dict[str, Any]]:
     """File path -> object, for every Argo CD object."""
     out: dict[str, dict[str, Any]] = {}
     project_of: dict[str, str] = {}
-    for tenant in tenants(apps, plans, settings.platformProject):
+    for tenant in tenants(apps, policy, settings.platformProject):
         shared = tenant.name == settings.platformProject
         description = ("mlspec objects in shared platform namespaces (pipeline schedules)" if shared
                        else f"Models of team {tenant.name}, rendered by mlspec")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compiler.planning.plan import Plan
 from targets.gitops.layout import App, Tenant, engine_labels, plural, tenants
 from targets.gitops.settings import GitOpsSettings
 
@@ -82,10 +81,11 @@ def tenant_objects(tenant: Tenant, settings: GitOpsSettings) -> list[dict[str, A
     return docs
 
 
-def objects(apps: Sequence[App], plans: Sequence[Plan], settings: GitOpsSettings) -> dict[str, list[dict[str, Any]]]:
+def objects(apps: Sequence[App], policy: Mapping[str, Sequence[str]],
+            settings: GitOpsSettings) -> dict[str, list[dict[str, Any]]]:
     """File path -> its documents, for every Flux object and the tenants' RBAC."""
     out: dict[str, list[dict[str, Any]]] = {f"{DIR}/gitrepository.yaml": [git_repository(settings)]}
-    for tenant in tenants(apps, plans, settings.platformProject):
+    for tenant in tenants(apps, policy, settings.platformProject):
         out[f"{DIR}/tenants/{tenant.name}.yaml"] = tenant_objects(tenant, settings)
         for app in tenant.apps:
             labels = engine_labels(**{"mlspec.dev/model": app.model, "mlspec.dev/team": app.team,

@@ -320,11 +320,10 @@ class Tenant:
         return sorted({(str(o["apiVersion"]).rpartition("/")[0], str(o["kind"])) for o in self.objects})
 
 
-def tenants(apps: Sequence[App], plans: Sequence[Plan], platform: str) -> list[Tenant]:
+def tenants(apps: Sequence[App], policy: Mapping[str, Sequence[str]], platform: str) -> list[Tenant]:
     """Environment apps belong to their team, whose namespaces are the policy's (mlspec.yaml) or, without
     one, the ones its specs use; environment-less apps (pipeline schedules in the platform's namespace)
     belong to `platform`, limited to the namespaces they use."""
-    policy = {t.name: t.namespaces for p in plans for t in p.project.teams}
     by_team: dict[str, list[App]] = {}
     shared: list[App] = []
     for app in apps:

@@ -13,6 +13,7 @@ the caller lays the whole tree out as before.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -28,6 +29,10 @@ class ModelLayout(NamedTuple):
     files: int  # how many of the spec's files lie under models/<model>/: anything else there is foreign
     missing: dict[str, list[str]]  # folder -> manifest files, for folders without a kustomization
     apps: tuple[tuple[Any, ...], ...]  # the model's apps, each as App's fields in order
+    name: str  # the model's: the layout joins the shares in name order, as the plans come
+    spec_path: str  # a diagnostic about the model's apps points at its spec
+    policy: tuple[tuple[str, tuple[str, ...]], ...]  # mlspec.yaml's teams and namespaces (the same in every plan)
+    digest: str  # of the fields above: the model's project-wide files are remembered by it (OutputFile.memo_key)
 
 
 def _fields(app: App) -> tuple[Any, ...]:
@@ -39,7 +44,20 @@ def model_layout(plan: Plan, rendered: Mapping[str, bytes]) -> ModelLayout:
     prefix = f"{MODELS}{plan.name}/"
     own = {path: data for path, data in rendered.items() if path.startswith(prefix)}
     layout = plan_layout(scan(own), [plan])
-    return ModelLayout(len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps))
+    fields = (len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps),
+              plan.name, plan.provenance.spec_path, policy(plan))
+    return ModelLayout(*fields, hashlib.sha256(repr(fields).encode()).hexdigest())
+
+
+def policy(plan: Plan) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((t.name, t.namespaces) for t in plan.project.teams)
+
+
+def complete(plans: Sequence[Plan], parts: Mapping[str, Any]) -> list[ModelLayout] | None:
+    """Every model's share in name order (the plans'), without reading a plan; None when one is missing."""
+    if len(parts) != len(plans) or not all(isinstance(v, ModelLayout) for v in parts.values()):
+        return None
+    return sorted((v for v in parts.values() if isinstance(v, ModelLayout)), key=lambda v: v.name)
 
 
 def layout_from_parts(rendered: Mapping[str, bytes], plans: Sequence[Plan],
@@ -47,11 +65,12 @@ def layout_from_parts(rendered: Mapping[str, bytes], plans: Sequence[Plan],
     """The layout of the whole tree from the models' shares and the other files; None when they do not
     suffice (then `plan_layout(scan(rendered), plans)` is the answer)."""
     shares: dict[str, ModelLayout] = {}
-    for plan in plans:
-        part = parts.get(plan.provenance.spec_path)
-        if not isinstance(part, ModelLayout) or plan.name in shares:
+    for part in complete(plans, parts) or []:
+        if part.name in shares:
             return None
-        shares[plan.name] = part
+        shares[part.name] = part
+    if not shares and plans:
+        return None
     counts = dict.fromkeys(shares, 0)
     others: dict[str, bytes] = {}
     for path in rendered:
@@ -66,8 +85,7 @@ def layout_from_parts(rendered: Mapping[str, bytes], plans: Sequence[Plan],
         return None  # something besides the model's own spec wrote into its folders
     # The other files are never under models/, so they add missing kustomizations and no apps.
     layout = plan_layout(scan(others), [])
-    for plan in plans:
-        share = shares[plan.name]
+    for share in shares.values():  # in name order, as the plans come
         layout.missing_kustomizations.update(share.missing)
         layout.apps.extend(App(*fields) for fields in share.apps)
     return layout

@@ -61,9 +61,13 @@ class GovernanceTarget(Target):
     def locations(self, plan: Plan, settings: Any, environment: str) -> Locations:
         return Locations(audit_seed=audit_path(plan))
 
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        config = project_settings(settings)
+        return codeowners.share(plan, include_specs=config.include_specs, spec_prefix=config.spec_prefix)
+
     def render_project(self, plans: Sequence[Plan], settings: Any,
                        parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         config = project_settings(settings)
         text = codeowners.render(plans, path=config.codeowners_path, include_specs=config.include_specs,
-                                 spec_prefix=config.spec_prefix, default_owners=config.default_owners)
+                                 spec_prefix=config.spec_prefix, default_owners=config.default_owners, parts=parts)
         return [OutputFile(config.codeowners_path, "text", text)]

@@ -9,10 +9,12 @@ differently), owners are `@user`, `@org/team` or an email. Anything else is refu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from compiler.planning.plan import OwnerPlan, Plan
+from compiler.render.plugins import every_part
 
 CODE_OWNER_ROLES = ("owner", "approver")
 
@@ -75,20 +77,34 @@ def rules_for(plan: Plan, *, include_specs: bool, spec_prefix: str) -> list[Rule
     return rules
 
 
+class OwnersShare(NamedTuple):
+    """One model's CODEOWNERS section (GovernanceTarget.project_part): its name, for the order, and its lines."""
+
+    name: str
+    lines: tuple[str, ...]  # empty: the model has no valid owner
+
+
+def share(plan: Plan, *, include_specs: bool, spec_prefix: str) -> OwnersShare:
+    rules = rules_for(plan, include_specs=include_specs, spec_prefix=spec_prefix)
+    if not rules:
+        return OwnersShare(plan.name, ())
+    return OwnersShare(plan.name, ("", f"# {plan.name} (risk {plan.risk}, team {plan.team})",
+                                   *(rule.line() for rule in rules)))
+
+
 def render(plans: Sequence[Plan], *, path: str, include_specs: bool, spec_prefix: str,
-           default_owners: Sequence[str]) -> str:
+           default_owners: Sequence[str], parts: Mapping[str, Any] | None = None) -> str:
+    """The file; `parts` (spec path -> OwnersShare) spares the plans (compiler.render.plugins.every_part)."""
+    shares = [s for _, s in every_part(plans, parts, OwnersShare,
+                                       lambda p: share(p, include_specs=include_specs, spec_prefix=spec_prefix))]
     defaults = tuple(dict.fromkeys(o for o in default_owners if is_owner(o)))
     out = ["# Owners come from each spec's `owners` (roles owner and approver: GitHub handle, else email).",
            "# The last matching rule wins, so per-model rules follow the catch-all."]
     if defaults:
         out += ["", "# Project default (targets.governance.defaultOwners in mlspec.yaml)",
                 Rule("*", defaults).line()]
-    for plan in sorted(plans, key=lambda p: p.name):  # the core sorts too; the file must not depend on it
-        rules = rules_for(plan, include_specs=include_specs, spec_prefix=spec_prefix)
-        if not rules:
-            continue
-        out += ["", f"# {plan.name} (risk {plan.risk}, team {plan.team})"]
-        out += [rule.line() for rule in rules]
+    for found in sorted(shares, key=lambda s: s.name):  # the core sorts too; the file must not depend on it
+        out += found.lines
     if defaults:
         out += ["", "# This file itself", Rule(f"/{path}", defaults).line()]
     return "\n".join(out) + "\n"

@@ -243,17 +243,21 @@ class PrometheusTarget(Target):
         return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta,
                 "spec": data}
 
+    def project_part(self, plan: Plan, settings: Any, rendered: Mapping[str, bytes]) -> Any:
+        return alertmanager.share(plan)
+
     def render_project(self, plans: Sequence[Plan], settings: Any,
                        parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         assert isinstance(settings, PrometheusSettings)
         if not plans:
             return []
-        sources = tuple(sorted(p.provenance.spec_path for p in plans))
+        shares = alertmanager.shares_of(plans, parts)
+        sources = tuple(sorted(s.spec_path for s in shares))
         out = [OutputFile(f"prometheus/alertmanager/teams/{team}.yaml", "yaml",
-                          [alertmanager.team_fragment(team, plans, settings)], sources=sources)
-               for team in alertmanager.teams(plans)]
+                          [alertmanager.team_fragment(team, shares, settings)], sources=sources)
+               for team in alertmanager.teams(shares)]
         out.append(OutputFile("prometheus/alertmanager/alertmanager.yml", "yaml",
-                              [alertmanager.config(plans, settings)], sources=sources))
+                              [alertmanager.config(shares, settings)], sources=sources))
         return out
 
 

@@ -9,11 +9,12 @@ and PagerDuty keys are read from files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from compiler.language.units import format_duration
-from compiler.planning.plan import Plan
+from compiler.planning.plan import Plan, TeamPlan
+from compiler.render.plugins import every_part
 from targets.prometheus.promql import quote
 from targets.prometheus.settings import PrometheusSettings, TeamReceivers
 
@@ -27,13 +28,35 @@ def matcher(name: str, value: str) -> str:
     return f"{name}={quote(value)}"
 
 
-def teams(plans: Sequence[Plan]) -> list[str]:
-    return sorted({plan.team for plan in plans} | {m.team for plan in plans for m in plan.monitors})
+class AlertShare(NamedTuple):
+    """What the Alertmanager config reads of one model (PrometheusTarget.project_part)."""
+
+    name: str
+    spec_path: str  # the files name their sources
+    teams: tuple[str, ...]  # the model's team, then its monitors' teams
+    owner_emails: tuple[str, ...]  # monitors' `owner` addresses
+    retrain_route: dict[str, Any] | None  # the route to the retraining webhook, when a monitor retrains
+    project_teams: tuple[TeamPlan, ...]  # mlspec.yaml's teams (the same in every plan of a render)
 
 
-def receivers_of(team: str, plans: Sequence[Plan], settings: PrometheusSettings) -> TeamReceivers:
+def share(plan: Plan) -> AlertShare:
+    return AlertShare(plan.name, plan.provenance.spec_path, (plan.team, *(m.team for m in plan.monitors)),
+                      tuple(m.owner_email for m in plan.monitors if m.owner_email), retrain_route(plan),
+                      plan.project.teams)
+
+
+def shares_of(plans: Sequence[Plan], parts: Mapping[str, Any] | None) -> list[AlertShare]:
+    """Every model's share in name order (the plans' order), from `parts` when it has them all."""
+    return sorted((s for _, s in every_part(plans, parts, AlertShare, share)), key=lambda s: s.name)
+
+
+def teams(shares: Sequence[AlertShare]) -> list[str]:
+    return sorted({team for s in shares for team in s.teams})
+
+
+def receivers_of(team: str, shares: Sequence[AlertShare], settings: PrometheusSettings) -> TeamReceivers:
     configured = settings.alertmanager.teams.get(team)
-    project = next((t for p in plans for t in p.project.teams if t.name == team), None)
+    project = next((t for s in shares for t in s.project_teams if t.name == team), None)
     return TeamReceivers(
         email=(configured.email if configured else None) or (project.email if project else None),
         slackChannel=(configured.slackChannel if configured else None) or (project.slack if project else None),
@@ -46,9 +69,9 @@ def receiver_name(team: str, severity: str) -> str:
     return f"{team}-{severity}"
 
 
-def team_fragment(team: str, plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any]:
+def team_fragment(team: str, shares: Sequence[AlertShare], settings: PrometheusSettings) -> dict[str, Any]:
     """`route` (a child of the root route) and `receivers` for one team."""
-    config = receivers_of(team, plans, settings)
+    config = receivers_of(team, shares, settings)
     receivers = []
     for severity in SEVERITIES:
         receiver: dict[str, Any] = {"name": receiver_name(team, severity)}
@@ -70,39 +93,40 @@ def team_fragment(team: str, plans: Sequence[Plan], settings: PrometheusSettings
     return {"route": route, "receivers": receivers}
 
 
-def owners(plans: Sequence[Plan]) -> list[str]:
-    return sorted({m.owner_email for plan in plans for m in plan.monitors if m.owner_email})
+def owners(shares: Sequence[AlertShare]) -> list[str]:
+    return sorted({email for s in shares for email in s.owner_emails})
 
 
 def owner_receiver(email: str) -> str:
     return f"owner-{email}"
 
 
-def owner_routes(plans: Sequence[Plan]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def owner_routes(shares: Sequence[AlertShare]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A monitor's `owner: <email>` gets its alerts by email (rules carry the `owner` label); the route
     continues, so the team's receivers still hear about it."""
     routes, receivers = [], []
-    for email in owners(plans):
+    for email in owners(shares):
         routes.append({"receiver": owner_receiver(email), "matchers": [matcher("owner", email)], "continue": True})
         receivers.append({"name": owner_receiver(email), "email_configs": [{"to": email, "send_resolved": True}]})
     return routes, receivers
 
 
-def retrain_routes(plans: Sequence[Plan]) -> list[dict[str, Any]]:
-    routes = []
-    for plan in plans:
-        if not any(retrains(plan, m.name) for m in plan.monitors):
-            continue
-        retraining = plan.pipeline.retraining
-        cooldown = retraining.cooldown_seconds if retraining else DEFAULT_COOLDOWN_SECONDS
-        routes.append({
-            "receiver": RETRAIN_RECEIVER,
-            "matchers": [matcher("retrain", "true"), matcher("model", plan.name)],
-            "group_by": ["model", "model_version", "environment", "monitor"],
-            "repeat_interval": format_duration(max(cooldown, 60) * 1000),
-            "continue": True,
-        })
-    return routes
+def retrain_route(plan: Plan) -> dict[str, Any] | None:
+    if not any(retrains(plan, m.name) for m in plan.monitors):
+        return None
+    retraining = plan.pipeline.retraining
+    cooldown = retraining.cooldown_seconds if retraining else DEFAULT_COOLDOWN_SECONDS
+    return {
+        "receiver": RETRAIN_RECEIVER,
+        "matchers": [matcher("retrain", "true"), matcher("model", plan.name)],
+        "group_by": ["model", "model_version", "environment", "monitor"],
+        "repeat_interval": format_duration(max(cooldown, 60) * 1000),
+        "continue": True,
+    }
+
+
+def retrain_routes(shares: Sequence[AlertShare]) -> list[dict[str, Any]]:
+    return [s.retrain_route for s in shares if s.retrain_route is not None]
 
 
 def retrains(plan: Plan, monitor: str) -> bool:
@@ -113,10 +137,10 @@ def retrains(plan: Plan, monitor: str) -> bool:
     return retraining is None or retraining.on_drift
 
 
-def config(plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any]:
+def config(shares: Sequence[AlertShare], settings: PrometheusSettings) -> dict[str, Any]:
     am = settings.alertmanager
-    fragments = [team_fragment(team, plans, settings) for team in teams(plans)]
-    by_owner, owner_receivers = owner_routes(plans)
+    fragments = [team_fragment(team, shares, settings) for team in teams(shares)]
+    by_owner, owner_receivers = owner_routes(shares)
     return {
         "global": {
             "smtp_smarthost": am.smtpSmarthost,
@@ -130,7 +154,7 @@ def config(plans: Sequence[Plan], settings: PrometheusSettings) -> dict[str, Any
             "group_wait": am.groupWait,
             "group_interval": am.groupInterval,
             "repeat_interval": am.repeatInterval,
-            "routes": [*retrain_routes(plans), *by_owner, *(f["route"] for f in fragments)],
+            "routes": [*retrain_routes(shares), *by_owner, *(f["route"] for f in fragments)],
         },
         "receivers": [
             {"name": NULL_RECEIVER},
