@@ -324,7 +324,7 @@ def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path
 
 
 def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """render_incremental pauses it (compiler.output.incremental._collector); a failure must not leave it off."""
+    """render_incremental pauses it (compiler.output.collector); a failure must not leave it off."""
     out = project.parent / "out"
     _render(out, incremental=True)
     assert gc.isenabled()

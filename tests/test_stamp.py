@@ -155,11 +155,11 @@ def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> Non
     manifest = load_manifest(out)
     assert manifest is not None
     before = stamp.inputs(project, out)
-    stamp.record_render(path, before, out, [], manifest.files, [], 2)
+    stamp.record_render(path, before, out, ([], []), manifest.files, [], 2)
     assert stamp.load(path, stamp.RenderStamp) is not None  # recorded when nothing moved
     path.unlink()
     _spec(project, 0, description="edited while rendering")
-    stamp.record_render(path, before, out, [], manifest.files, [], 2)
+    stamp.record_render(path, before, out, ([], []), manifest.files, [], 2)
     assert stamp.load(path, stamp.RenderStamp) is None
 
 

@@ -7,7 +7,7 @@ are cached; compiler.output.stamp) answer from here before anything heavy is imp
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from compiler.diagnostics import Diagnostic
@@ -45,15 +45,21 @@ def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path, onerror=_unreadable_dir):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in filenames:
-                    if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
-                        found.add(Path(dirpath) / name)
+            found.update(map(Path, spec_files_under(path, _unreadable_dir)))
         else:
             found.add(path)
     resolved = resolve_all(found)
     return sorted(found, key=lambda p: resolved[p].as_posix())
+
+
+def spec_files_under(directory: Path, onerror: Callable[[OSError], object] | None = None) -> Iterator[str]:
+    """The spec files below `directory` (hidden directories skipped), in walk order: what a run over a
+    directory reads, and what the render stamp (compiler.output.stamp) stats."""
+    for dirpath, dirnames, filenames in os.walk(directory, onerror=onerror):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
+                yield os.path.join(dirpath, name)
 
 
 def resolve_all(paths: Iterable[Path]) -> dict[Path, Path]:

@@ -193,7 +193,7 @@ class Builder:
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        keys, values = self.source.keys, self.source.values
+        keys = self.source.keys
         for key_node, value_node in node.value:
             if type(key_node) is ScalarNode and key_node.value.isascii():
                 key = key_node.value  # libyaml's ASCII key, as `_text` returns it
@@ -214,17 +214,7 @@ class Builder:
                 continue
             mark = key_node.start_mark
             keys[child] = (mark.line + 1, mark.column + 1)
-            # Inline `_child`'s common case (see there): a name as the value.
-            if (type(value_node) is ScalarNode and value_node.tag == PLAIN_TAG and depth < MAX_DEPTH
-                    and self.nodes < MAX_NODES):
-                text = value_node.value
-                if text[:1].isalpha() and text.isascii() and text not in _KEYWORDS:
-                    self.nodes += 1
-                    mark = value_node.start_mark
-                    values[child] = (mark.line + 1, mark.column + 1)
-                    out[key] = text
-                    continue
-            out[key] = self.build(value_node, child, depth + 1)
+            out[key] = self._child(value_node, child, depth + 1)
         return out
 
     def _text(self, node: Node, path: Path) -> str:

@@ -20,13 +20,10 @@ from compiler.planning.plan import ActiveStage
 Stat = stamp.Stat
 
 
-def code_fingerprint(context: Context) -> list[Any]:
-    """The compiler's and the targets' code by stat (compiler.output.stamp walks it the same way): an edited
-    target invalidates the cache even in an editable install, where the version number does not change."""
-    return stamp.code_fingerprint(stamp.package_dirs(stamp.code_packages(context.targets)))
-
-
-def context_key(context: Context, out: Path) -> str:
+def context_key(context: Context, out: Path, code: stamp.Code | None = None) -> str:
+    """The key of everything a cached spec depends on besides itself. `code`: stamp.installed_code, when the
+    run has it already; the code is part of the key so an edited target invalidates the cache even in an
+    editable install, where the version number does not change."""
     project_file = context.root / "mlspec.yaml"
     try:
         project_bytes = project_file.read_bytes()
@@ -35,7 +32,7 @@ def context_key(context: Context, out: Path) -> str:
     parts = [
         __version__, sys.version, str(context.root), str(out.resolve()), project_bytes.hex(),
         repr(context.project), [(t.name, type(t).__module__, repr(s)) for t, s in context.targets],
-        repr(context.diagnostics), code_fingerprint(context),
+        repr(context.diagnostics), (code or stamp.installed_code(context.targets))[1],
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 

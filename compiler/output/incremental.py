@@ -20,11 +20,9 @@ of an unchanged render (compiler.output.stamp) comes before all of them.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import hashlib
 import pickle
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
+from compiler.output.collector import collector
 from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, file_entry, load_manifest, spec_entry
 from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, entry_text, manifest_json
@@ -57,23 +56,7 @@ class Incremental:
     plans: dict[str, bytes] | None = None  # every spec's pickled plan, when they were all in memory
     previous: set[str] | None = None  # what the manifest on disk lists, when the index knows it
     staged: list[str] = field(default_factory=list)  # rendered now and staged already (compiler.output.staged)
-
-
-@contextmanager
-def _collector(enabled: bool) -> Iterator[None]:
-    """Python's cycle collector on or off within the block, as it was after it."""
-    was = gc.isenabled()
-    if enabled:
-        gc.enable()
-    else:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-        else:
-            gc.disable()
+    code: stamp.Code = ([], [])  # the code that ran (stamp.installed_code), for the render stamp
 
 
 def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
@@ -89,7 +72,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     were a quarter of a render after one spec changed. It runs while specs render (most target code);
     whatever cycles the project-wide hooks leave are collected once it is back on.
     """
-    with _collector(False):
+    with collector(False):
         return _render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                    ignore_cache=_ignore_cache, sink=sink)
 
@@ -99,7 +82,8 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                         ignore_cache: bool, sink: Callable[[SpecResult], None] | None) -> Incremental:
     context, work, extra = prepare(None, registry=registry, rollout_state=rollout_state)
     cache = cache_index.cache_path(context.root, out)
-    key = cache_keys.context_key(context, out)
+    code = stamp.installed_code(context.targets)
+    key = cache_keys.context_key(context, out, code)
     index = Index(key) if ignore_cache else cache_index.load(cache, key)
     state = context.rollout_state
     touched = [False]
@@ -122,14 +106,14 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             reused[rel] = cached.result
         else:
             todo.append(item)
-    with _collector(True):  # target code runs here
+    with collector(True):  # target code runs here
         fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}
     manifest = Manifest()
     if not result.ok:
-        return Incremental(result, files, manifest, 0, len(fresh), index, cache)
+        return Incremental(result, files, manifest, 0, len(fresh), index, cache, code=code)
     plan_digests = [(s.rel_path, s.plan.digest if s.plan else index.specs[s.rel_path].manifest["plan_digest"]
                      if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
     project_key = hashlib.sha256(repr((plan_digests, sorted(
@@ -214,7 +198,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     if (not fresh and index.cold_loaded is False and index.manifest_sha
             and cache_keys.intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
-        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged)
+        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged, code)
     cache_index.load_cold(cache, index)
     if plans is not None:
         index.memo = memo.used()
@@ -227,7 +211,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text
     return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
-                       None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged)
+                       None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged, code)
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:

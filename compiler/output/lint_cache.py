@@ -20,6 +20,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, sort_diagnostics
 from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, shared_spec_paths, work_items
 from compiler.output import stamp
+from compiler.output.collector import collector
 
 
 @dataclass(slots=True)
@@ -96,9 +97,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
         # Start-up (the pipeline's and the targets' modules, the context, the first spec's validators)
         # allocates objects that live for the whole run: the collector's ~90 passes over them were ~5% of
         # one spec's cold lint and freed ~1,000 small objects. Collection resumes once they are frozen.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector(False):
             from compiler.pipeline import PARALLEL_THRESHOLD, _one, _run_all, make_context
 
             checked = make_context(root)
@@ -111,9 +110,6 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
             # collector's full passes skip it while each spec's short-lived objects come and go (a few
             # percent of a lint), and forked workers do not touch its pages to collect it.
             gc.freeze()
-        finally:
-            if collecting:
-                gc.enable()
         try:
             results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
                                 parallel_threshold=PARALLEL_THRESHOLD)
@@ -128,8 +124,8 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
         if enabled:
             kept = {} if not paths or cache is None else dict(cache.specs)
             kept.update((rel, e) for rel, e in entries.items() if e.key)
-            code = stamp.package_dirs(stamp.code_packages(checked.targets))
-            stamp.save(path, LintCache(context, code, stamp.code_fingerprint(code), context_diagnostics, kept))
+            code, code_stats = stamp.installed_code(checked.targets)
+            stamp.save(path, LintCache(context, code, code_stats, context_diagnostics, kept))
     found = [*context_diagnostics, *missing_files(missing), *shared_spec_paths(work)]
     for item in work:
         found.extend(entries[item[1]].diagnostics)

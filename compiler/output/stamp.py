@@ -20,13 +20,13 @@ import functools
 import hashlib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from compiler.diagnostics import Diagnostic
-from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, SPEC_SUFFIXES, STATE_DIR, Work, run_root
+from compiler.language.specfiles import MANIFEST_NAME, PROJECT_FILE, STATE_DIR, Work, run_root, spec_files_under
 from compiler.output import sealed
 
 CACHE_ENV = "MLSPEC_CACHE_DIR"
@@ -107,6 +107,16 @@ def code_packages(targets: Iterable[tuple[Any, Any]]) -> list[str]:
     return sorted({"compiler", *(type(t).__module__.split(".")[0] for t, _ in targets)})
 
 
+Code = tuple[list[str], list[tuple[str, int, int]]]  # package directories, their fingerprint
+
+
+def installed_code(targets: Iterable[tuple[Any, Any]]) -> Code:
+    """The directories of the code a run executes (the compiler and the enabled targets) and their
+    fingerprint: walked once per run, for the render cache's key and the stamp alike."""
+    directories = package_dirs(code_packages(targets))
+    return directories, code_fingerprint(directories)
+
+
 def package_dirs(modules: Iterable[str]) -> list[str]:
     """The source directories of the named top-level packages (already imported)."""
     found: set[str] = set()
@@ -145,14 +155,7 @@ class Inputs:
 def _spec_listing(root: Path) -> list[tuple[str, Stat | None]]:
     """The files compiler.language.specfiles.discover_specs finds under specs/, by stat (following links, so a
     link pointed elsewhere differs), in walk order: cheaper than its sorting by resolved path."""
-    found: list[tuple[str, Stat | None]] = []
-    for dirpath, dirnames, filenames in os.walk(root / "specs"):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith(SPEC_SUFFIXES) and name != PROJECT_FILE:
-                path = os.path.join(dirpath, name)
-                found.append((path, stat_of(path)))
-    return found
+    return [(path, stat_of(path)) for path in spec_files_under(root / "specs")]
 
 
 def inputs(root: Path, out: Path | None) -> Inputs:
@@ -221,7 +224,7 @@ def load(path: Path, kind: type) -> Any:
     return None
 
 
-def record_render(path: Path, before: Inputs, out: Path, code: Sequence[str], manifest_files: Iterable[str],
+def record_render(path: Path, before: Inputs, out: Path, code: Code, manifest_files: Iterable[str],
                   diagnostics: list[Diagnostic], specs: int, known: Mapping[str, Stat] | None = None) -> None:
     """Stamp a render that left `out` current. `before` was taken before the run read its inputs; `known`:
     stats this run already took of its output files (compiler.output.incremental checks or writes each)."""
@@ -235,7 +238,7 @@ def record_render(path: Path, before: Inputs, out: Path, code: Sequence[str], ma
         outputs[rel] = found
     if inputs(Path(before.root), out) != before:
         return  # an input changed while rendering: what was rendered may not be what is on disk now
-    stamp = RenderStamp(before, list(code), code_fingerprint(code), outputs, diagnostics, specs)
+    stamp = RenderStamp(before, list(code[0]), code[1], outputs, diagnostics, specs)
     save(path, stamp)
 
 

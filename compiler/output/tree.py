@@ -124,10 +124,8 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
     if not check or change.empty:
         remember(done, out, wrote)
         if registry is None and not stamp.targets_chosen_by_caller():  # the stamp knows the installed ones
-            context = done.result.context
-            stamp.record_render(stamp.render_stamp_path(context.root, out), before, out,
-                                stamp.package_dirs(stamp.code_packages(context.targets)), done.manifest.files,
-                                done.result.diagnostics, len(done.result.specs), done.index.stats)
+            stamp.record_render(stamp.render_stamp_path(done.result.context.root, out), before, out, done.code,
+                                done.manifest.files, done.result.diagnostics, len(done.result.specs), done.index.stats)
     return done.result, change
 
 
