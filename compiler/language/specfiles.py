@@ -49,7 +49,9 @@ def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
         else:
             found.add(path)
     resolved = resolve_all(found)
-    return sorted(found, key=lambda p: resolved[p].as_posix())
+    # By the file each path is, then as named: links to one file are several paths, and a set's order
+    # (which changes with the hash seed) must not decide theirs.
+    return sorted(found, key=lambda p: (resolved[p].as_posix(), p.as_posix()))
 
 
 def spec_files_under(directory: Path, onerror: Callable[[OSError], object] | None = None) -> Iterator[str]:
