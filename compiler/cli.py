@@ -291,7 +291,22 @@ def validate(directory: Path, crds: Path | None, fmt: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, group: click.Group | None = None) -> Any:
-    """Run the CLI (`group`: another command group, for tests) and map exceptions to exit codes."""
+    """Run the CLI (`group`: another command group, for tests) and map exceptions to exit codes.
+
+    Without `argv` this process is the `mlspec` command (the console script, `python -m compiler`): once
+    the command is done the process ends without freeing its objects one by one (compiler.process_exit).
+    """
+    try:
+        return _run(argv, group)
+    except SystemExit as done:
+        if argv is None and group is None:
+            from compiler.process_exit import end_process
+
+            end_process(done.code)
+        raise
+
+
+def _run(argv: Sequence[str] | None, group: click.Group | None) -> Any:
     try:
         return (group or cli).main(args=list(argv) if argv is not None else None, prog_name="mlspec")
     except SystemExit:
