@@ -2,7 +2,8 @@
 fields (window, for, severity, routing, runbook, per-environment overrides) and each kind's own.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Literal
 

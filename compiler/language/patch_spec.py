@@ -7,7 +7,8 @@ and rollout stage it was rendered for) and is either a strategic-merge patch (`m
 semantics) or an RFC 6902 JSON patch (`json:`). Applying them is compiler.render.patches.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Any, Literal
 

@@ -5,7 +5,8 @@ policy by `compiler.check.rules`; each target validates its own `targets.<name>`
 declares, so the core never needs to know a target's options.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 import os
 from pathlib import Path as FsPath

@@ -3,7 +3,8 @@ resources, autoscaling; stream, batch, edge and LLM specifics) and how a new ver
 (shadow, canary steps, gates on monitors).
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Literal
 

@@ -12,7 +12,8 @@ from `Spec`), kept in modules by section: the shared value types (`value_types`)
 the other sections and `Spec`, and exports every section's types: the one import path for the rest.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Literal
 

@@ -3,7 +3,8 @@ metric names, URLs) and `Strict`, the base of every section. A value check with 
 raises `PydanticCustomError(<code>, ...)`; compiler.language.schema_errors maps it back to that code.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated
 

@@ -4,7 +4,8 @@ Settings are the repository owner's configuration, so the shell snippets here (i
 commands) are trusted; spec values never are and never reach a script except through `env:`.
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Literal
 

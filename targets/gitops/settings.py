@@ -4,7 +4,8 @@ Every field has a default so the target works without a project file; without `r
 objects point at a placeholder and the render warns (OPS001).
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 import re
 from typing import Literal

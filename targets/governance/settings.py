@@ -1,6 +1,7 @@
 """`targets.governance` settings in mlspec.yaml. Every default works without the file."""
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 from typing import Annotated, Literal
 

@@ -6,7 +6,8 @@ and it needs neither Knative nor Istio on the cluster. `Knative` mode keeps the 
 "previous" side of a canary is whatever revision the cluster last rolled out (cluster state).
 """
 
-from __future__ import annotations
+# Annotations are evaluated where written, not postponed: pydantic would evaluate each string at class
+# creation, a third of building these models on every start (tests/test_cold_start.py).
 
 import re
 from typing import Literal
@@ -107,7 +108,7 @@ class KServeSettings(_Frozen):
         fields = {"Name": name, "Namespace": namespace, "IngressDomain": self.domain}
         return _PLACEHOLDER.sub(lambda m: fields[m.group(1)], self.domainTemplate)
 
-    def for_model(self, overrides: tuple[tuple[str, str], ...]) -> KServeSettings:
+    def for_model(self, overrides: tuple[tuple[str, str], ...]) -> "KServeSettings":
         """These settings with one model's `serving.kserve` choices (version, mode, mirroring) in place.
 
         The spec validates those values with the same rules as the fields here (version pattern, the
