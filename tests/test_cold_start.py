@@ -7,6 +7,9 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from golden import REPO
 
@@ -14,6 +17,7 @@ from golden import REPO
 RENDER_ONLY = ["targets.gitops.argocd", "targets.gitops.flux", "targets.gitops.layout",
                "targets.governance.card", "targets.governance.annex_iv", "targets.kserve.layout",
                "targets.kubeflow.ir", "targets.kubeflow.schedule", "targets.kubeflow.native",
+               "targets.prometheus.openslo", "targets.prometheus.unittests",
                # the pipeline's render half: patches with their field paths, the serializer and its emitters
                "compiler.render.patches", "compiler.render.fieldpaths", "compiler.render.serialize",
                "compiler.render.canonical_yaml", "compiler.render.yaml_reference", "compiler.render.pretty_json",
@@ -27,6 +31,27 @@ def test_a_cold_lint_imports_no_render_module() -> None:
             f"finally:\n    print(sorted(m for m in {RENDER_ONLY!r} if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO,
                           env={**os.environ, "MLSPEC_INCREMENTAL": "0"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+# Libraries a lint never needs (templates, schemas of other tools, clusters, git, JSON patches, HTTP, pools):
+# each costs milliseconds to tens of milliseconds of every start. croniter (with dateutil) checks a schedule,
+# so only a spec that has one may load it.
+HEAVY = ["jinja2", "jsonschema", "kubernetes", "git", "ruamel", "jsonpatch", "urllib.request", "http.client",
+         "requests", "multiprocessing", "concurrent.futures", "asyncio", "ssl", "numpy"]
+SCHEDULE_ONLY = ["croniter", "dateutil"]
+
+
+@pytest.mark.parametrize(("spec", "allowed"), [("specs/fraud-detector.yaml", SCHEDULE_ONLY),
+                                               ("specs/shelf-vision-edge.yaml", [])])
+def test_a_cold_lint_imports_no_library_it_does_not_need(spec: str, allowed: list[str], tmp_path: Path) -> None:
+    assert ("schedule:" in (REPO / spec).read_text()) == bool(allowed)  # the two cases: with and without
+    unwanted = [m for m in [*HEAVY, *SCHEDULE_ONLY] if m not in allowed]
+    code = (f"import sys\nfrom compiler.cli import main\ntry:\n    main(['lint', {spec!r}])\n"
+            f"finally:\n    print(sorted(m for m in {unwanted!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO,
+                          env={**os.environ, "MLSPEC_CACHE_DIR": str(tmp_path)})  # an empty lint cache
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 

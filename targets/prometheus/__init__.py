@@ -17,7 +17,7 @@ from compiler.monitoring import serving_metrics
 from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from compiler.render import provenance
 from compiler.render.plugins import OutputFile, Target
-from targets.prometheus import alertmanager, burnrate, contract, openslo, unittests
+from targets.prometheus import alertmanager, burnrate, contract
 from targets.prometheus.context import applied_monitors
 from targets.prometheus.promql import PromQLError
 from targets.prometheus.rules import build, unexported
@@ -221,6 +221,8 @@ class PrometheusTarget(Target):
         return None
 
     def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+        from targets.prometheus import openslo, unittests  # render only: lint starts faster
+
         assert isinstance(settings, PrometheusSettings)
         out: list[OutputFile] = []
         for env in plan.serving.environments:
