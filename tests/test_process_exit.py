@@ -72,6 +72,15 @@ def test_standard_output_through_a_pipe_is_complete() -> None:
     assert done.stdout == spec_schema_text()  # ~50 KB: more than one buffer's worth
 
 
+def test_a_closed_standard_output_ends_as_before() -> None:
+    """Standard output is a pipe nobody reads: click reports the broken pipe with status 1 and silences the
+    stream, so flushing it at the end fails no more (the normal exit would print nothing either)."""
+    program = ("import os, sys\nr, w = os.pipe()\nos.close(r)\nos.dup2(w, 1)\n"
+               "sys.argv = ['mlspec', '--version']\nfrom compiler.cli import main\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, cwd=REPO)
+    assert (done.returncode, done.stderr) == (1, "")
+
+
 def test_what_only_the_normal_exit_does_faithfully_is_left_to_it() -> None:
     end_process("a message")  # printed by Python's own exit
     release = threading.Event()
