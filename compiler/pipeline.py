@@ -148,13 +148,7 @@ def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
     data: Any = doc.data
     for part in prefix:
         data = data.get(part, {}) if isinstance(data, dict) else {}
-    source = type(doc.source)(doc.source.file)
-    n = len(prefix)
-    source.values = {k[n:]: v for k, v in doc.source.values.items() if k[:n] == prefix}
-    source.keys = {k[n:]: v for k, v in doc.source.keys.items() if k[:n] == prefix}
-    if () not in source.values:
-        source.values[()] = doc.source.locate(prefix)
-    return Document(doc.file, data, source, doc.sha256)
+    return Document(doc.file, data, doc.source.within(prefix), doc.sha256)
 
 
 def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
