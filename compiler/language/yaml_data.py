@@ -40,6 +40,11 @@ _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 # The plain scalars starting with a letter that are not strings.
 _KEYWORDS = frozenset((*_BOOL, "null", "Null", "NULL"))
+# The patterns above as one, in the order they are tried: the alternative that matches the whole text
+# first names its type (one scan of a spec's numbers and units instead of up to seven).
+_CORE = re.compile("|".join(f"(?P<{name}>{pattern.pattern})" for name, pattern in (
+    ("null", _NULL), ("int10", _INT10), ("int8", _INT8), ("int16", _INT16), ("float", _FLOAT), ("inf", _INF),
+    ("nan", _NAN))))
 
 
 _STR, _SEQ, _MAP = STD_TAG + "str", STD_TAG + "seq", STD_TAG + "map"
@@ -216,23 +221,22 @@ def _plain_scalar(text: str) -> Any:
         if text in _BOOL:
             return _BOOL[text]
         return None if text in ("null", "Null", "NULL") else text
-    if _NULL.fullmatch(text):
+    # The rest: no spelling of true or false (they start with a letter), so the core patterns in order.
+    match = _CORE.fullmatch(text)
+    kind = match.lastgroup if match is not None else None
+    if kind is None:
+        return text
+    if kind == "null":
         return None
-    if text in _BOOL:
-        return _BOOL[text]
-    if _INT10.fullmatch(text):
+    if kind == "int10":
         return int(text)
-    if _INT8.fullmatch(text):
-        return int(text[2:], 8)
-    if _INT16.fullmatch(text):
-        return int(text[2:], 16)
-    if _FLOAT.fullmatch(text):
+    if kind in ("int8", "int16"):
+        return int(text[2:], 8 if kind == "int8" else 16)
+    if kind == "float":
         return float(text)
-    if _INF.fullmatch(text):
+    if kind == "inf":
         return -math.inf if text.startswith("-") else math.inf
-    if _NAN.fullmatch(text):
-        return math.nan
-    return text
+    return math.nan
 
 
 class Builder:
