@@ -180,3 +180,36 @@ def test_the_collector_runs_again_after_a_lint_that_started_without_it(project: 
     with pytest.raises(RuntimeError):
         lint(None, jobs=1)
     assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
+
+
+def test_the_checks_run_with_the_young_generation_spaced_and_leave_it_as_it_was(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The specs are checked (in this process or in workers forked from it) with the collector's youngest
+    generation collected every compiler.output.collector.SPACED allocations; the thresholds are restored
+    after the lint, and after a check that fails."""
+    import gc
+
+    import compiler.pipeline
+    from compiler.output.collector import SPACED
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    real = compiler.pipeline._run_all
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compiler.pipeline, "_run_all", recording)
+    lint(None, jobs=1)
+    assert seen == [(SPACED, *before[1:])]
+    assert gc.get_threshold() == before
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a check failed")
+
+    monkeypatch.setattr(compiler.pipeline, "_run_all", broken)
+    monkeypatch.setenv("MLSPEC_INCREMENTAL", "0")
+    with pytest.raises(RuntimeError):
+        lint(None, jobs=1)
+    assert gc.get_threshold() == before

@@ -34,12 +34,12 @@ HANDWRITTEN = [
 
 
 def built(nodes: list[Any]) -> tuple[Any, ...]:
-    source = SourceMap("f.yaml")
-    builder = Builder("f.yaml", source)
+    source = SourceMap("f.yaml", nodes[0])
+    builder = Builder("f.yaml")
     try:
         data: Any = builder.build(nodes[0])
     except SpecSyntaxError as exc:
-        data = ("failed", exc.diag)
+        return ("failed", exc.diag), builder.problems  # no document, so no source map
     return _comparable(data), source.values, source.keys, source.collections, builder.problems
 
 

@@ -87,3 +87,25 @@ def test_the_pool_reports_the_same_diagnostics(tmp_path: Path) -> None:
     assert len(serial.diagnostics) > 50
     assert str(os.getpid()) not in seen.read_text().split(), "the pool path did not run"
     assert [d.to_json() for d in pool.diagnostics] == [d.to_json() for d in serial.diagnostics]
+
+
+def test_a_lint_hands_the_workers_small_chunks(tmp_path: Path, monkeypatch: Any) -> None:
+    """A lint's chunks are at most LINT_CHUNK specs (not an eighth of them), so the two workers finish
+    together instead of one waiting out the other's last chunk."""
+    import multiprocessing.pool
+
+    import compiler.pipeline
+
+    chunks: list[int] = []
+    real = multiprocessing.pool.Pool.imap
+
+    def recording(self: Any, func: Any, iterable: Any, chunksize: int = 1) -> Any:
+        chunks.append(chunksize)
+        return real(self, func, iterable, chunksize)
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "imap", recording)
+    monkeypatch.setattr(compiler.pipeline, "LINT_CHUNK", 1)
+    root = _project(tmp_path, 4)
+    assert len(list((root / "specs").iterdir())) // (2 * 4) > 1  # an eighth of the specs is more
+    run([root / "specs"], root=root, jobs=2, keep_plans=False, parallel_threshold=2)
+    assert chunks == [1]

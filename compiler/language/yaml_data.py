@@ -2,8 +2,10 @@
 
 Scalars resolve by YAML 1.2 core-schema rules (a feature named `no` stays a string); duplicate keys,
 merge keys and object-constructing tags are refused; alias uses, nodes and depth are counted, so a
-billion-laughs file fails fast; the position of every key and value is recorded in the same pass. The
-same builder walks libyaml's and ruamel.yaml's nodes (identically shaped classes), so both parsers give
+billion-laughs file fails fast. Positions are not recorded while building: the source map keeps the
+composed nodes and finds a path's position when a diagnostic asks for one (a few per spec, against a
+dictionary entry for each of a spec's ~600 keys and values, a quarter of the building). The same builder
+and source map walk libyaml's and ruamel.yaml's nodes (identically shaped classes), so both parsers give
 identical data and positions.
 """
 
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compiler.diagnostics import Diagnostic, Path
 
@@ -37,15 +40,33 @@ _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 # The plain scalars starting with a letter that are not strings.
 _KEYWORDS = frozenset((*_BOOL, "null", "Null", "NULL"))
+# The patterns above as one, in the order they are tried: the alternative that matches the whole text
+# first names its type (one scan of a spec's numbers and units instead of up to seven).
+_CORE = re.compile("|".join(f"(?P<{name}>{pattern.pattern})" for name, pattern in (
+    ("null", _NULL), ("int10", _INT10), ("int8", _INT8), ("int16", _INT16), ("float", _FLOAT), ("inf", _INF),
+    ("nan", _NAN))))
+
+
+_STR, _SEQ, _MAP = STD_TAG + "str", STD_TAG + "seq", STD_TAG + "map"
+_NO_PATH_RESOLVERS: dict[Any, Any] = {}  # never filled: see Resolver.descend_resolver
 
 
 class Resolver(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """Marks untagged plain scalars instead of resolving them with YAML 1.1 rules."""
+    """Marks untagged plain scalars instead of resolving them with YAML 1.1 rules.
+
+    The composer asks it for every node's tag and tells it every step down and up the tree (for path
+    resolvers, which this loader never has): a tenth of composing a spec went to those calls, so they
+    are answered without PyYAML's general resolver, and the steps by C functions that do nothing
+    (`{}.get(parent, index)`, `tuple()`) instead of Python methods that return at once.
+    """
+
+    descend_resolver = _NO_PATH_RESOLVERS.get
+    ascend_resolver = tuple
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
-            return PLAIN_TAG if implicit[0] else STD_TAG + "str"
-        return str(super().resolve(kind, value, implicit))
+            return PLAIN_TAG if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
 
 
 class SpecSyntaxError(Exception):
@@ -56,33 +77,125 @@ class SpecSyntaxError(Exception):
         self.diag = diag
 
 
+_MAPPINGS = ("MappingNode", "CommentedMapNode")
+_COLLECTIONS = ("SequenceNode", *_MAPPINGS)
+
+
 @dataclass(slots=True)
 class SourceMap:
-    """Positions (1-based line, column) of values and keys, indexed by document path."""
+    """Positions (1-based line, column) of values and keys by document path, read from the composed nodes.
+
+    A path is located by walking `root` the way the builder made the data: a mapping's first key of that
+    text (a duplicate is reported and dropped), a sequence's item by index, an alias as the node it names.
+    """
 
     file: str
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    # Paths whose value is a mapping or list: a block collection "starts" at its first child, so
-    # findings about the whole collection read better at its key (`rollout:`, not `canary:`).
-    collections: set[Path] = field(default_factory=set)
+    root: Any = None  # the document's node (libyaml's or ruamel.yaml's); None: nothing to locate in
+    # A view of part of a document (`within`): the key node its root hangs from, and the position of
+    # its root when the part is not in the file.
+    root_key: Any = None
+    base: tuple[int, int] = (1, 1)
+    # A block collection "starts" at its first child, so findings about the whole collection read
+    # better at its key (`rollout:`, not `canary:`). A view answers with the values' own positions, as
+    # compiler.pipeline's settings views always have (the position of a settings error in mlspec.yaml).
+    collections_at_key: bool = True
 
     def locate(self, path: Path, *, at_key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that exists in the file."""
-        if at_key and path in self.keys:
-            return self.keys[path]
-        probe = path
-        while probe:
-            if probe in self.collections and probe in self.keys:
-                return self.keys[probe]
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), (1, 1))
+        chain = self._chain(path)
+        node, key = chain[-1]
+        if at_key and key is not None and len(chain) == len(path) + 1:
+            return _position(key)
+        if len(chain) == 1:
+            return _position(node) if node is not None else self.base
+        if self.collections_at_key and key is not None and type(node).__name__ in _COLLECTIONS:
+            return _position(key)
+        return _position(node)
 
     def place(self, diag: Diagnostic, *, at_key: bool = False) -> Diagnostic:
         line, col = self.locate(diag.path, at_key=at_key)
         return diag.at(self.file, line, col)
+
+    def within(self, prefix: Path) -> SourceMap:
+        """The source map of the part of the document at `prefix`, answering with positions in the whole file."""
+        chain = self._chain(prefix)
+        node, key = chain[-1] if len(chain) == len(prefix) + 1 else (None, None)
+        return SourceMap(self.file, node, key, self.locate(prefix), collections_at_key=False)
+
+    def _chain(self, path: Path) -> list[tuple[Any, Any]]:
+        """(node, key node or None) for the root and each step of `path` that exists in the file."""
+        chain: list[tuple[Any, Any]] = [(self.root, self.root_key)]
+        node = self.root
+        for part in path:
+            kind = type(node).__name__
+            if kind == "SequenceNode" and part in range(len(node.value)):  # as a dict's key: 1 == 1.0 == True
+                key, node = None, node.value[int(part)]
+            elif kind in _MAPPINGS and isinstance(part, str):  # keys are text: "1" is not 1
+                found = next(((k, v) for k, v in node.value if key_text(k) == part), None)
+                if found is None:
+                    break
+                key, node = found
+            else:
+                break
+            chain.append((node, key))
+        return chain
+
+    # Every path's position at once: what the builder used to record (tests compare parsers with them).
+
+    @property
+    def values(self) -> dict[Path, tuple[int, int]]:
+        return {path: _position(node) for path, node, _ in self._walk()}
+
+    @property
+    def keys(self) -> dict[Path, tuple[int, int]]:
+        return {path: _position(key) for path, _, key in self._walk() if key is not None}
+
+    @property
+    def collections(self) -> set[Path]:
+        return {path for path, node, _ in self._walk() if type(node).__name__ in _COLLECTIONS}
+
+    def _walk(self) -> Iterator[tuple[Path, Any, Any]]:
+        if self.root is None:
+            return
+        stack: list[tuple[Path, Any, Any]] = [((), self.root, self.root_key)]
+        while stack:
+            path, node, key = stack.pop()
+            yield path, node, key
+            kind = type(node).__name__
+            if kind == "SequenceNode":
+                stack.extend(((*path, i), item, None) for i, item in enumerate(node.value))
+            elif kind in _MAPPINGS:
+                seen: set[str] = set()
+                for key_node, value_node in node.value:
+                    text = key_text(key_node)
+                    if text is not None and text not in seen:
+                        seen.add(text)
+                        stack.append(((*path, text), value_node, key_node))
+
+
+def _position(node: Any) -> tuple[int, int]:
+    mark = node.start_mark
+    return mark.line + 1, mark.column + 1
+
+
+def key_text(node: Any) -> str | None:
+    """A key node's text as the builder reads it (`Builder._text`); None for a key it refuses."""
+    return _decoded(str(node.value)) if _is_scalar(node) else None
+
+
+def _decoded(text: str) -> str | None:
+    """A scalar's text, with `\\ud83d\\ude00` escapes (JSON style: one character written as a surrogate pair)
+    joined; None for a lone surrogate escape, which is not text."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeError:
+            return None
+    return text
 
 
 @dataclass(slots=True)
@@ -108,41 +221,36 @@ def _plain_scalar(text: str) -> Any:
         if text in _BOOL:
             return _BOOL[text]
         return None if text in ("null", "Null", "NULL") else text
-    if _NULL.fullmatch(text):
+    # The rest: no spelling of true or false (they start with a letter), so the core patterns in order.
+    match = _CORE.fullmatch(text)
+    kind = match.lastgroup if match is not None else None
+    if kind is None:
+        return text
+    if kind == "null":
         return None
-    if text in _BOOL:
-        return _BOOL[text]
-    if _INT10.fullmatch(text):
+    if kind == "int10":
         return int(text)
-    if _INT8.fullmatch(text):
-        return int(text[2:], 8)
-    if _INT16.fullmatch(text):
-        return int(text[2:], 16)
-    if _FLOAT.fullmatch(text):
+    if kind in ("int8", "int16"):
+        return int(text[2:], 8 if kind == "int8" else 16)
+    if kind == "float":
         return float(text)
-    if _INF.fullmatch(text):
+    if kind == "inf":
         return -math.inf if text.startswith("-") else math.inf
-    if _NAN.fullmatch(text):
-        return math.nan
-    return text
+    return math.nan
 
 
 class Builder:
-    """Turns a composed node tree into plain data plus a source map, enforcing the limits."""
+    """Turns a composed node tree into plain data, enforcing the limits (its SourceMap is the same nodes)."""
 
-    def __init__(self, file: str, source: SourceMap) -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.source = source
         self.seen: set[int] = set()
         self.aliases = 0
         self.nodes = 0
         self.problems: list[Diagnostic] = []
 
-    def _pos(self, node: Node) -> tuple[int, int]:
-        return node.start_mark.line + 1, node.start_mark.column + 1
-
     def _fail(self, code: str, message: str, node: Node, path: Path, hint: str | None = None) -> SpecSyntaxError:
-        line, col = self._pos(node)
+        line, col = _position(node)
         return SpecSyntaxError(diag_at(code, message, self.file, line, col, path, hint))
 
     def build(self, node: Node, path: Path = (), depth: int = 0) -> Any:
@@ -152,8 +260,6 @@ class Builder:
         if self.nodes > MAX_NODES:
             raise self._fail("MLS007", f"document expands to more than {MAX_NODES} nodes", node, path,
                              "aliases that refer to aliases multiply; write the values out")
-        mark = node.start_mark
-        self.source.values[path] = (mark.line + 1, mark.column + 1)
         kind = type(node).__name__
         tag = str(node.tag)
         if kind == "ScalarNode":
@@ -164,11 +270,10 @@ class Builder:
             if self.aliases > MAX_ALIASES:
                 raise self._fail("MLS007", f"more than {MAX_ALIASES} alias uses", node, path)
         self.seen.add(ident)
-        self.source.collections.add(path)
         if kind == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
             return [self._child(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if kind in ("MappingNode", "CommentedMapNode"):
+        if kind in _MAPPINGS:
             self._check_collection_tag(node, tag, "map", path)
             return self._mapping(node, path, depth)  # type: ignore[arg-type]
         raise self._fail("MLS003", "unsupported YAML node", node, path)
@@ -181,8 +286,6 @@ class Builder:
             text = node.value
             if text[:1].isalpha() and text.isascii() and text not in _KEYWORDS:
                 self.nodes += 1
-                mark = node.start_mark
-                self.source.values[path] = (mark.line + 1, mark.column + 1)
                 return text
         return self.build(node, path, depth)
 
@@ -193,7 +296,6 @@ class Builder:
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        keys = self.source.keys
         for key_node, value_node in node.value:
             if type(key_node) is ScalarNode and key_node.value.isascii():
                 key = key_node.value  # libyaml's ASCII key, as `_text` returns it
@@ -206,30 +308,20 @@ class Builder:
                                  "write the keys out; merges hide what a spec really says")
             child = (*path, key)
             if key in out:
-                first = self.source.keys[child]
-                line, col = self._pos(key_node)
+                first = _position(next(k for k, _ in node.value if key_text(k) == key))
+                line, col = _position(key_node)
                 self.problems.append(diag_at(
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
                     self.file, line, col, child, "a key may appear once per mapping"))
                 continue
-            mark = key_node.start_mark
-            keys[child] = (mark.line + 1, mark.column + 1)
             out[key] = self._child(value_node, child, depth + 1)
         return out
 
     def _text(self, node: Node, path: Path) -> str:
-        text = str(node.value)
-        if text.isascii():
-            return text
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            # `\ud83d\ude00` escapes (JSON style) are one character written as a surrogate pair.
-            try:
-                text = text.encode("utf-16", "surrogatepass").decode("utf-16")
-            except UnicodeError:
-                raise self._fail("MLS002", "a string contains a lone surrogate escape, which is not text",
-                                 node, path, "remove the \\uD800-\\uDFFF escape") from None
+        text = _decoded(str(node.value))
+        if text is None:
+            raise self._fail("MLS002", "a string contains a lone surrogate escape, which is not text",
+                             node, path, "remove the \\uD800-\\uDFFF escape")
         return text
 
     def _scalar(self, node: ScalarNode, tag: str, path: Path) -> Any:

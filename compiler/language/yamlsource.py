@@ -7,7 +7,7 @@ in ~0.3 ms; we build plain Python data from those nodes ourselves, which lets us
 - resolve scalars with YAML 1.2 core-schema rules (a feature named `no` stays a string),
 - reject duplicate keys and object-constructing tags instead of silently accepting them,
 - count alias expansions and depth, so a billion-laughs file fails fast,
-- record the position of every key and value in the same pass.
+- keep the nodes as the source map, which finds a key's or value's position when a diagnostic needs it.
 
 libyaml is older than the YAML 1.2 spec and rejects a few valid documents, so on a libyaml parse
 error we re-compose with ruamel.yaml's pure-Python parser before reporting anything. This module reads,
@@ -226,8 +226,8 @@ def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnost
         second = nodes[1].start_mark
         return None, [diag_at("MLS009", "more than one YAML document in the file", file, second.line + 1,
                             second.column + 1, hint="put one model in each file")]
-    source = SourceMap(file)
-    builder = Builder(file, source)
+    source = SourceMap(file, nodes[0])
+    builder = Builder(file)
     try:
         data = builder.build(nodes[0])
     except SpecSyntaxError as exc:

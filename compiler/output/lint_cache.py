@@ -20,7 +20,7 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, sort_diagnostics
 from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, shared_spec_paths, work_items
 from compiler.output import stamp
-from compiler.output.collector import collector
+from compiler.output.collector import collector, spaced
 
 
 @dataclass(slots=True)
@@ -111,8 +111,9 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
             # percent of a lint), and forked workers do not touch its pages to collect it.
             gc.freeze()
         try:
-            results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
-                                parallel_threshold=PARALLEL_THRESHOLD)
+            with spaced():
+                results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
+                                    parallel_threshold=PARALLEL_THRESHOLD)
         finally:
             gc.unfreeze()
         for result in results:

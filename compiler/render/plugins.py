@@ -76,7 +76,8 @@ class Target:
         """Target-specific rules; diagnostics carry spec paths, the core adds positions."""
         return ()
 
-    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile | Diagnostic]:
+        """This model's files. A diagnostic in the result is reported (at the spec's first line)."""
         raise NotImplementedError
 
     def render_project(self, plans: Sequence[Plan], settings: Any,

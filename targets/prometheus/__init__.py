@@ -18,9 +18,9 @@ from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
 from compiler.render import provenance
 from compiler.render.plugins import OutputFile, Target
 from targets.prometheus import alertmanager, burnrate, contract
-from targets.prometheus.context import applied_monitors
+from targets.prometheus.context import RuleContext, applied_monitors
 from targets.prometheus.promql import PromQLError
-from targets.prometheus.rules import build, unexported
+from targets.prometheus.rules import build, unexported, unwatched
 from targets.prometheus.ruleset import RuleSet
 from targets.prometheus.settings import PrometheusSettings
 
@@ -59,18 +59,6 @@ class PrometheusTarget(Target):
         "PRM900": "internal: a generated PromQL expression does not parse",
     }
     settings_model = PrometheusSettings
-    # The last rule set built, with the plan, environment and settings objects it was built from: the
-    # pipeline checks a plan and then renders that same object, and check builds the first
-    # environment's rules, which render would build again.
-    _last: tuple[Plan, EnvironmentPlan, PrometheusSettings, RuleSet] | None = None
-
-    def _rules(self, plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> RuleSet:
-        last = self._last
-        if last is not None and last[0] is plan and last[1] is env and last[2] is settings:
-            return last[3]
-        rules = build(plan, env, settings)
-        self._last = (plan, env, settings, rules)
-        return rules
 
     def check(self, plan: Plan, settings: Any) -> Iterable[Diagnostic]:
         assert isinstance(settings, PrometheusSettings)
@@ -94,21 +82,18 @@ class PrometheusTarget(Target):
                 out.append(_warn("PRM004", path, f"monitor {m.name!r} can never fire: {never}"))
         out.extend(self._environments(plan))
         out.extend(self._rollout_scope(plan))
-        # Rules for one environment prove every expression parses (environments differ only in label
-        # values, escaped the same way; render parses all of them). The findings below depend on the
-        # monitors as applied per environment (overrides change thresholds), which is cheap to redo.
-        try:
-            rules = self._rules(plan, plan.serving.environments[0], settings)
-        except PromQLError as exc:
-            out.append(Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target"))
-            return out
+        # The findings below depend on the monitors as applied per environment (overrides change
+        # thresholds) and on the serving stack, not on the rules: those are built where they are
+        # written, by render, which proves every expression parses (PRM900). Building the first
+        # environment's rules here was most of a spec's check.
+        first = RuleContext(plan, plan.serving.environments[0], settings)
         found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
-                 for index, why in rules.skipped]
-        stack, live = rules.stack, rules.live
+                 for index, why in unwatched(first)]
+        stack, live = first.stack, first.live
         out.extend(self._budgets(plan, stack))
         for env in plan.serving.environments:
-            applied = rules.monitors if env is rules.env else applied_monitors(plan, env)
-            if env is not rules.env and applied == rules.monitors:
+            applied = first.monitors if env is first.env else applied_monitors(plan, env)
+            if env is not first.env and applied == first.monitors:
                 continue
             for index, m in applied:
                 missing = unexported(stack, m) if live else None
@@ -220,13 +205,16 @@ class PrometheusTarget(Target):
             return "tokens are free at the declared prices"
         return None
 
-    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile]:
+    def render(self, plan: Plan, settings: Any) -> Iterable[OutputFile | Diagnostic]:
         from targets.prometheus import openslo, unittests  # render only: lint starts faster
 
         assert isinstance(settings, PrometheusSettings)
-        out: list[OutputFile] = []
+        out: list[OutputFile | Diagnostic] = []
         for env in plan.serving.environments:
-            rules = self._rules(plan, env, settings)
+            try:
+                rules = build(plan, env, settings)
+            except PromQLError as exc:  # at the spec's first line, like every render-time finding
+                return [Diagnostic("PRM900", str(exc), hint="this is a bug in the prometheus target")]
             base = f"models/{plan.name}/prometheus/{env.name}"
             data = rules.data()
             out.append(OutputFile(f"{base}/{RULE_FILE}", "yaml", [data]))

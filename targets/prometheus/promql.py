@@ -7,7 +7,7 @@ through `template_literal`, which turns `{{` into an action that prints it.
 `check` parses every generated expression (PRM900 is a bug in this target, never in the spec). The
 expressions of one monitor kind differ from model to model only in their label values, so a successful
 parse is remembered by the expression's `shape`: its text with every matcher value whose content cannot
-change the parse replaced by one placeholder (the 2,769 parses of 200 specs' lint are 56 shapes).
+change the parse replaced by one placeholder (the 2,769 parses of 200 specs' first environments are 56 shapes).
 """
 
 from __future__ import annotations

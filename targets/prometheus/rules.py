@@ -59,12 +59,12 @@ JOBS: Mapping[str, str] = MappingProxyType({name: kind.job for name, kind in KIN
 def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> RuleSet:
     """Every applicable monitor's rules, in spec order, then the batch exporters' staleness alerts."""
     ctx = RuleContext(plan, env, settings)
+    ctx.skipped.extend(unwatched(ctx))
+    skipped = {index for index, _ in ctx.skipped}
     for index, monitor in ctx.monitors:
-        kind = KINDS[monitor.kind]
-        if kind.live and not ctx.live:
-            ctx.skipped.append((index, f"a {plan.serving.pattern} model serves no live traffic, so "
-                                       f"the {monitor.kind} monitor has no metrics to watch"))
+        if index in skipped:
             continue
+        kind = KINDS[monitor.kind]
         missing = unexported(ctx.stack, monitor)
         if missing is not None:
             ctx.unsupported.append((index, *missing))
@@ -75,6 +75,14 @@ def build(plan: Plan, env: EnvironmentPlan, settings: PrometheusSettings) -> Rul
         kind.rules(ctx, group, monitor)
     staleness.staleness(ctx, JOBS)
     return RuleSet(plan, env, ctx.stack, ctx.live, ctx.groups, ctx.skipped, ctx.unsupported, ctx.monitors)
+
+
+def unwatched(ctx: RuleContext) -> list[tuple[int, str]]:
+    """(monitor index, why) for the monitors `build` makes no rules for: the live-traffic kinds on a
+    model that serves none. Known without building the rules (the target's check needs only this)."""
+    return [(index, f"a {ctx.plan.serving.pattern} model serves no live traffic, so the {monitor.kind} "
+                    f"monitor has no metrics to watch")
+            for index, monitor in ctx.monitors if KINDS[monitor.kind].live and not ctx.live]
 
 
 _ERRORS_HINT = ("declare the exporter contract's failure counter (targets.prometheus.inferenceErrors: exporter, "
@@ -98,4 +106,4 @@ def unexported(stack: Stack, m: MonitorPlan) -> tuple[str, str] | None:
     return None
 
 
-__all__ = ["JOBS", "KINDS", "Kind", "KindRules", "build", "unexported"]
+__all__ = ["JOBS", "KINDS", "Kind", "KindRules", "build", "unexported", "unwatched"]
