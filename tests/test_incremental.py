@@ -180,6 +180,32 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
     assert done.reused > 0
 
 
+def test_a_comment_edited_leaves_the_project_files_unbuilt(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project-wide files depend on the plans' digests (the specs' data), not on the specs' bytes: a
+    comment added builds none of them again, reads no cached plan, and the tree is still a full render's."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    spec = project / "specs" / f"model-{POOL[0]:04d}.yaml"
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the project-wide files were built again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "_render_project", refuse)
+        patched.setattr(incremental.cache_index, "load_plans", refuse)
+        patched.setattr(incremental.cache_index, "load_cold", refuse)
+        spec.write_text("# a comment\n" + spec.read_text())  # its diagnostics' lines move, its data does not
+        done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+        assert done.rendered_specs == 1
+    _check_equal(project, out)
+    _write_spec(project, POOL[0], description="changed")  # the data: the project-wide files are built again
+    built: list[object] = []
+    real = incremental._render_project
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or real(*a, **k))
+    _check_equal(project, out)
+    assert built
+
+
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
     from compiler.output import cache_keys, incremental

@@ -114,9 +114,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     manifest = Manifest()
     if not result.ok:
         return Incremental(result, files, manifest, 0, len(fresh), index, cache, code=code)
-    plan_digests = [(s.rel_path, s.plan.digest if s.plan else index.specs[s.rel_path].manifest["plan_digest"]
-                     if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
-    project_key = hashlib.sha256(repr((plan_digests, sorted(
+    project_key = hashlib.sha256(repr((_project_inputs(specs, reused, keys, index), sorted(
         (n, cache_keys.state_digest(state, n)) for n in state))).encode()).hexdigest()
     plans: dict[str, tuple[Plan | None, bytes]] | None = None
     reused_count = 0
@@ -199,8 +197,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             and cache_keys.intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
         return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged, code)
-    cache_index.load_cold(cache, index)
-    if plans is not None:
+    if plans is not None:  # the project-wide files rendered (the memo loaded): keep what they used
         index.memo = memo.used()
     texts: dict[str, str] = {}
     for cached in new_specs.values():
@@ -212,6 +209,24 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     files[MANIFEST] = text
     return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
                        None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged, code)
+
+
+def _project_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], keys: Mapping[str, str],
+                    index: Index) -> list[tuple[str, str, str]]:
+    """What the project-wide files and diagnostics depend on besides the run's context and the rollout state:
+    each spec's path, its name as shown and its plan's digest (compiler.planning.plan.plan_digest: the spec's
+    data, not its comments or formatting, so a comment edited leaves the project-wide files alone, unbuilt).
+
+    Everything a spec hands the project-wide hooks (its plan, files, shares, file facts) is a function of
+    the plan, less its provenance's `source_sha256`, which only the manifest's spec entry and the placing of
+    the spec's own diagnostics read. A spec without a plan counts by its key (its bytes), as before.
+    """
+    found = []
+    for spec in specs:
+        digest = (spec.plan.digest if spec.plan is not None else index.specs[spec.rel_path].manifest["plan_digest"]
+                  if spec.rel_path in reused else "")
+        found.append((spec.rel_path, spec.file, digest or keys.get(spec.rel_path, "")))
+    return found
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
