@@ -327,6 +327,50 @@ def test_a_damaged_shard_means_a_full_render(project: Path, damage: str) -> None
     _check_equal(project, out)
 
 
+def _project_shard(project: Path) -> Path:
+    [found] = (project.parent / "cache").glob("render-*.project.pickle")
+    return found
+
+
+def test_the_project_files_shard_is_rewritten_only_when_they_change(project: Path) -> None:
+    """compiler.output.cache_index keeps the project-wide files apart from the head: a render that did not
+    build them again (a comment edited) leaves their shard as it was; one that did rewrites it."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    before = _project_shard(project).read_bytes()
+    spec = project / "specs" / f"model-{POOL[0]:04d}.yaml"
+    spec.write_text("# a comment\n" + spec.read_text())
+    _render(out, incremental=True)
+    assert _project_shard(project).read_bytes() == before
+    _check_equal(project, out)
+    _write_spec(project, POOL[0], description="changed")  # a plan changed: they are built again
+    _render(out, incremental=True)
+    assert _project_shard(project).read_bytes() != before
+    _check_equal(project, out)
+
+
+@pytest.mark.parametrize("damage", ["torn", "foreign", "missing"])
+def test_a_damaged_project_shard_means_a_full_render(project: Path, damage: str) -> None:
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    old = _project_shard(project).read_bytes()
+    _write_spec(project, POOL[0], description="changed")
+    _render(out, incremental=True)
+    victim = _project_shard(project)
+    new = victim.read_bytes()
+    assert new != old
+    if damage == "torn":
+        victim.write_bytes(new[: len(new) // 2])
+    elif damage == "foreign":
+        victim.write_bytes(old)  # the shard of the save before: well-formed, but not this head's
+    else:
+        victim.unlink()
+    _write_spec(project, POOL[1], description="changed")
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))
+    _check_equal(project, out)
+
+
 def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The index knows what the manifest it wrote lists; only a manifest it did not write is parsed."""
