@@ -34,7 +34,8 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 9  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard)
+_FORMAT = 10  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
+# 10: a spec's file entries are its texts and its result's digests, targets and resources)
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -47,9 +48,10 @@ class SpecEntry:
     state: str  # digest of the model's rollout state when rendered
     result: SpecResult  # files emptied; `reused` holds path -> sha256
     manifest: dict[str, Any]  # the manifest's `specs` entry
-    files: dict[str, dict[str, Any]]  # the manifest's `files` entries
-    # The manifest's text of each `files` entry, and of the `specs` entry (compiler.output.tree_files):
-    # computed once when the spec renders, so the 12 MB manifest is joined, not encoded, on every render.
+    # The manifest's text of each of the spec's files' entry, by path (every file it rendered), and of its
+    # `specs` entry (compiler.output.tree_files): computed once when the spec renders, so the 12 MB manifest
+    # is joined, not encoded, on every render. The entries themselves are not kept: their digests, targets
+    # and resources are the result's, and unpickling 31k dicts no run reads was a third of loading the index.
     texts: dict[str, str] = field(default_factory=dict)
     spec_text: str = ""
 
@@ -250,11 +252,11 @@ def _save_shards(path: Path, index: Index) -> dict[str, Stat]:
     for rel, spec in index.specs.items():
         specs, spec_stats = groups.setdefault(_shard_of(rel), ({}, {}))
         specs[rel] = spec
-        for file in spec.files:
+        for file in spec.texts:
             found = stats.get(file)
             if found is not None:
                 spec_stats[file] = found
-        owned.update(spec.files)
+        owned.update(spec.texts)
     shards: dict[int, str] = {}
     for number, (specs, spec_stats) in sorted(groups.items()):
         before = index.loaded.get(number)

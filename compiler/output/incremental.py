@@ -26,14 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler import __version__
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.collector import collector
-from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, file_entry, load_manifest, spec_entry
+from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_manifest, spec_entry
 from compiler.output.staged import StagedFiles
-from compiler.output.tree_files import TreeFiles, entry_text, manifest_json
+from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
@@ -48,7 +49,7 @@ class Incremental:
 
     result: RunResult
     files: dict[str, bytes]  # rendered now (per spec and project-wide) plus the manifest
-    manifest: Manifest
+    listed: list[str]  # every file the manifest lists (its `files`), sorted
     reused: int  # files found intact and not rendered again
     rendered_specs: int
     index: Index
@@ -102,7 +103,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         cached = index.specs.get(rel)
         if (cached is not None and cached.key == keys[rel] and cached.name is not None
                 and cached.state == cache_keys.state_digest(state, cached.name)
-                and cache_keys.intact(out, cached.files, index.stats, touched)):
+                and cache_keys.intact(out, cached.result.reused, index.stats, touched)):
             reused[rel] = cached.result
         else:
             todo.append(item)
@@ -111,14 +112,14 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}
-    manifest = Manifest()
     if not result.ok:
-        return Incremental(result, files, manifest, 0, len(fresh), index, cache, code=code)
+        return Incremental(result, files, [], 0, len(fresh), index, cache, code=code)
     project_key = hashlib.sha256(repr((_project_inputs(specs, reused, keys, index), sorted(
         (n, cache_keys.state_digest(state, n)) for n in state))).encode()).hexdigest()
     plans: dict[str, tuple[Plan | None, bytes]] | None = None
     reused_count = 0
-    if project_key == index.project_key and cache_keys.intact(out, index.project_files, index.stats, touched):
+    if project_key == index.project_key and cache_keys.intact(
+            out, {p: e["sha256"] for p, e in index.project_files.items()}, index.stats, touched):
         result.project_file_targets = dict(index.project_targets)
         result.extra.extend(index.project_diagnostics)
         project_entries = index.project_files
@@ -153,7 +154,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             # Most project files come out as they were: leave those alone, unread (like reused specs).
             old = previous.get(rel_file)
             if old is not None and old["sha256"] == project_entries[rel_file]["sha256"] and cache_keys.intact(
-                    out, {rel_file: old}, index.stats, touched):
+                    out, {rel_file: old["sha256"]}, index.stats, touched):
                 reused_count += 1
             else:
                 files[rel_file] = content
@@ -165,7 +166,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             continue
         if spec.rel_path in reused:
             cached = index.specs[spec.rel_path]
-            reused_count += len(cached.files)
+            reused_count += len(cached.texts)
         else:
             assert spec.plan is not None
             entries = {p: file_entry(memo.file_digest(spec.files, p), spec.file_targets[p], spec.rel_path,
@@ -175,7 +176,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                                {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
             manifest_entry = spec_entry(spec.plan)
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
-                               cache_keys.state_digest(state, spec.plan.name), light, manifest_entry, entries,
+                               cache_keys.state_digest(state, spec.plan.name), light, manifest_entry,
                                {p: entry_text(p, e) for p, e in entries.items()},
                                entry_text(spec.rel_path, manifest_entry))
             if isinstance(spec.files, StagedFiles):
@@ -184,30 +185,28 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                 files.update(spec.files)
             touched[0] = True
         new_specs[spec.rel_path] = cached
-        manifest.specs[spec.rel_path] = cached.manifest
-        manifest.files.update(cached.files)
-    manifest.files.update(project_entries)
-    manifest.files = dict(sorted(manifest.files.items()))
-    manifest.specs = dict(sorted(manifest.specs.items()))
+    # The manifest's `files` entries, as texts by path (a project file's over a spec's, though both is MLS502).
+    texts: dict[str, str] = {}
+    for cached in new_specs.values():
+        texts.update(cached.texts)
+    texts.update(index.project_texts)
+    listed_now = sorted(texts)
     if set(new_specs) != set(index.specs):
         touched[0] = True
     index.specs = new_specs
     index.touched = touched[0]
     if (not fresh and index.cold_loaded is False and index.manifest_sha
-            and cache_keys.intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
+            and cache_keys.intact(out, {MANIFEST: index.manifest_sha}, index.stats, touched)):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
-        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged, code)
+        return Incremental(result, files, listed_now, reused_count + 1, 0, index, cache, None, listed, staged, code)
     if plans is not None:  # the project-wide files rendered (the memo loaded): keep what they used
         index.memo = memo.used()
-    texts: dict[str, str] = {}
-    for cached in new_specs.values():
-        texts.update(cached.texts)
-    texts.update(index.project_texts)  # in the order the manifest's entries were gathered
-    text = manifest_json(manifest, texts, {rel: e.spec_text for rel, e in new_specs.items()}).encode()
+    text = joined_manifest(__version__, [texts[p] for p in listed_now],
+                           [new_specs[rel].spec_text for rel in sorted(new_specs)]).encode()
     index.manifest_sha = hashlib.sha256(text).hexdigest()
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text
-    return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
+    return Incremental(result, files, listed_now, reused_count, len(fresh), index, cache,
                        None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged, code)
 
 
@@ -232,12 +231,12 @@ def _project_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], k
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
     """The files the manifest on disk lists, from the index, when it is the manifest the index wrote:
     parsing it (12 MB of JSON for 1,000 models) was a tenth of a render after one spec changed."""
-    written = {MANIFEST: {"sha256": index.manifest_sha}}
+    written = {MANIFEST: index.manifest_sha}
     if not index.manifest_sha or not cache_keys.intact(out, written, index.stats, touched):
         return None
     found = set(index.project_files)
     for cached in index.specs.values():
-        found.update(cached.files)
+        found.update(cached.texts)
     return found
 
 
@@ -280,11 +279,10 @@ def orphans(out: Path, run: Incremental) -> list[str]:
     """Files the previous manifest lists and this one does not; none when the manifest is unchanged."""
     if MANIFEST not in run.files:
         return []
-    manifest = run.manifest
     if run.previous is not None:
-        return sorted(run.previous - set(manifest.files))
+        return sorted(run.previous.difference(run.listed))
     previous = load_manifest(out)
-    return sorted(set(previous.files) - set(manifest.files)) if previous else []
+    return sorted(set(previous.files).difference(run.listed)) if previous else []
 
 
 def remember(run: Incremental, out: Path, wrote: bool) -> None:
@@ -292,7 +290,7 @@ def remember(run: Incremental, out: Path, wrote: bool) -> None:
     if has_errors(run.result.diagnostics) or not (wrote or run.index.touched):
         return
     stats = run.index.stats
-    live = {*run.manifest.files, MANIFEST}
+    live = {*run.listed, MANIFEST}
     for rel in list(stats):
         if rel not in live:
             del stats[rel]
