@@ -198,10 +198,48 @@ def test_a_comment_edited_leaves_the_project_files_unbuilt(project: Path, monkey
         done = render_incremental(out, jobs=1, rollout_state=load_states(out))
         assert done.rendered_specs == 1
     _check_equal(project, out)
-    _write_spec(project, POOL[0], description="changed")  # the data: the project-wide files are built again
+    _write_spec(project, POOL[0], staging="qa")  # the data, the gitops share: the files are built again
     built: list[object] = []
     real = incremental._render_project
     monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or real(*a, **k))
+    _check_equal(project, out)
+    assert built
+
+
+def test_a_plan_changed_but_not_its_shares_leaves_the_project_files_unbuilt(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every target builds the project-wide files from the specs' shares, reading no plan and no file: a
+    description edited changes the plan, not the shares, so they are not built again; a new environment
+    (the gitops share) builds them again. Both give what a full render gives."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    built: list[object] = []
+    real = incremental._render_project
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or real(*a, **k))
+    _write_spec(project, POOL[0], description="edited")
+    _check_equal(project, out)
+    assert not built
+    _write_spec(project, POOL[0], description="edited", staging="qa")
+    _check_equal(project, out)
+    assert built
+
+
+def test_the_project_files_read_from_a_file_are_built_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that read a file's bytes (or a plan) depends on more than the shares: not keyed by them."""
+    from compiler.output.tree_files import TreeFiles
+
+    out = project.parent / "out"
+    real = incremental._render_project
+
+    def reading(result: object, tree: TreeFiles, lazy: object) -> None:
+        tree[next(iter(tree))]  # what a target reading the tree does
+        real(result, tree, lazy)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "_render_project", reading)
+    _render(out, incremental=True)
+    built: list[object] = []
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or reading(*a, **k))
+    _write_spec(project, POOL[0], description="edited")
     _check_equal(project, out)
     assert built
 
@@ -343,7 +381,7 @@ def test_the_project_files_shard_is_rewritten_only_when_they_change(project: Pat
     _render(out, incremental=True)
     assert _project_shard(project).read_bytes() == before
     _check_equal(project, out)
-    _write_spec(project, POOL[0], description="changed")  # a plan changed: they are built again
+    _write_spec(project, POOL[0], staging="qa")  # a model's apps changed: they are built again
     _render(out, incremental=True)
     assert _project_shard(project).read_bytes() != before
     _check_equal(project, out)
@@ -354,7 +392,7 @@ def test_a_damaged_project_shard_means_a_full_render(project: Path, damage: str)
     out = project.parent / "out"
     _render(out, incremental=True)
     old = _project_shard(project).read_bytes()
-    _write_spec(project, POOL[0], description="changed")
+    _write_spec(project, POOL[0], staging="qa")
     _render(out, incremental=True)
     victim = _project_shard(project)
     new = victim.read_bytes()

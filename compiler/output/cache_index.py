@@ -34,8 +34,8 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 10  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
-# 10: a spec's file entries are its texts and its result's digests, targets and resources)
+_FORMAT = 11  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
+# 10: a spec's file entries are its texts and its result's digests, targets and resources; 11: shares digests)
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -54,6 +54,7 @@ class SpecEntry:
     # and resources are the result's, and unpickling 31k dicts no run reads was a third of loading the index.
     texts: dict[str, str] = field(default_factory=dict)
     spec_text: str = ""
+    shares: str = ""  # digest of what the project-wide files may read of the spec (incremental._shares_digest)
 
 
 @dataclass(slots=True)
@@ -61,6 +62,9 @@ class Index:
     context: str = ""
     specs: dict[str, SpecEntry] = field(default_factory=dict)  # by rel_path
     project_key: str = ""
+    # The project-wide files' key by the specs' shares, when building them read nothing else of a spec
+    # (no plan, no file's bytes): "" otherwise (compiler.output.incremental).
+    shares_key: str = ""
     project_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # manifest entries
     project_targets: dict[str, str] = field(default_factory=dict)
     project_diagnostics: list[Any] = field(default_factory=list)

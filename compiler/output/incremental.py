@@ -25,6 +25,7 @@ import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from compiler import __version__
 from compiler.diagnostics import has_errors
@@ -114,12 +115,16 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     files: dict[str, bytes] = {}
     if not result.ok:
         return Incremental(result, files, [], 0, len(fresh), index, cache, code=code)
-    project_key = hashlib.sha256(repr((_project_inputs(specs, reused, keys, index), sorted(
-        (n, cache_keys.state_digest(state, n)) for n in state))).encode()).hexdigest()
+    states = sorted((n, cache_keys.state_digest(state, n)) for n in state)
+    project_key = _key(_project_inputs(specs, reused, keys, index), states)
+    shares = {rel: _shares_digest(spec) for rel, spec in fresh.items() if spec.plan is not None}
+    shares_key = _key(_share_inputs(specs, reused, keys, index, shares), states)
     plans: dict[str, tuple[Plan | None, bytes]] | None = None
     reused_count = 0
-    if project_key == index.project_key and cache_keys.intact(
+    if (project_key == index.project_key or shares_key == index.shares_key) and cache_keys.intact(
             out, {p: e["sha256"] for p, e in index.project_files.items()}, index.stats, touched):
+        if project_key != index.project_key:  # a plan changed, not its shares: the files are as they were
+            index.project_key, touched[0] = project_key, True
         result.project_file_targets = dict(index.project_targets)
         result.extra.extend(index.project_diagnostics)
         project_entries = index.project_files
@@ -138,8 +143,12 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         else:
             lazy = _lazy_plans(specs, plans, index)
         before = len(result.extra)
-        _render_project(result, TreeFiles(out, specs), lazy)
+        tree = TreeFiles(out, specs)
+        _render_project(result, tree, lazy)
         index.project_key, index.project_targets = project_key, dict(result.project_file_targets)
+        # Built from the shares alone (no plan unpickled, no file's bytes or digest read): the same shares
+        # give the same files, whatever else changed in the plans (a description, a label).
+        index.shares_key = shares_key if lazy is not None and not lazy.loaded and not tree.read else ""
         index.project_diagnostics = result.extra[before:]
         project_entries = {p: entry(c, result.project_file_targets[p], PROJECT_OWNER,
                                     result.project_file_resources.get(p, []))
@@ -178,7 +187,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
                                cache_keys.state_digest(state, spec.plan.name), light, manifest_entry,
                                {p: entry_text(p, e) for p, e in entries.items()},
-                               entry_text(spec.rel_path, manifest_entry))
+                               entry_text(spec.rel_path, manifest_entry), shares.get(spec.rel_path, ""))
             if isinstance(spec.files, StagedFiles):
                 staged.extend(spec.files)
             else:
@@ -226,6 +235,35 @@ def _project_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], k
                   if spec.rel_path in reused else "")
         found.append((spec.rel_path, spec.file, digest or keys.get(spec.rel_path, "")))
     return found
+
+
+def _share_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], keys: Mapping[str, str],
+                  index: Index, shares: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    """What the project-wide files depend on when building them read no plan and no file's content: each
+    spec's path, name as shown, model name (the plans' order) and shares digest (`_shares_digest`)."""
+    found = []
+    for spec in specs:
+        rel = spec.rel_path
+        if spec.plan is not None:
+            name, digest = spec.plan.name, shares.get(rel, "")
+        elif rel in reused:
+            name, digest = index.specs[rel].name or "", index.specs[rel].shares
+        else:
+            name, digest = "", ""
+        found.append((rel, spec.file, name, digest or keys.get(rel, "")))
+    return found
+
+
+def _shares_digest(spec: SpecResult) -> str:
+    """A spec's part in the project-wide files besides its plan: its files' paths and targets (which paths
+    are taken, where the gitops target looks for folders) and its shares (Target.project_part). Pickled,
+    not repr'd: exact for any picklable share; a pickle that orders a set differently only misses."""
+    data = pickle.dumps((spec.file_targets, spec.parts), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _key(inputs: list[Any], states: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(repr((inputs, states)).encode()).hexdigest()
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:

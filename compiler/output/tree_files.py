@@ -21,18 +21,24 @@ class TreeFiles(Mapping[str, bytes]):
         # path -> its spec's files: a staged spec's are a view (compiler.output.staged), not copied (read)
         self._fresh: dict[str, Mapping[str, bytes]] = {}
         self._reused: dict[str, str] = {}
+        # Whether a file's bytes or digest were asked for: what was built from this tree then depends on
+        # more than its paths (compiler.output.incremental keys the project-wide files by the shares only
+        # when nothing was read).
+        self.read = False
         for spec in specs:
             self._fresh.update(dict.fromkeys(spec.files, spec.files))
             self._reused.update(spec.reused)
 
     def sha256(self, key: str) -> str | None:
         """Known without reading the file (compiler.render.memo.file_digest)."""
+        self.read = True
         if key in self._fresh:
             known = getattr(self._fresh[key], "sha256", None)
             return known(key) if callable(known) else None
         return self._reused.get(key)
 
     def __getitem__(self, key: str) -> bytes:
+        self.read = True
         if key in self._fresh:
             return self._fresh[key][key]
         if key in self._reused:
