@@ -244,6 +244,35 @@ def test_the_project_files_read_from_a_file_are_built_again(project: Path, monke
     assert built
 
 
+def test_a_spec_file_as_it_was_is_not_read_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec file whose stat is the one taken before its key was computed keeps its key unread (the stat
+    trust of the render stamp); a touched one is read and hashed again (the same key: reused), once."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    read: list[str] = []
+    real = Path.read_bytes
+
+    def spy(path: Path) -> bytes:
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    names = [f"model-{index:04d}.yaml" for index in POOL[:2]]
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == 0
+    assert not set(read) & set(names)
+    os.utime(project / "specs" / names[1], ns=(1, 1))
+    _render(out, incremental=True)
+    assert names[1] in read
+    assert names[0] not in read
+    read.clear()
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == 0
+    assert not set(read) & set(names)
+    _write_spec(project, POOL[0], description="changed")
+    _check_equal(project, out)
+
+
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
     from compiler.output import cache_keys, incremental

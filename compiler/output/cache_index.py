@@ -34,8 +34,9 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 11  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
-# 10: a spec's file entries are its texts and its result's digests, targets and resources; 11: shares digests)
+_FORMAT = 12  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
+# 10: a spec's file entries are its texts and its result's digests, targets and resources; 11: shares digests;
+# 12: the spec file's stat)
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -55,6 +56,7 @@ class SpecEntry:
     texts: dict[str, str] = field(default_factory=dict)
     spec_text: str = ""
     shares: str = ""  # digest of what the project-wide files may read of the spec (incremental._shares_digest)
+    source: Stat | None = None  # the spec file's stat when its bytes were read for `key`
 
 
 @dataclass(slots=True)

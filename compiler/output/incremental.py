@@ -91,17 +91,23 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     touched = [False]
     listed = _listed(out, index, touched)
     keys: dict[str, str] = {}
+    sources: dict[str, stamp.Stat | None] = {}  # a spec file's stat, taken before its bytes were read now
     reused: dict[str, SpecResult] = {}
     todo: list[Work] = []
     for item in work:
-        _, rel, path = item
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            todo.append(item)  # the normal path reports it as a diagnostic
-            continue
-        keys[rel] = stamp.spec_key(item, raw)
+        shown, rel, path = item
         cached = index.specs.get(rel)
+        found = stamp.stat_of(str(path))
+        if cached is not None and found is not None and found == cached.source and cached.result.file == shown:
+            # As it was when its key was computed (by stat, like the render stamp): not read and hashed again.
+            keys[rel] = cached.key
+        else:
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                todo.append(item)  # the normal path reports it as a diagnostic
+                continue
+            keys[rel], sources[rel] = stamp.spec_key(item, raw), found
         if (cached is not None and cached.key == keys[rel] and cached.name is not None
                 and cached.state == cache_keys.state_digest(state, cached.name)
                 and cache_keys.intact(out, cached.result.reused, index.stats, touched)):
@@ -176,6 +182,9 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         if spec.rel_path in reused:
             cached = index.specs[spec.rel_path]
             reused_count += len(cached.texts)
+            if spec.rel_path in sources and sources[spec.rel_path] != cached.source:  # touched, or a new key
+                cached = dataclasses.replace(cached, source=sources[spec.rel_path])
+                touched[0] = True
         else:
             assert spec.plan is not None
             entries = {p: file_entry(memo.file_digest(spec.files, p), spec.file_targets[p], spec.rel_path,
@@ -187,7 +196,8 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
                                cache_keys.state_digest(state, spec.plan.name), light, manifest_entry,
                                {p: entry_text(p, e) for p, e in entries.items()},
-                               entry_text(spec.rel_path, manifest_entry), shares.get(spec.rel_path, ""))
+                               entry_text(spec.rel_path, manifest_entry), shares.get(spec.rel_path, ""),
+                               sources.get(spec.rel_path))
             if isinstance(spec.files, StagedFiles):
                 staged.extend(spec.files)
             else:
