@@ -142,6 +142,10 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                       _ignore_cache=True, sink=sink)
+        # The reused specs' parts and file resources (compiler.output.cache_index.whole_result), in copies: the
+        # cache keeps its entries light.
+        result.specs = specs = [cache_index.whole_result(index.specs[s.rel_path]) if s.rel_path in reused else s
+                                for s in specs]
         lazy = None
         if context.project.patches:  # unmatched_project_patches reads every spec's plan
             result.specs = specs = [dataclasses.replace(s, plan=_plan(plans[s.rel_path])) if s.plan is None
@@ -189,15 +193,13 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             assert spec.plan is not None
             entries = {p: file_entry(memo.file_digest(spec.files, p), spec.file_targets[p], spec.rel_path,
                                      spec.file_resources.get(p, [])) for p in spec.files}
-            light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
-                               dict(spec.file_targets), dict(spec.file_resources), spec.position,
-                               {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
+            light, project_data = cache_index.light_result(spec, {p: e["sha256"] for p, e in entries.items()})
             manifest_entry = spec_entry(spec.plan)
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
                                cache_keys.state_digest(state, spec.plan.name), light, manifest_entry,
                                {p: entry_text(p, e) for p, e in entries.items()},
                                entry_text(spec.rel_path, manifest_entry), shares.get(spec.rel_path, ""),
-                               sources.get(spec.rel_path))
+                               sources.get(spec.rel_path), project_data)
             if isinstance(spec.files, StagedFiles):
                 staged.extend(spec.files)
             else:
