@@ -331,7 +331,7 @@ def test_the_cache_index_round_trips_exactly(project: Path) -> None:
         _, found, specs, _ = pickle.loads(sealed.unseal(shard.read_bytes()))
         assert found == token
         assert all(cache_index.whole_result(entry).parts.keys() >= {"gitops", "ci"} for entry in specs.values())
-        assert not any(entry.result.parts or entry.result.file_resources for entry in specs.values())  # apart
+        assert not any(entry.result.parts or entry.result.file_targets for entry in specs.values())  # apart
         assert all(entry.texts.keys() == entry.result.reused.keys() and entry.spec_text for entry in specs.values())
         index.specs.update(specs)
     assert index.specs

@@ -34,9 +34,9 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 13  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
+_FORMAT = 14  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
 # 10: a spec's file entries are its texts and its result's digests, targets and resources; 11: shares digests;
-# 12: the spec file's stat; 13: the parts and resources pickled apart)
+# 12: the spec file's stat; 13, 14: the parts, resources and targets pickled apart)
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -47,7 +47,7 @@ class SpecEntry:
     key: str
     name: str | None  # the model's name (None: the spec had errors)
     state: str  # digest of the model's rollout state when rendered
-    result: SpecResult  # files, parts and file_resources emptied; `reused` holds path -> sha256
+    result: SpecResult  # files, parts, file_targets and file_resources emptied; `reused`: path -> sha256
     manifest: dict[str, Any]  # the manifest's `specs` entry
     # The manifest's text of each of the spec's files' entry, by path (every file it rendered), and of its
     # `specs` entry (compiler.output.tree_files): computed once when the spec renders, so the 12 MB manifest
@@ -57,8 +57,8 @@ class SpecEntry:
     spec_text: str = ""
     shares: str = ""  # digest of what the project-wide files may read of the spec (incremental._shares_digest)
     source: Stat | None = None  # the spec file's stat when its bytes were read for `key`
-    # The result's parts and file_resources, pickled: only a build of the project-wide files reads them
-    # (`whole_result`), and unpickling every spec's on every load was a third of it.
+    # The result's parts, file_targets and file_resources, pickled: only a build of the project-wide files
+    # reads them (`whole_result`), and unpickling every spec's on every load was a third of it.
     project_data: bytes = b""
 
 
@@ -89,19 +89,20 @@ class Index:
 
 
 def light_result(result: SpecResult, digests: dict[str, str]) -> tuple[SpecResult, bytes]:
-    """What the cache keeps of a rendered spec's result: no files (`reused`: their digests), and its parts
-    and file resources pickled apart (SpecEntry.project_data)."""
-    light = SpecResult(result.file, result.rel_path, None, list(result.diagnostics), {}, dict(result.file_targets),
-                       {}, result.position, digests)
-    return light, pickle.dumps((dict(result.parts), dict(result.file_resources)), protocol=pickle.HIGHEST_PROTOCOL)
+    """What the cache keeps of a rendered spec's result: no files (`reused`: their digests), and its parts,
+    file targets and resources pickled apart (SpecEntry.project_data)."""
+    light = SpecResult(result.file, result.rel_path, None, list(result.diagnostics), {}, {}, {}, result.position,
+                       digests)
+    kept = (dict(result.parts), dict(result.file_resources), dict(result.file_targets))
+    return light, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def whole_result(entry: SpecEntry) -> SpecResult:
-    """A cached spec's result with its parts and file resources, for building the project-wide files."""
+    """A cached spec's result with its parts, file targets and resources, for building the project-wide files."""
     if not entry.project_data:
         return entry.result
-    parts, resources = pickle.loads(entry.project_data)
-    return dataclasses.replace(entry.result, parts=parts, file_resources=resources)
+    parts, resources, targets = pickle.loads(entry.project_data)
+    return dataclasses.replace(entry.result, parts=parts, file_resources=resources, file_targets=targets)
 
 
 PLAN_TABLE: dict[type, Any] = {}

@@ -142,8 +142,8 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                       _ignore_cache=True, sink=sink)
-        # The reused specs' parts and file resources (compiler.output.cache_index.whole_result), in copies: the
-        # cache keeps its entries light.
+        # The reused specs' parts, file targets and resources (compiler.output.cache_index.whole_result), in
+        # copies: the cache keeps its entries light.
         result.specs = specs = [cache_index.whole_result(index.specs[s.rel_path]) if s.rel_path in reused else s
                                 for s in specs]
         lazy = None
