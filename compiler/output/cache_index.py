@@ -34,9 +34,9 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 14  # bump when the pickled layout changes (8: sharded, manifest texts per entry; 9: project shard;
-# 10: a spec's file entries are its texts and its result's digests, targets and resources; 11: shares digests;
-# 12: the spec file's stat; 13, 14: the parts, resources and targets pickled apart)
+# Bump when the pickled layout changes (8: sharded, manifest texts per entry; 14: the project-wide files'
+# shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart).
+_FORMAT = 14
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
