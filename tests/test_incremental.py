@@ -180,6 +180,99 @@ def test_unchanged_specs_are_not_rendered_again(project: Path) -> None:
     assert done.reused > 0
 
 
+def test_a_comment_edited_leaves_the_project_files_unbuilt(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project-wide files depend on the plans' digests (the specs' data), not on the specs' bytes: a
+    comment added builds none of them again, reads no cached plan, and the tree is still a full render's."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    spec = project / "specs" / f"model-{POOL[0]:04d}.yaml"
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the project-wide files were built again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "_render_project", refuse)
+        patched.setattr(incremental.cache_index, "load_plans", refuse)
+        patched.setattr(incremental.cache_index, "load_cold", refuse)
+        spec.write_text("# a comment\n" + spec.read_text())  # its diagnostics' lines move, its data does not
+        done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+        assert done.rendered_specs == 1
+    _check_equal(project, out)
+    _write_spec(project, POOL[0], staging="qa")  # the data, the gitops share: the files are built again
+    built: list[object] = []
+    real = incremental._render_project
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or real(*a, **k))
+    _check_equal(project, out)
+    assert built
+
+
+def test_a_plan_changed_but_not_its_shares_leaves_the_project_files_unbuilt(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every target builds the project-wide files from the specs' shares, reading no plan and no file: a
+    description edited changes the plan, not the shares, so they are not built again; a new environment
+    (the gitops share) builds them again. Both give what a full render gives."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    built: list[object] = []
+    real = incremental._render_project
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or real(*a, **k))
+    _write_spec(project, POOL[0], description="edited")
+    _check_equal(project, out)
+    assert not built
+    _write_spec(project, POOL[0], description="edited", staging="qa")
+    _check_equal(project, out)
+    assert built
+
+
+def test_the_project_files_read_from_a_file_are_built_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that read a file's bytes (or a plan) depends on more than the shares: not keyed by them."""
+    from compiler.output.tree_files import TreeFiles
+
+    out = project.parent / "out"
+    real = incremental._render_project
+
+    def reading(result: object, tree: TreeFiles, lazy: object) -> None:
+        tree[next(iter(tree))]  # what a target reading the tree does
+        real(result, tree, lazy)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "_render_project", reading)
+    _render(out, incremental=True)
+    built: list[object] = []
+    monkeypatch.setattr(incremental, "_render_project", lambda *a, **k: built.append(a) or reading(*a, **k))
+    _write_spec(project, POOL[0], description="edited")
+    _check_equal(project, out)
+    assert built
+
+
+def test_a_spec_file_as_it_was_is_not_read_again(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec file whose stat is the one taken before its key was computed keeps its key unread (the stat
+    trust of the render stamp); a touched one is read and hashed again (the same key: reused), once."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    read: list[str] = []
+    real = Path.read_bytes
+
+    def spy(path: Path) -> bytes:
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    names = [f"model-{index:04d}.yaml" for index in POOL[:2]]
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == 0
+    assert not set(read) & set(names)
+    os.utime(project / "specs" / names[1], ns=(1, 1))
+    _render(out, incremental=True)
+    assert names[1] in read
+    assert names[0] not in read
+    read.clear()
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == 0
+    assert not set(read) & set(names)
+    _write_spec(project, POOL[0], description="changed")
+    _check_equal(project, out)
+
+
 def test_an_edited_target_invalidates_the_cache(project: Path) -> None:
     """Editable installs keep their version number: the cache keys on the code's files, not the version."""
     from compiler.output import cache_keys, incremental
@@ -237,8 +330,9 @@ def test_the_cache_index_round_trips_exactly(project: Path) -> None:
         shard = cache_index.shard_path(path, number)
         _, found, specs, _ = pickle.loads(sealed.unseal(shard.read_bytes()))
         assert found == token
-        assert all(entry.result.parts.keys() >= {"gitops", "ci"} for entry in specs.values())
-        assert all(entry.texts.keys() == entry.files.keys() and entry.spec_text for entry in specs.values())
+        assert all(cache_index.whole_result(entry).parts.keys() >= {"gitops", "ci"} for entry in specs.values())
+        assert not any(entry.result.parts or entry.result.file_targets for entry in specs.values())  # apart
+        assert all(entry.texts.keys() == entry.result.reused.keys() and entry.spec_text for entry in specs.values())
         index.specs.update(specs)
     assert index.specs
     assert any(entry.result.diagnostics for entry in index.specs.values())
@@ -296,6 +390,50 @@ def test_a_damaged_shard_means_a_full_render(project: Path, damage: str) -> None
     else:
         victim.unlink()
     _write_spec(project, POOL[1], description="changed too")
+    done = render_incremental(out, jobs=1, rollout_state=load_states(out))
+    assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))
+    _check_equal(project, out)
+
+
+def _project_shard(project: Path) -> Path:
+    [found] = (project.parent / "cache").glob("render-*.project.pickle")
+    return found
+
+
+def test_the_project_files_shard_is_rewritten_only_when_they_change(project: Path) -> None:
+    """compiler.output.cache_index keeps the project-wide files apart from the head: a render that did not
+    build them again (a comment edited) leaves their shard as it was; one that did rewrites it."""
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    before = _project_shard(project).read_bytes()
+    spec = project / "specs" / f"model-{POOL[0]:04d}.yaml"
+    spec.write_text("# a comment\n" + spec.read_text())
+    _render(out, incremental=True)
+    assert _project_shard(project).read_bytes() == before
+    _check_equal(project, out)
+    _write_spec(project, POOL[0], staging="qa")  # a model's apps changed: they are built again
+    _render(out, incremental=True)
+    assert _project_shard(project).read_bytes() != before
+    _check_equal(project, out)
+
+
+@pytest.mark.parametrize("damage", ["torn", "foreign", "missing"])
+def test_a_damaged_project_shard_means_a_full_render(project: Path, damage: str) -> None:
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    old = _project_shard(project).read_bytes()
+    _write_spec(project, POOL[0], staging="qa")
+    _render(out, incremental=True)
+    victim = _project_shard(project)
+    new = victim.read_bytes()
+    assert new != old
+    if damage == "torn":
+        victim.write_bytes(new[: len(new) // 2])
+    elif damage == "foreign":
+        victim.write_bytes(old)  # the shard of the save before: well-formed, but not this head's
+    else:
+        victim.unlink()
+    _write_spec(project, POOL[1], description="changed")
     done = render_incremental(out, jobs=1, rollout_state=load_states(out))
     assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))
     _check_equal(project, out)

@@ -156,11 +156,11 @@ def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> Non
     assert manifest is not None
     before = stamp.inputs(project, out)
     stamp.record_render(path, before, out, ([], []), manifest.files, [], 2)
-    assert stamp.load(path, stamp.RenderStamp) is not None  # recorded when nothing moved
+    assert stamp.load_render(path) is not None  # recorded when nothing moved
     path.unlink()
     _spec(project, 0, description="edited while rendering")
     stamp.record_render(path, before, out, ([], []), manifest.files, [], 2)
-    assert stamp.load(path, stamp.RenderStamp) is None
+    assert stamp.load_render(path) is None
 
 
 def test_the_stamp_names_the_writers_state_directory() -> None:
@@ -183,9 +183,38 @@ def test_the_stamp_stores_its_dataclasses_as_constructor_calls(project: Path) ->
     [path] = (project.parent / "cache").glob("*.stamp")
     data = bytes(sealed.unseal(path.read_bytes()))
     assert "BUILD" not in {op.name for op, _, _ in pickletools.genops(data)}
-    loaded = stamp.load(path, RenderStamp)
-    assert loaded is not None
+    stored = stamp.load(path, stamp._StoredRender)
+    assert "BUILD" not in {op.name for op, _, _ in pickletools.genops(stored.rest)}
+    loaded = stamp.load_render(path)
+    assert isinstance(loaded, RenderStamp)
     assert loaded.diagnostics == result.diagnostics
     copy = path.with_name("copy.stamp")
-    stamp.save(copy, loaded)
-    assert stamp.load(copy, RenderStamp) == loaded
+    stamp.save_render(copy, loaded)
+    assert stamp.load_render(copy) == loaded
+
+
+def test_a_stamp_whose_inputs_changed_is_read_no_further(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every output's stat and the diagnostics are unpickled only when the inputs are as recorded: after a
+    spec changed, unchanged_render says no having unpickled the inputs alone."""
+    import pickle
+
+    from compiler.output.tree import render_to
+
+    out = project.parent / "out"
+    assert render_to(out, jobs=1)[0].ok
+    path = stamp.render_stamp_path(project, out)
+    stored = stamp.load(path, stamp._StoredRender)
+    read: list[bool] = []
+    real = pickle.loads
+
+    def spy(data: bytes, *args: object, **kwargs: object) -> object:
+        read.append(bytes(data) == stored.rest)
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stamp.pickle, "loads", spy)
+    assert stamp.unchanged_render(out) is not None
+    assert read == [False, True]
+    read.clear()
+    _spec(project, 0, description="edited")
+    assert stamp.unchanged_render(out) is None
+    assert read == [False]

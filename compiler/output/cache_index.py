@@ -2,14 +2,16 @@
 
 The index holds, per spec, the key of its inputs, what rendering produced and the manifest text of its
 entries, and every written file's stat. It is stored in shards: the head (`render-<tag>.pickle`: the
-project-wide files, the manifest's stat, a token per shard) and the specs spread over `SHARDS` files by
+manifest's stat and digest, a token per shard), the project-wide files (`.project.pickle`: their
+entries, manifest texts and stats, 5 MB for 1,000 models) and the specs spread over `SHARDS` files by
 a hash of their path (`.sNN.pickle`, each with its specs' entries and their files' stats). A save
 rewrites only the shards whose specs or stats changed: after one spec changed, one shard of 9 MB/32
-instead of the whole index. Two more files are read only when needed: the plans (`.plans.pickle`, each
-plan pickled on its own, for re-rendering project-wide files) and the memo (`.cold.pickle`, when
-something renders). Tokens tie them to the head they were written with; shards are written before the
-head, so an interrupted save leaves a head whose tokens do not match. Anything missing, unreadable,
-torn or foreign means a full render, never a wrong one.
+instead of the whole index, and the project-wide files' only when they were built again or touched.
+Two more files are read only when needed: the plans (`.plans.pickle`, each plan pickled on its own, for
+re-rendering project-wide files) and the memo (`.cold.pickle`, when they re-render). Tokens tie them
+to the head they were written with; shards are written before the head, so an interrupted save leaves
+a head whose tokens do not match. Anything missing, unreadable, torn or foreign means a full render,
+never a wrong one.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from compiler.output import sealed, stamp
 from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
-_FORMAT = 8  # bump when the pickled layout changes (8: sharded, manifest texts per entry)
+# Bump when the pickled layout changes (8: sharded, manifest texts per entry; 14: the project-wide files'
+# shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart).
+_FORMAT = 14
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -43,13 +47,19 @@ class SpecEntry:
     key: str
     name: str | None  # the model's name (None: the spec had errors)
     state: str  # digest of the model's rollout state when rendered
-    result: SpecResult  # files emptied; `reused` holds path -> sha256
+    result: SpecResult  # files, parts, file_targets and file_resources emptied; `reused`: path -> sha256
     manifest: dict[str, Any]  # the manifest's `specs` entry
-    files: dict[str, dict[str, Any]]  # the manifest's `files` entries
-    # The manifest's text of each `files` entry, and of the `specs` entry (compiler.output.tree_files):
-    # computed once when the spec renders, so the 12 MB manifest is joined, not encoded, on every render.
+    # The manifest's text of each of the spec's files' entry, by path (every file it rendered), and of its
+    # `specs` entry (compiler.output.tree_files): computed once when the spec renders, so the 12 MB manifest
+    # is joined, not encoded, on every render. The entries themselves are not kept: their digests, targets
+    # and resources are the result's, and unpickling 31k dicts no run reads was a third of loading the index.
     texts: dict[str, str] = field(default_factory=dict)
     spec_text: str = ""
+    shares: str = ""  # digest of what the project-wide files may read of the spec (incremental._shares_digest)
+    source: Stat | None = None  # the spec file's stat when its bytes were read for `key`
+    # The result's parts, file_targets and file_resources, pickled: only a build of the project-wide files
+    # reads them (`whole_result`), and unpickling every spec's on every load was a third of it.
+    project_data: bytes = b""
 
 
 @dataclass(slots=True)
@@ -57,6 +67,9 @@ class Index:
     context: str = ""
     specs: dict[str, SpecEntry] = field(default_factory=dict)  # by rel_path
     project_key: str = ""
+    # The project-wide files' key by the specs' shares, when building them read nothing else of a spec
+    # (no plan, no file's bytes): "" otherwise (compiler.output.incremental).
+    shares_key: str = ""
     project_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # manifest entries
     project_targets: dict[str, str] = field(default_factory=dict)
     project_diagnostics: list[Any] = field(default_factory=list)
@@ -69,8 +82,27 @@ class Index:
     cold_loaded: bool = True
     manifest_sha: str = ""  # the manifest last written
     touched: bool = False  # something changed since loading: save it
+    project_token: str = ""  # the project-wide files' shard
     # Not stored: what each shard held when loaded or saved (by identity), to know which to rewrite.
     loaded: dict[int, tuple[dict[str, SpecEntry], dict[str, Stat]]] = field(default_factory=dict)
+    loaded_project: tuple[Any, ...] = ()  # the same for the project shard (_project_part)
+
+
+def light_result(result: SpecResult, digests: dict[str, str]) -> tuple[SpecResult, bytes]:
+    """What the cache keeps of a rendered spec's result: no files (`reused`: their digests), and its parts,
+    file targets and resources pickled apart (SpecEntry.project_data)."""
+    light = SpecResult(result.file, result.rel_path, None, list(result.diagnostics), {}, {}, {}, result.position,
+                       digests)
+    kept = (dict(result.parts), dict(result.file_resources), dict(result.file_targets))
+    return light, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def whole_result(entry: SpecEntry) -> SpecResult:
+    """A cached spec's result with its parts, file targets and resources, for building the project-wide files."""
+    if not entry.project_data:
+        return entry.result
+    parts, resources, targets = pickle.loads(entry.project_data)
+    return dataclasses.replace(entry.result, parts=parts, file_resources=resources, file_targets=targets)
 
 
 PLAN_TABLE: dict[type, Any] = {}
@@ -89,9 +121,16 @@ def load(path: Path, context_key: str) -> Index:
     if not isinstance(found, tuple) or found[:1] != (_FORMAT,) or not isinstance(found[1], Index):
         return Index(context_key)
     index: Index = found[1]
-    if index.context != context_key or index.specs or index.loaded:
+    if index.context != context_key or index.specs or index.loaded or index.loaded_project:
         return Index(context_key)
     index.cold_loaded = False
+    project = _load_part(_project_path(path), index.project_token, 7)
+    if project is None:
+        return Index(context_key)
+    (index.project_files, index.project_targets, index.project_diagnostics, index.project_texts,
+     project_stats) = project[2:]
+    index.stats.update(project_stats)
+    index.loaded_project = _project_part(index, project_stats)
     for number, token in sorted(index.shards.items()):
         shard = _load_shard(shard_path(path, number), token)
         if shard is None:  # missing, torn or from another save: a full render, never a partial index
@@ -113,17 +152,34 @@ def _shard_of(rel: str) -> int:
     return zlib.crc32(rel.encode()) % SHARDS
 
 
-def _load_shard(path: Path, token: str) -> tuple[dict[str, SpecEntry], dict[str, Stat]] | None:
+def _load_part(path: Path, token: str, size: int) -> tuple[Any, ...] | None:
+    """A shard written with `token`, a tuple of `size` (format, token, the rest); None: missing, torn, foreign."""
     try:
         with open(path, "rb") as handle:
             found = sealed.load(handle)
     except Exception:
         return None
-    if (not isinstance(found, tuple) or len(found) != 4 or found[0] != _FORMAT or found[1] != token
-            or not isinstance(found[2], dict) or not isinstance(found[3], dict)
-            or not all(isinstance(e, SpecEntry) for e in found[2].values())):
+    if (not isinstance(found, tuple) or len(found) != size or found[0] != _FORMAT or found[1] != token
+            or not token or not all(isinstance(f, (dict, list)) for f in found[2:])):
+        return None
+    return found
+
+
+def _load_shard(path: Path, token: str) -> tuple[dict[str, SpecEntry], dict[str, Stat]] | None:
+    found = _load_part(path, token, 4)
+    if found is None or not all(isinstance(e, SpecEntry) for e in found[2].values()):
         return None
     return found[2], found[3]
+
+
+def _project_path(path: Path) -> Path:
+    return path.with_suffix(".project.pickle")
+
+
+def _project_part(index: Index, stats: dict[str, Stat]) -> tuple[Any, ...]:
+    """What the project shard holds: the project-wide files' entries, owners, diagnostics, manifest texts
+    and stats."""
+    return index.project_files, index.project_targets, index.project_diagnostics, index.project_texts, stats
 
 
 def plans_path(path: Path) -> Path:
@@ -200,13 +256,17 @@ def save(path: Path, index: Index, plans: dict[str, bytes] | None) -> None:
         if index.cold_loaded:
             index.cold_token = _new_token()
             _dump(_cold_path(path), (index.cold_token, memo_entries))
-        specs, stats, loaded = index.specs, index.stats, index.loaded
-        head_stats = _save_shards(path, index)
-        index.memo, index.specs, index.stats, index.loaded = {}, {}, head_stats, {}
+        specs, stats = index.specs, index.stats
+        head_stats = _save_project(path, index, _save_shards(path, index))
+        loaded, project = index.loaded, index.loaded_project
+        index.memo, index.specs, index.stats, index.loaded, index.loaded_project = {}, {}, head_stats, {}, ()
+        index.project_files, index.project_targets, index.project_diagnostics, index.project_texts = {}, {}, [], {}
         try:
             _dump(path, (_FORMAT, index))  # last: it names the shards just written
         finally:
             index.memo, index.specs, index.stats, index.loaded = memo_entries, specs, stats, loaded
+            index.project_files, index.project_targets, index.project_diagnostics, index.project_texts = project[:4]
+            index.loaded_project = project
 
 
 def _save_shards(path: Path, index: Index) -> dict[str, Stat]:
@@ -218,11 +278,11 @@ def _save_shards(path: Path, index: Index) -> dict[str, Stat]:
     for rel, spec in index.specs.items():
         specs, spec_stats = groups.setdefault(_shard_of(rel), ({}, {}))
         specs[rel] = spec
-        for file in spec.files:
+        for file in spec.texts:
             found = stats.get(file)
             if found is not None:
                 spec_stats[file] = found
-        owned.update(spec.files)
+        owned.update(spec.texts)
     shards: dict[int, str] = {}
     for number, (specs, spec_stats) in sorted(groups.items()):
         before = index.loaded.get(number)
@@ -237,6 +297,20 @@ def _save_shards(path: Path, index: Index) -> dict[str, Stat]:
         del index.loaded[number]  # no spec left there; the head no longer names it
     index.shards = shards
     return {rel: stat for rel, stat in stats.items() if rel not in owned}
+
+
+def _save_project(path: Path, index: Index, stats: dict[str, Stat]) -> dict[str, Stat]:
+    """Write the project shard when its content changed since loaded (built again, a file's stat taken
+    anew); the stats it does not hold (the manifest's) are the head's."""
+    own = {rel: stats[rel] for rel in index.project_files if rel in stats}
+    part = _project_part(index, own)
+    before = index.loaded_project
+    if (not before or not index.project_token or any(a is not b for a, b in zip(part[:4], before[:4], strict=True))
+            or before[4] != own):
+        index.project_token = _new_token()
+        _dump(_project_path(path), (_FORMAT, index.project_token, *part))
+    index.loaded_project = part
+    return {rel: stat for rel, stat in stats.items() if rel not in own}
 
 
 def _cold_path(path: Path) -> Path:

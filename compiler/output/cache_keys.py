@@ -10,7 +10,6 @@ import hashlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from compiler import __version__
 from compiler.output import stamp
@@ -43,10 +42,11 @@ def state_digest(state: Mapping[str, Mapping[str, ActiveStage]], name: str | Non
     return repr(sorted((env, s.version, s.stage) for env, s in state.get(name, {}).items()))
 
 
-def intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat], touched: list[bool]) -> bool:
-    """Every file is on disk as written: same stat, or (stat changed, e.g. touched) the same bytes."""
+def intact(out: Path, files: Mapping[str, str], stats: dict[str, Stat], touched: list[bool]) -> bool:
+    """Every file (path -> sha256) is on disk as written: same stat, or (stat changed, e.g. touched) the
+    same bytes."""
     base = str(out)
-    for rel, info in files.items():
+    for rel, sha256 in files.items():
         found = stamp.stat_of(f"{base}/{rel}")
         if found is None:
             return False
@@ -56,7 +56,7 @@ def intact(out: Path, files: Mapping[str, dict[str, Any]], stats: dict[str, Stat
             data = Path(base, rel).read_bytes()
         except OSError:
             return False
-        if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        if hashlib.sha256(data).hexdigest() != sha256:
             return False
         stats[rel] = found
         touched[0] = True

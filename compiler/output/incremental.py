@@ -25,15 +25,17 @@ import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from compiler import __version__
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, stamp
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.collector import collector
-from compiler.output.manifest import PROJECT_OWNER, Manifest, entry, file_entry, load_manifest, spec_entry
+from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_manifest, spec_entry
 from compiler.output.staged import StagedFiles
-from compiler.output.tree_files import TreeFiles, entry_text, manifest_json
+from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
 from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
@@ -48,7 +50,7 @@ class Incremental:
 
     result: RunResult
     files: dict[str, bytes]  # rendered now (per spec and project-wide) plus the manifest
-    manifest: Manifest
+    listed: list[str]  # every file the manifest lists (its `files`), sorted
     reused: int  # files found intact and not rendered again
     rendered_specs: int
     index: Index
@@ -89,20 +91,26 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     touched = [False]
     listed = _listed(out, index, touched)
     keys: dict[str, str] = {}
+    sources: dict[str, stamp.Stat | None] = {}  # a spec file's stat, taken before its bytes were read now
     reused: dict[str, SpecResult] = {}
     todo: list[Work] = []
     for item in work:
-        _, rel, path = item
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            todo.append(item)  # the normal path reports it as a diagnostic
-            continue
-        keys[rel] = stamp.spec_key(item, raw)
+        shown, rel, path = item
         cached = index.specs.get(rel)
+        found = stamp.stat_of(str(path))
+        if cached is not None and found is not None and found == cached.source and cached.result.file == shown:
+            # As it was when its key was computed (by stat, like the render stamp): not read and hashed again.
+            keys[rel] = cached.key
+        else:
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                todo.append(item)  # the normal path reports it as a diagnostic
+                continue
+            keys[rel], sources[rel] = stamp.spec_key(item, raw), found
         if (cached is not None and cached.key == keys[rel] and cached.name is not None
                 and cached.state == cache_keys.state_digest(state, cached.name)
-                and cache_keys.intact(out, cached.files, index.stats, touched)):
+                and cache_keys.intact(out, cached.result.reused, index.stats, touched)):
             reused[rel] = cached.result
         else:
             todo.append(item)
@@ -111,16 +119,18 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}
-    manifest = Manifest()
     if not result.ok:
-        return Incremental(result, files, manifest, 0, len(fresh), index, cache, code=code)
-    plan_digests = [(s.rel_path, s.plan.digest if s.plan else index.specs[s.rel_path].manifest["plan_digest"]
-                     if s.rel_path in reused else "", keys.get(s.rel_path, "")) for s in specs]
-    project_key = hashlib.sha256(repr((plan_digests, sorted(
-        (n, cache_keys.state_digest(state, n)) for n in state))).encode()).hexdigest()
+        return Incremental(result, files, [], 0, len(fresh), index, cache, code=code)
+    states = sorted((n, cache_keys.state_digest(state, n)) for n in state)
+    project_key = _key(_project_inputs(specs, reused, keys, index), states)
+    shares = {rel: _shares_digest(spec) for rel, spec in fresh.items() if spec.plan is not None}
+    shares_key = _key(_share_inputs(specs, reused, keys, index, shares), states)
     plans: dict[str, tuple[Plan | None, bytes]] | None = None
     reused_count = 0
-    if project_key == index.project_key and cache_keys.intact(out, index.project_files, index.stats, touched):
+    if (project_key == index.project_key or shares_key == index.shares_key) and cache_keys.intact(
+            out, {p: e["sha256"] for p, e in index.project_files.items()}, index.stats, touched):
+        if project_key != index.project_key:  # a plan changed, not its shares: the files are as they were
+            index.project_key, touched[0] = project_key, True
         result.project_file_targets = dict(index.project_targets)
         result.extra.extend(index.project_diagnostics)
         project_entries = index.project_files
@@ -132,6 +142,10 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         if plans is None:  # the plans file is gone or stale: render everything once more
             return render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
                                       _ignore_cache=True, sink=sink)
+        # The reused specs' parts, file targets and resources (compiler.output.cache_index.whole_result), in
+        # copies: the cache keeps its entries light.
+        result.specs = specs = [cache_index.whole_result(index.specs[s.rel_path]) if s.rel_path in reused else s
+                                for s in specs]
         lazy = None
         if context.project.patches:  # unmatched_project_patches reads every spec's plan
             result.specs = specs = [dataclasses.replace(s, plan=_plan(plans[s.rel_path])) if s.plan is None
@@ -139,8 +153,12 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         else:
             lazy = _lazy_plans(specs, plans, index)
         before = len(result.extra)
-        _render_project(result, TreeFiles(out, specs), lazy)
+        tree = TreeFiles(out, specs)
+        _render_project(result, tree, lazy)
         index.project_key, index.project_targets = project_key, dict(result.project_file_targets)
+        # Built from the shares alone (no plan unpickled, no file's bytes or digest read): the same shares
+        # give the same files, whatever else changed in the plans (a description, a label).
+        index.shares_key = shares_key if lazy is not None and not lazy.loaded and not tree.read else ""
         index.project_diagnostics = result.extra[before:]
         project_entries = {p: entry(c, result.project_file_targets[p], PROJECT_OWNER,
                                     result.project_file_resources.get(p, []))
@@ -155,7 +173,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             # Most project files come out as they were: leave those alone, unread (like reused specs).
             old = previous.get(rel_file)
             if old is not None and old["sha256"] == project_entries[rel_file]["sha256"] and cache_keys.intact(
-                    out, {rel_file: old}, index.stats, touched):
+                    out, {rel_file: old["sha256"]}, index.stats, touched):
                 reused_count += 1
             else:
                 files[rel_file] = content
@@ -167,62 +185,108 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             continue
         if spec.rel_path in reused:
             cached = index.specs[spec.rel_path]
-            reused_count += len(cached.files)
+            reused_count += len(cached.texts)
+            if spec.rel_path in sources and sources[spec.rel_path] != cached.source:  # touched, or a new key
+                cached = dataclasses.replace(cached, source=sources[spec.rel_path])
+                touched[0] = True
         else:
             assert spec.plan is not None
             entries = {p: file_entry(memo.file_digest(spec.files, p), spec.file_targets[p], spec.rel_path,
                                      spec.file_resources.get(p, [])) for p in spec.files}
-            light = SpecResult(spec.file, spec.rel_path, None, list(spec.diagnostics), {},
-                               dict(spec.file_targets), dict(spec.file_resources), spec.position,
-                               {p: e["sha256"] for p, e in entries.items()}, parts=dict(spec.parts))
+            light, project_data = cache_index.light_result(spec, {p: e["sha256"] for p, e in entries.items()})
             manifest_entry = spec_entry(spec.plan)
             cached = SpecEntry(keys.get(spec.rel_path, ""), spec.plan.name,
-                               cache_keys.state_digest(state, spec.plan.name), light, manifest_entry, entries,
+                               cache_keys.state_digest(state, spec.plan.name), light, manifest_entry,
                                {p: entry_text(p, e) for p, e in entries.items()},
-                               entry_text(spec.rel_path, manifest_entry))
+                               entry_text(spec.rel_path, manifest_entry), shares.get(spec.rel_path, ""),
+                               sources.get(spec.rel_path), project_data)
             if isinstance(spec.files, StagedFiles):
                 staged.extend(spec.files)
             else:
                 files.update(spec.files)
             touched[0] = True
         new_specs[spec.rel_path] = cached
-        manifest.specs[spec.rel_path] = cached.manifest
-        manifest.files.update(cached.files)
-    manifest.files.update(project_entries)
-    manifest.files = dict(sorted(manifest.files.items()))
-    manifest.specs = dict(sorted(manifest.specs.items()))
+    # The manifest's `files` entries, as texts by path (a project file's over a spec's, though both is MLS502).
+    texts: dict[str, str] = {}
+    for cached in new_specs.values():
+        texts.update(cached.texts)
+    texts.update(index.project_texts)
+    listed_now = sorted(texts)
     if set(new_specs) != set(index.specs):
         touched[0] = True
     index.specs = new_specs
     index.touched = touched[0]
     if (not fresh and index.cold_loaded is False and index.manifest_sha
-            and cache_keys.intact(out, {MANIFEST: {"sha256": index.manifest_sha}}, index.stats, touched)):
+            and cache_keys.intact(out, {MANIFEST: index.manifest_sha}, index.stats, touched)):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
-        return Incremental(result, files, manifest, reused_count + 1, 0, index, cache, None, listed, staged, code)
-    cache_index.load_cold(cache, index)
-    if plans is not None:
+        return Incremental(result, files, listed_now, reused_count + 1, 0, index, cache, None, listed, staged, code)
+    if plans is not None:  # the project-wide files rendered (the memo loaded): keep what they used
         index.memo = memo.used()
-    texts: dict[str, str] = {}
-    for cached in new_specs.values():
-        texts.update(cached.texts)
-    texts.update(index.project_texts)  # in the order the manifest's entries were gathered
-    text = manifest_json(manifest, texts, {rel: e.spec_text for rel, e in new_specs.items()}).encode()
+    text = joined_manifest(__version__, [texts[p] for p in listed_now],
+                           [new_specs[rel].spec_text for rel in sorted(new_specs)]).encode()
     index.manifest_sha = hashlib.sha256(text).hexdigest()
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text
-    return Incremental(result, files, manifest, reused_count, len(fresh), index, cache,
+    return Incremental(result, files, listed_now, reused_count, len(fresh), index, cache,
                        None if plans is None else {k: v[1] for k, v in plans.items()}, listed, staged, code)
+
+
+def _project_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], keys: Mapping[str, str],
+                    index: Index) -> list[tuple[str, str, str]]:
+    """What the project-wide files and diagnostics depend on besides the run's context and the rollout state:
+    each spec's path, its name as shown and its plan's digest (compiler.planning.plan.plan_digest: the spec's
+    data, not its comments or formatting, so a comment edited leaves the project-wide files alone, unbuilt).
+
+    Everything a spec hands the project-wide hooks (its plan, files, shares, file facts) is a function of
+    the plan, less its provenance's `source_sha256`, which only the manifest's spec entry and the placing of
+    the spec's own diagnostics read. A spec without a plan counts by its key (its bytes), as before.
+    """
+    found = []
+    for spec in specs:
+        digest = (spec.plan.digest if spec.plan is not None else index.specs[spec.rel_path].manifest["plan_digest"]
+                  if spec.rel_path in reused else "")
+        found.append((spec.rel_path, spec.file, digest or keys.get(spec.rel_path, "")))
+    return found
+
+
+def _share_inputs(specs: list[SpecResult], reused: Mapping[str, SpecResult], keys: Mapping[str, str],
+                  index: Index, shares: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    """What the project-wide files depend on when building them read no plan and no file's content: each
+    spec's path, name as shown, model name (the plans' order) and shares digest (`_shares_digest`)."""
+    found = []
+    for spec in specs:
+        rel = spec.rel_path
+        if spec.plan is not None:
+            name, digest = spec.plan.name, shares.get(rel, "")
+        elif rel in reused:
+            name, digest = index.specs[rel].name or "", index.specs[rel].shares
+        else:
+            name, digest = "", ""
+        found.append((rel, spec.file, name, digest or keys.get(rel, "")))
+    return found
+
+
+def _shares_digest(spec: SpecResult) -> str:
+    """A spec's part in the project-wide files besides its plan: its files' paths and targets (which paths
+    are taken, where the gitops target looks for folders) and its shares (Target.project_part). Pickled,
+    not repr'd: exact for any picklable share; a pickle that orders a set differently only misses."""
+    data = pickle.dumps((spec.file_targets, spec.parts), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _key(inputs: list[Any], states: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(repr((inputs, states)).encode()).hexdigest()
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
     """The files the manifest on disk lists, from the index, when it is the manifest the index wrote:
     parsing it (12 MB of JSON for 1,000 models) was a tenth of a render after one spec changed."""
-    written = {MANIFEST: {"sha256": index.manifest_sha}}
+    written = {MANIFEST: index.manifest_sha}
     if not index.manifest_sha or not cache_keys.intact(out, written, index.stats, touched):
         return None
     found = set(index.project_files)
     for cached in index.specs.values():
-        found.update(cached.files)
+        found.update(cached.texts)
     return found
 
 
@@ -265,11 +329,10 @@ def orphans(out: Path, run: Incremental) -> list[str]:
     """Files the previous manifest lists and this one does not; none when the manifest is unchanged."""
     if MANIFEST not in run.files:
         return []
-    manifest = run.manifest
     if run.previous is not None:
-        return sorted(run.previous - set(manifest.files))
+        return sorted(run.previous.difference(run.listed))
     previous = load_manifest(out)
-    return sorted(set(previous.files) - set(manifest.files)) if previous else []
+    return sorted(set(previous.files).difference(run.listed)) if previous else []
 
 
 def remember(run: Incremental, out: Path, wrote: bool) -> None:
@@ -277,7 +340,7 @@ def remember(run: Incremental, out: Path, wrote: bool) -> None:
     if has_errors(run.result.diagnostics) or not (wrote or run.index.touched):
         return
     stats = run.index.stats
-    live = {*run.manifest.files, MANIFEST}
+    live = {*run.listed, MANIFEST}
     for rel in list(stats):
         if rel not in live:
             del stats[rel]

@@ -73,14 +73,20 @@ def key() -> bytes:
     return new
 
 
-def dump(handle: BinaryIO, obj: Any, table: Mapping[type, Any] | None = None) -> None:
-    """Pickle `obj` (with `table` as extra reducers) into `handle`, sealed."""
+def pickled(obj: Any, table: Mapping[type, Any] | None = None) -> bytes:
+    """`obj` pickled with `table` as extra reducers, unsealed: for a part of a sealed file that is unpickled
+    only when needed (its seal is the file's)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     if table:
         pickler.dispatch_table = {**copyreg.dispatch_table, **table}
     pickler.dump(obj)
-    payload = buffer.getbuffer()
+    return buffer.getvalue()
+
+
+def dump(handle: BinaryIO, obj: Any, table: Mapping[type, Any] | None = None) -> None:
+    """Pickle `obj` (with `table` as extra reducers) into `handle`, sealed."""
+    payload = pickled(obj, table)
     handle.write(MAGIC)
     handle.write(hmac.new(key(), payload, hashlib.sha256).digest())
     handle.write(payload)

@@ -125,7 +125,7 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
         remember(done, out, wrote)
         if registry is None and not stamp.targets_chosen_by_caller():  # the stamp knows the installed ones
             stamp.record_render(stamp.render_stamp_path(done.result.context.root, out), before, out, done.code,
-                                done.manifest.files, done.result.diagnostics, len(done.result.specs), done.index.stats)
+                                done.listed, done.result.diagnostics, len(done.result.specs), done.index.stats)
     return done.result, change
 
 

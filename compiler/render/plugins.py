@@ -84,6 +84,11 @@ class Target:
                        parts: Mapping[str, Any] | None = None) -> Iterable[OutputFile]:
         """Files that depend on all models at once. Called with the plans sorted by name.
 
+        Like `render_repository`, a function of the plans' data: an incremental render builds the
+        project-wide files again only when a plan's digest changed (compiler.planning.plan.plan_digest), so
+        they must not read what the digest leaves out (`provenance.source_sha256`, a comment's bytes); and
+        when no target read a plan or a rendered file, only when the `parts` (or the specs' paths) changed.
+
         `parts` is given to a target that defines `project_part` (see there), and only to such a target.
         """
         return ()
