@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -379,12 +379,25 @@ def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecRes
     return result
 
 
+class Sink(Protocol):
+    """Where a run's results go as they come (compiler.output.staged.StageEach stages their files)."""
+
+    def rendered(self, result: SpecResult) -> None:
+        """In the process that rendered `result` (a pool worker, or this one), before it is sent back."""
+
+    def __call__(self, result: SpecResult) -> None:
+        """Here, in input order, as each result arrives."""
+
+
 _WORKER_CONTEXT: Context | None = None
+_WORKER_SINK: Sink | None = None
 
 
 def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> SpecResult:
     assert _WORKER_CONTEXT is not None
     result = _one(item, _WORKER_CONTEXT, render)
+    if _WORKER_SINK is not None:
+        _WORKER_SINK.rendered(result)
     if not keep_plans:
         result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
     return result
@@ -392,7 +405,7 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
              keep_plans: bool = True, parallel_threshold: int | None = None,
-             sink: Callable[[SpecResult], None] | None = None) -> list[SpecResult]:
+             sink: Sink | None = None) -> list[SpecResult]:
     """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
     rendered or received): a render into a directory stages its files there and drops their bytes."""
     from compiler import progress
@@ -404,14 +417,16 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
         for item in work:
             results.append(_one(item, context, render))
             if sink is not None:
+                sink.rendered(results[-1])
                 sink(results[-1])
             progress.step(len(results), len(work))
         return results
     import multiprocessing
     from functools import partial
 
-    global _WORKER_CONTEXT
+    global _WORKER_CONTEXT, _WORKER_SINK
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
+    _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
         # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).

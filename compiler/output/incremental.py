@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_mani
 from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
-from compiler.pipeline import RunResult, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
+from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
 from compiler.render import memo
 from compiler.render.lazy_plans import LazyPlans
@@ -63,7 +63,7 @@ class Incremental:
 
 def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int | None = None,
                        rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None = None,
-                       _ignore_cache: bool = False, sink: Callable[[SpecResult], None] | None = None,
+                       _ignore_cache: bool = False, sink: Sink | None = None,
                        ) -> Incremental:
     """Render the project's specs for `out`, rendering again only what changed since the cached render.
 
@@ -81,7 +81,7 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
 
 def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | None,
                         rollout_state: Mapping[str, Mapping[str, ActiveStage]] | None,
-                        ignore_cache: bool, sink: Callable[[SpecResult], None] | None) -> Incremental:
+                        ignore_cache: bool, sink: Sink | None) -> Incremental:
     context, work, extra = prepare(None, registry=registry, rollout_state=rollout_state)
     cache = cache_index.cache_path(context.root, out)
     code = stamp.installed_code(context.targets)

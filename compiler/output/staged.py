@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 from compiler.diagnostics import has_errors
+from compiler.language.specfiles import STATE_DIR
 from compiler.output.writer import Staging, staging
 from compiler.pipeline import SpecResult
 
@@ -49,12 +51,27 @@ class StagedFiles(MutableMapping[str, bytes]):
         return len(self._digests)
 
 
+class WrittenFiles(dict[str, bytes]):
+    """A spec's files on their way back from the pool worker that wrote them into the fresh tree
+    (compiler.output.writer): only their paths and digests travel; the bytes of any the worker did not
+    write (none from a spec today) stay in the mapping for the parent to stage."""
+
+    def __init__(self, rest: dict[str, bytes], digests: dict[str, str], written: list[str]) -> None:
+        super().__init__(rest)
+        self.digests = digests
+        self.written = written
+
+
 class StageEach:
     """The sink of compiler.pipeline._run_all for a render into `out`: stages each rendered spec's files.
 
     The session opens at the first spec with files (a run that fails before creates nothing) and stays
     open in `stack`; leaving the stack without commit() discards it. After a spec with errors nothing
     more is staged: the run writes nothing, so there is no point.
+
+    Into a fresh tree (a new or empty `out`) the session opens before the pool starts (`open_if_fresh`),
+    and each worker writes the files of the specs it renders itself (`rendered`): the parent neither
+    receives nor writes their bytes, which made it the bottleneck of a first render.
     """
 
     def __init__(self, out: Path, stack: contextlib.ExitStack) -> None:
@@ -68,14 +85,41 @@ class StageEach:
             self.session = self._stack.enter_context(staging(self._out))
         return self.session
 
+    def open_if_fresh(self) -> None:
+        """Open the session now when `out` is fresh (nothing in it yet but mlspec's state directory), so pool
+        workers forked after this write their specs' files themselves."""
+        out = self._out
+        try:
+            fresh = not out.exists() or all(name == STATE_DIR for name in os.listdir(out))
+        except OSError:
+            return  # the session reports it when it opens
+        if fresh:
+            self.open()
+
+    def rendered(self, result: SpecResult) -> None:
+        """Where `result` was rendered (a pool worker, or this process): into a fresh tree, write its files."""
+        session = self.session
+        if (session is None or session.fresh is None or self._failed or has_errors(result.diagnostics)
+                or result.plan is None or not result.files or isinstance(result.files, StagedFiles)):
+            return
+        files = result.files
+        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+        written = session.write_fresh(files)
+        done = set(written)
+        result.files = WrittenFiles({rel: data for rel, data in files.items() if rel not in done}, digests, written)
+
     def __call__(self, result: SpecResult) -> None:
         if self._failed or has_errors(result.diagnostics) or result.plan is None:
             self._failed = self._failed or has_errors(result.diagnostics)
             return
-        if not result.files or isinstance(result.files, StagedFiles):
+        if isinstance(result.files, StagedFiles) or not (result.files or isinstance(result.files, WrittenFiles)):
             return
         session = self.open()
-        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in result.files.items()}
+        if isinstance(result.files, WrittenFiles):
+            digests = result.files.digests
+            session.adopt(result.files.written)
+        else:
+            digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in result.files.items()}
         session.stage(result.files)
         result.files = StagedFiles(session, digests)
 

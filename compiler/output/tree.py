@@ -105,6 +105,8 @@ def _incremental_write(out: Path, *, check: bool, registry: Registry | None,
     before = stamp.inputs(run_root(None), out)  # before anything is read (compiler.output.stamp)
     with contextlib.ExitStack() as stack:  # leaving it without commit() discards what was staged
         sink = None if check else StageEach(out, stack)  # a check writes nothing: it compares in memory
+        if sink is not None:
+            sink.open_if_fresh()
         done = render_incremental(out, registry=registry, jobs=jobs, rollout_state=load_states(out), sink=sink)
         if not done.result.ok:
             return done.result, None

@@ -50,16 +50,25 @@ _JOURNAL = "journal.json"
 # recovery always knows every temporary. Only the staging journal can end in a line cut short (a kill
 # while appending); that batch created nothing yet. (An mlspec from before journals had lines reads this
 # form as damaged: a tree left mid-write by this version is recovered by this version or a later one.)
+#
+# A fresh tree (a render into a new or empty directory, the first render of a project) has nothing to
+# back up or to swap file by file: its files are written under their own names into one hidden
+# directory inside the root (a line's "trees"), by the pool's workers as they render, and at the commit
+# point each top-level entry of it is renamed into place (entries whose "tmp" is a directory). That is
+# a handful of renames and journal entries instead of two per file (31k for 1,000 specs), and no
+# process holds or ships the bytes. Recovery deletes a listed tree before the commit point, like a
+# temporary, and after a refused rename removes what was already renamed in.
 
 
 _JOURNALS = {name: f"journal.{name}.json" for name in ("staging", "rollback", "done")}
+_STATE_PREFIX = f"{STATE_DIR}/"
 
 
 class FileSystem:
     """The file operations of the tree writer, injected so tests can make the machine fail for real at an
     exact moment (make a directory immutable right after the commit point, fill a disk, kill the run)."""
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: Path | str, data: bytes) -> None:
         with open(path, "xb") as handle:
             handle.write(data)
 
@@ -82,11 +91,18 @@ class FileSystem:
     def unlink(self, path: Path) -> None:
         path.unlink()
 
-    def mkdir(self, path: Path) -> None:
-        path.mkdir()
+    def mkdir(self, path: Path | str) -> None:
+        os.mkdir(path)
 
     def rmdir(self, path: Path) -> None:
         path.rmdir()
+
+    def remove_tree(self, path: Path) -> None:
+        """A fresh tree's hidden directory, or a top-level entry renamed in from it: with everything in it."""
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
     def sync(self) -> None:
         # One flush of everything staged instead of an fsync per file (23k files for 1,000 specs):
@@ -115,7 +131,7 @@ def _read_journal(path: Path, *, staging: bool = False) -> dict[str, Any] | None
     the tree, so a person decides.
     """
     lines = [line for line in path.read_bytes().split(b"\n") if line.strip()]
-    plan: dict[str, Any] = {"entries": [], "dirs": []}
+    plan: dict[str, Any] = {"entries": [], "dirs": [], "trees": []}
     complete = 0
     for number, line in enumerate(lines):
         try:
@@ -132,6 +148,7 @@ def _read_journal(path: Path, *, staging: bool = False) -> dict[str, Any] | None
             return part
         plan["entries"].extend(part["entries"])
         plan["dirs"].extend(part.get("dirs", []))
+        plan["trees"].extend(part.get("trees", []))
         complete += 1
     if complete:
         return plan
@@ -185,10 +202,13 @@ def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: 
     half-written; the first failure is raised at the end and the journal stays for the next run.
     """
     first: EnvironmentFault | None = None
+    trees = set(plan.get("trees", []))
     for entry in reversed(plan["entries"]):
         dest = root / entry["path"]
         tmp = root / entry["tmp"] if entry["tmp"] is not None else None
         backup = root / entry["backup"] if entry["backup"] is not None else None
+        # A fresh tree's top-level entry is a whole directory; any other entry is one file.
+        remove = fs.remove_tree if tmp is not None and entry["tmp"].partition("/")[0] in trees else fs.unlink
         try:
             if backup is not None and _exists(backup):
                 if not touched or (_exists(dest) and _same(dest, backup)):
@@ -196,11 +216,17 @@ def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: 
                 else:
                     fs.replace(backup, dest)
             elif touched and backup is None and tmp is not None and not _exists(tmp) and _exists(dest):
-                fs.unlink(dest)  # the file did not exist before this write moved it in
+                remove(dest)  # it did not exist before this write moved it in
             if tmp is not None and _exists(tmp):
-                fs.unlink(tmp)
+                remove(tmp)
         except OSError as exc:
             first = first or EnvironmentFault("restore", dest, exc)
+    for rel in sorted(trees):
+        try:
+            if _exists(root / rel):
+                fs.remove_tree(root / rel)
+        except OSError as exc:
+            first = first or EnvironmentFault("remove", root / rel, exc)
     _remove_dirs(root, plan, fs)
     if first is not None:
         raise first
@@ -223,6 +249,12 @@ def _finish(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
     for entry in plan["entries"]:
         if entry["tmp"] is None:
             _prune_empty_dirs(root, (root / entry["path"]).parent, fs)
+    for rel in plan.get("trees", []):  # emptied by the renames
+        if _exists(root / rel):
+            try:
+                fs.remove_tree(root / rel)
+            except OSError as exc:
+                raise EnvironmentFault("clean up", root / rel, exc) from exc
 
 
 def _prune_empty_dirs(root: Path, directory: Path, fs: FileSystem = _FS) -> None:
@@ -340,6 +372,20 @@ def _recover(root: Path, fs: FileSystem) -> bool:
     return found
 
 
+def _make_dirs(fs: FileSystem, directory: str, made: set[str]) -> None:
+    """`directory` and its missing parents (in a fresh tree: a concurrent worker may make one first)."""
+    parent = directory.rpartition("/")[0]
+    if parent not in made and not os.path.isdir(parent):
+        _make_dirs(fs, parent, made)
+    try:
+        fs.mkdir(directory)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise EnvironmentFault("create directory", directory, exc) from exc
+    made.add(directory)
+
+
 def _missing_dirs(root: Path, directory: Path, known: set[Path]) -> list[Path]:
     """Directories between `root` and `directory` that do not exist yet, outermost first.
 
@@ -403,6 +449,12 @@ def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
             _recover(root, fs)
             session = Staging(root, fs)
             try:
+                try:
+                    fresh = all(name == STATE_DIR for name in os.listdir(root))
+                except OSError as exc:
+                    raise EnvironmentFault("list", root, exc) from exc
+                if fresh:
+                    session.start_fresh_tree()
                 yield session
             except (Exception, KeyboardInterrupt, SystemExit):
                 # Ctrl-C and sys.exit too: a render stages for its whole run, and its temporaries must not
@@ -444,9 +496,77 @@ class Staging:
         self._staged: dict[str, int] = {}  # path -> its entry's index
         self._known: set[Path] = set()
         self._parents: set[str] = set()
+        # A fresh tree (see the module's notes): its hidden directory, the paths written there, and the
+        # directories made there by this process (a pool worker has its own copy of the session).
+        self.fresh: str | None = None
+        self._fresh: set[str] = set()
+        self._fresh_dirs: set[str] = set()
 
     def __contains__(self, rel: str) -> bool:
-        return rel in self._staged or rel in self.unchanged
+        return rel in self._staged or rel in self.unchanged or rel in self._fresh
+
+    def start_fresh_tree(self) -> None:
+        """Write every file but the state directory's into a hidden directory, renamed into place at commit:
+        for a root that holds nothing yet (staging() decides), so nothing needs a backup or a swap."""
+        fresh = f".mlspec-new-{self.token}-tree"
+        self._journal_line({"entries": [], "dirs": [], "trees": [fresh]})
+        self.fresh = fresh  # journaled: from here on a discard (or the next run's recovery) removes it
+        try:
+            self.fs.mkdir(self.root / fresh)
+        except OSError as exc:
+            raise EnvironmentFault("create directory", self.root / fresh, exc) from exc
+        self._fresh_dirs.add(f"{self.root}/{fresh}")
+
+    def is_fresh(self, rel: str) -> bool:
+        """Whether `rel` goes into the fresh tree (everything but the state directory's files)."""
+        return self.fresh is not None and not rel.startswith(_STATE_PREFIX)
+
+    def write_fresh(self, files: Mapping[str, bytes]) -> list[str]:
+        """Write `files` into the fresh tree under their own names; the paths written (hand them to `adopt`).
+
+        Safe in a forked pool worker while the parent holds the session: the fresh tree is journaled
+        already, and nothing here changes what the parent knows. A path given before is skipped (two
+        specs rendering one path is an error the caller reports, and it then discards the session).
+        """
+        assert self.fresh is not None
+        base, fs, made = f"{self.root}/{self.fresh}", self.fs, self._fresh_dirs
+        written = []
+        for rel, data in files.items():
+            if rel in self or not self.is_fresh(rel):
+                continue
+            parent, _, _ = rel.rpartition("/")
+            directory = f"{base}/{parent}" if parent else base
+            if directory not in made:
+                _make_dirs(fs, directory, made)
+            try:
+                fs.write(f"{base}/{rel}", data)
+            except FileExistsError:
+                continue  # another worker's spec renders it too: the caller reports that collision
+            except OSError as exc:
+                raise EnvironmentFault("write", self.root / rel, exc) from exc
+            written.append(rel)
+        return written
+
+    def adopt(self, written: Iterable[str]) -> None:
+        """Paths `write_fresh` wrote (maybe in a pool worker): staged, as added files."""
+        for rel in written:
+            if rel not in self._fresh:
+                self._fresh.add(rel)
+                self.added.append(rel)
+
+    def _journal_line(self, line: dict[str, Any]) -> None:
+        data = json.dumps(line).encode()
+        started = _exists(self.journal)
+        try:
+            if started:
+                self.fs.append(self.journal, b"\n" + data)
+            else:
+                self.fs.write(self.journal, data)
+        except OSError as exc:
+            if not started:
+                with contextlib.suppress(OSError):
+                    self.fs.unlink(self.journal)
+            raise EnvironmentFault("write", self.journal, exc) from exc
 
     def _name(self, rel: str, kind: str, index: int) -> str:
         """The temporary ("new") or backup ("old") of entry `index`, beside `rel`."""
@@ -465,7 +585,10 @@ class Staging:
     def read(self, rel: str) -> bytes:
         """A file handed to stage(): from its temporary, or from the tree when it was unchanged."""
         index = self._staged.get(rel)
-        path = self.root / (self._name(rel, "new", index) if index is not None else rel)
+        if rel in self._fresh:
+            path = self.root / f"{self.fresh}/{rel}"
+        else:
+            path = self.root / (self._name(rel, "new", index) if index is not None else rel)
         try:
             return path.read_bytes()
         except OSError as exc:
@@ -475,6 +598,8 @@ class Staging:
         """Stage `files` and the removal of `remove`. A path already given is ignored (two specs rendering
         one path is an error the caller reports; it then discards the session)."""
         root, fs = self.root, self.fs
+        if self.fresh is not None:
+            self.adopt(self.write_fresh(files))
         changed: list[str] = []
         base = str(root)
         for rel, data in sorted(files.items()):
@@ -514,18 +639,7 @@ class Staging:
             else:
                 self.removed.append(rel)
         entries = [self._entry(*item) for item in batch]
-        line = json.dumps({"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]}).encode()
-        started = bool(self._entries)
-        try:
-            if started:
-                fs.append(self.journal, b"\n" + line)
-            else:
-                fs.write(self.journal, line)
-        except OSError as exc:
-            if not started:
-                with contextlib.suppress(OSError):
-                    fs.unlink(self.journal)
-            raise EnvironmentFault("write", self.journal, exc) from exc
+        self._journal_line({"entries": entries, "dirs": [d.relative_to(root).as_posix() for d in dirs]})
         # In the journal now: from here on a discard (or the next run's recovery) removes what follows.
         self._entries.extend(batch)
         self.dirs.extend(d.relative_to(root).as_posix() for d in dirs)
@@ -547,10 +661,15 @@ class Staging:
 
     def commit(self) -> None:
         """The point of no return: every staged file replaces its destination, or (refused) none does."""
-        if not self._entries:
+        if not self._entries and not self._fresh:
+            self.discard()  # a fresh tree's empty hidden directory, and the journal naming it
             self.committed = True
             return
         fs, state = self.fs, self.journal.parent
+        if self._fresh:  # each top-level entry of the fresh tree is renamed into place
+            tops = sorted({rel.partition("/")[0] for rel in self._fresh})
+            self._journal_line({"entries": [{"path": top, "tmp": f"{self.fresh}/{top}", "backup": None}
+                                            for top in tops], "dirs": []})
         try:
             fs.sync()
         except OSError as exc:
@@ -569,5 +688,6 @@ class Staging:
         """Delete everything staged; the tree was never touched. A no-op after commit()."""
         if self.committed or not _exists(self.journal):
             return
-        _roll_back(self.root, {"entries": self.entries, "dirs": self.dirs}, self.fs, touched=False)
+        plan = {"entries": self.entries, "dirs": self.dirs, "trees": [self.fresh] if self.fresh else []}
+        _roll_back(self.root, plan, self.fs, touched=False)
         self.fs.unlink(self.journal)
