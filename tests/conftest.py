@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +34,23 @@ def use_targets() -> Iterator[Callable[[Registry], Registry]]:
     targets (compiler.render.plugins.installed_targets), instead of monkeypatching a module's `discover`."""
     with ExitStack() as stack:
         yield lambda registry: stack.enter_context(installed_targets(registry))
+
+
+@pytest.fixture
+def own_code(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A module of the code every run executes (compiler.output.stamp.code_packages), private to this test:
+    editing it is editing the installed code. Tests used to bump the mtime of a real source file
+    (compiler/output/stamp.py), which for that moment changed the code of every test running beside
+    them under `pytest -n 2`, and one expecting a cache hit there saw a miss. Returns the module's file."""
+    from compiler.output import stamp
+
+    root = tmp_path_factory.mktemp("code")
+    package = root / "mlspec_own_code"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Stands for the installed code in a test (tests/conftest.py)."""\n')
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delitem(sys.modules, package.name, raising=False)  # an earlier test's, in its own directory
+    importlib.import_module(package.name)
+    packages = stamp.code_packages
+    monkeypatch.setattr(stamp, "code_packages", lambda targets: sorted({*packages(targets), package.name}))
+    return package / "__init__.py"
