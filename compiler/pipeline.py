@@ -427,16 +427,19 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     global _WORKER_CONTEXT, _WORKER_SINK
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
-        # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
-        chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else LINT_CHUNK))
-        # imap keeps the input order (determinism) and hands results back as they finish (progress).
-        for result in pool.imap(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk):
-            results.append(result)
-            if sink is not None:
-                sink(result)
-            progress.step(len(results), len(work))
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
+            # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
+            chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else LINT_CHUNK))
+            # imap keeps the input order (determinism) and hands results back as they finish (progress).
+            for result in pool.imap(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk):
+                results.append(result)
+                if sink is not None:
+                    sink(result)
+                progress.step(len(results), len(work))
+    finally:
+        _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
     return results
 
 

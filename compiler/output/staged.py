@@ -105,21 +105,27 @@ class StageEach:
         files = result.files
         digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
         written = session.write_fresh(files)
-        done = set(written)
-        result.files = WrittenFiles({rel: data for rel, data in files.items() if rel not in done}, digests, written)
+        # A path not written is another spec's too (MLS502): only the state directory's go back as bytes.
+        rest = {rel: data for rel, data in files.items() if not session.is_fresh(rel)}
+        result.files = WrittenFiles(rest, digests, written)
 
     def __call__(self, result: SpecResult) -> None:
+        if isinstance(result.files, WrittenFiles):
+            # Written by a worker forked before an earlier spec failed: adopted all the same, so the run
+            # still sees its paths (compiler.pipeline._cross_spec_collisions) and discards them.
+            written, session = result.files, self.open()
+            session.adopt(written.written)
+            result.files = StagedFiles(session, written.digests)
+            if not self._failed:
+                session.stage(written)  # its state directory's files, if any (one batch per spec, as below)
+            return
         if self._failed or has_errors(result.diagnostics) or result.plan is None:
             self._failed = self._failed or has_errors(result.diagnostics)
             return
-        if isinstance(result.files, StagedFiles) or not (result.files or isinstance(result.files, WrittenFiles)):
+        if not result.files or isinstance(result.files, StagedFiles):
             return
         session = self.open()
-        if isinstance(result.files, WrittenFiles):
-            digests = result.files.digests
-            session.adopt(result.files.written)
-        else:
-            digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in result.files.items()}
+        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in result.files.items()}
         session.stage(result.files)
         result.files = StagedFiles(session, digests)
 

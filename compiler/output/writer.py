@@ -140,13 +140,13 @@ def _read_journal(path: Path, *, staging: bool = False) -> dict[str, Any] | None
             if staging and number == len(lines) - 1:
                 break
             raise _damaged(path) from None
-        if not isinstance(part, dict) or not ("entries" in part or "staging" in part):
+        if not isinstance(part, dict) or not ("entries" in part or "trees" in part or "staging" in part):
             raise _damaged(path)
         if "staging" in part:  # an older mlspec's journal: one object
             if len(lines) != 1:
                 raise _damaged(path)
             return part
-        plan["entries"].extend(part["entries"])
+        plan["entries"].extend(part.get("entries", []))
         plan["dirs"].extend(part.get("dirs", []))
         plan["trees"].extend(part.get("trees", []))
         complete += 1
@@ -178,8 +178,15 @@ def _same(dest: Path, backup: Path) -> bool:
         return False
 
 
+def _in_tree(entry: Mapping[str, Any], trees: Iterable[str]) -> bool:
+    """Whether `entry` is a top-level entry of a fresh tree (a whole directory or file renamed from it)."""
+    return entry["tmp"] is not None and entry["tmp"].partition("/")[0] in trees
+
+
 def _roll_forward(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
-    for entry in plan["entries"]:
+    # A fresh tree's entries first: the manifest, staged beside its destination, comes after the files it lists.
+    trees = set(plan.get("trees", []))
+    for entry in sorted(plan["entries"], key=lambda e: not _in_tree(e, trees)):
         dest = root / entry["path"]
         if entry["tmp"] is not None:
             tmp = root / entry["tmp"]
@@ -208,14 +215,15 @@ def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: 
         tmp = root / entry["tmp"] if entry["tmp"] is not None else None
         backup = root / entry["backup"] if entry["backup"] is not None else None
         # A fresh tree's top-level entry is a whole directory; any other entry is one file.
-        remove = fs.remove_tree if tmp is not None and entry["tmp"].partition("/")[0] in trees else fs.unlink
+        remove = fs.remove_tree if _in_tree(entry, trees) else fs.unlink
         try:
             if backup is not None and _exists(backup):
                 if not touched or (_exists(dest) and _same(dest, backup)):
                     fs.unlink(backup)
                 else:
                     fs.replace(backup, dest)
-            elif touched and backup is None and tmp is not None and not _exists(tmp) and _exists(dest):
+            elif (touched and backup is None and tmp is not None and not _exists(tmp) and _exists(dest)
+                  and _renamed_in(dest, entry)):
                 remove(dest)  # it did not exist before this write moved it in
             if tmp is not None and _exists(tmp):
                 remove(tmp)
@@ -230,6 +238,19 @@ def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: 
     _remove_dirs(root, plan, fs)
     if first is not None:
         raise first
+
+
+def _renamed_in(dest: Path, entry: Mapping[str, Any]) -> bool:
+    """Whether `dest` is what the entry's rename put there: a fresh tree's top-level entry records its
+    device and inode (a rename keeps them), so a directory someone put there since is never deleted."""
+    recorded = entry.get("inode")
+    if recorded is None:
+        return True  # a file's temporary: its name is this write's own
+    try:
+        st = os.lstat(dest)
+    except OSError:
+        return False
+    return bool([st.st_dev, st.st_ino] == recorded)
 
 
 def _remove_dirs(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
@@ -509,7 +530,9 @@ class Staging:
         """Write every file but the state directory's into a hidden directory, renamed into place at commit:
         for a root that holds nothing yet (staging() decides), so nothing needs a backup or a swap."""
         fresh = f".mlspec-new-{self.token}-tree"
-        self._journal_line({"entries": [], "dirs": [], "trees": [fresh]})
+        # No "entries" key: an mlspec from before fresh trees reads the line as damaged instead of
+        # ignoring the tree it names (and leaving it in the output directory for `git add -A`).
+        self._journal_line({"trees": [fresh]})
         self.fresh = fresh  # journaled: from here on a discard (or the next run's recovery) removes it
         try:
             self.fs.mkdir(self.root / fresh)
@@ -603,7 +626,7 @@ class Staging:
         changed: list[str] = []
         base = str(root)
         for rel, data in sorted(files.items()):
-            if rel in self:
+            if rel in self or self.is_fresh(rel):  # one already written there by another spec: MLS502
                 continue
             try:
                 os.lstat(f"{base}/{rel}")
@@ -667,9 +690,7 @@ class Staging:
             return
         fs, state = self.fs, self.journal.parent
         if self._fresh:  # each top-level entry of the fresh tree is renamed into place
-            tops = sorted({rel.partition("/")[0] for rel in self._fresh})
-            self._journal_line({"entries": [{"path": top, "tmp": f"{self.fresh}/{top}", "backup": None}
-                                            for top in tops], "dirs": []})
+            self._journal_line({"entries": self._top_entries()})
         try:
             fs.sync()
         except OSError as exc:
@@ -683,6 +704,23 @@ class Staging:
         with contextlib.suppress(OSError):  # the rename is done; syncing its name is best effort on odd filesystems
             fs.sync_dir(state)
         _apply_journal(self.root, journal, fs)
+
+    def _top_entries(self) -> list[dict[str, Any]]:
+        """The fresh tree's top-level entries, checked free in the root: the root was empty when the session
+        started, and a rename would replace a file that appeared since without a backup."""
+        entries = []
+        for top in sorted({rel.partition("/")[0] for rel in self._fresh}):
+            dest, tmp = self.root / top, self.root / f"{self.fresh}/{top}"
+            if _exists(dest):
+                raise EnvironmentFault("write", dest, FileExistsError(
+                    errno.EEXIST, "appeared in the output directory during the render; render again"))
+            try:
+                st = os.lstat(tmp)
+            except OSError as exc:
+                raise EnvironmentFault("read", tmp, exc) from exc
+            entries.append({"path": top, "tmp": f"{self.fresh}/{top}", "backup": None,
+                            "inode": [st.st_dev, st.st_ino]})
+        return entries
 
     def discard(self) -> None:
         """Delete everything staged; the tree was never touched. A no-op after commit()."""
