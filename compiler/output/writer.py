@@ -242,15 +242,20 @@ def _roll_back(root: Path, plan: Mapping[str, Any], fs: FileSystem, *, touched: 
 
 def _renamed_in(dest: Path, entry: Mapping[str, Any]) -> bool:
     """Whether `dest` is what the entry's rename put there: a fresh tree's top-level entry records its
-    device and inode (a rename keeps them), so a directory someone put there since is never deleted."""
-    recorded = entry.get("inode")
+    device, inode and modification time (a rename keeps all three; a directory made in its place since
+    may get the freed inode back, not the same time), so a directory someone put there is not deleted."""
+    recorded = entry.get("identity")
     if recorded is None:
         return True  # a file's temporary: its name is this write's own
+    return bool(_identity(dest) == recorded)
+
+
+def _identity(path: Path) -> list[int] | None:
     try:
-        st = os.lstat(dest)
+        st = os.lstat(path)
     except OSError:
-        return False
-    return bool([st.st_dev, st.st_ino] == recorded)
+        return None
+    return [st.st_dev, st.st_ino, st.st_mtime_ns]
 
 
 def _remove_dirs(root: Path, plan: Mapping[str, Any], fs: FileSystem) -> None:
@@ -714,12 +719,10 @@ class Staging:
             if _exists(dest):
                 raise EnvironmentFault("write", dest, FileExistsError(
                     errno.EEXIST, "appeared in the output directory during the render; render again"))
-            try:
-                st = os.lstat(tmp)
-            except OSError as exc:
-                raise EnvironmentFault("read", tmp, exc) from exc
-            entries.append({"path": top, "tmp": f"{self.fresh}/{top}", "backup": None,
-                            "inode": [st.st_dev, st.st_ino]})
+            identity = _identity(tmp)
+            if identity is None:
+                raise EnvironmentFault("read", tmp, FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)))
+            entries.append({"path": top, "tmp": f"{self.fresh}/{top}", "backup": None, "identity": identity})
         return entries
 
     def discard(self) -> None:
