@@ -12,7 +12,9 @@ observe has been done, in the shutdown's own order:
 - standard output and error flushed; when that fails (a closed pipe) the normal exit reports it and
   exits 120 as it always did;
 - the exit status: `sys.exit(None)` is 0, an int is itself; a message (`sys.exit("text")`) takes the
-  normal exit, which prints it.
+  normal exit, which prints it;
+- a profiler or tracer (`python -m cProfile -m compiler ...`, a debugger) takes the normal exit: it
+  writes its report after the command returns.
 
 Only the command-line entry calls this (compiler.cli.main without arguments): the library and the
 tests calling `main([...])` keep their interpreter. Objects are not finalized, so nothing may rely on
@@ -39,6 +41,8 @@ def end_process(code: object) -> None:
     main = threading.main_thread()
     if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
         return
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return  # `python -m cProfile` and debuggers write or report after the command returns
     atexit._run_exitfuncs()  # and forgets them, so the normal exit below would not run them twice
     try:
         for stream in (sys.stdout, sys.stderr):

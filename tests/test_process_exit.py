@@ -91,3 +91,13 @@ def test_what_only_the_normal_exit_does_faithfully_is_left_to_it() -> None:
     finally:
         release.set()
         worker.join()
+
+
+def test_a_profiled_command_writes_its_profile(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE -m compiler ...` writes FILE after the command returns: the process
+    must get there (a developer's first tool when a render is slow)."""
+    profile = tmp_path / "render.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "compiler", "--version"],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0
