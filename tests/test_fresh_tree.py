@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from faults import tree
 from test_staged_render import SPECS, Killed, _reference, project  # noqa: F401 (a fixture)
+from test_writer_faults import KillAtReplace
+from test_writer_faults import Killed as KilledAtRename
 
 from compiler import pipeline
 from compiler.errors import EnvironmentFault
@@ -98,23 +100,10 @@ def test_a_kill_mid_first_render_leaves_the_directory_empty_after_recovery(
     assert tree(out) == _reference(project, monkeypatch)
 
 
-class KillAtReplace(FileSystem):
-    """Dies at the n-th rename (the first one is the commit point)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def replace(self, src: Path, dst: Path) -> None:
-        self.n -= 1
-        if self.n == 0:
-            raise Killed
-        super().replace(src, dst)
-
-
 @pytest.mark.parametrize("renames", [1, 2, 3, 4, 5, 6])
 def test_a_crash_around_the_commit_point_of_a_fresh_tree_is_all_or_nothing(tmp_path: Path, renames: int) -> None:
     out = tmp_path / "out"
-    with pytest.raises(Killed):
+    with pytest.raises(KilledAtRename):
         write_tree(out, NEW, fs=KillAtReplace(renames))
     if renames in (2, 3, 4):  # top-level entries are renamed in before the manifest that lists them
         assert not (out / ".mlspec" / "manifest.json").exists()
@@ -211,7 +200,7 @@ class RefuseTopRenames(FileSystem):
 
 def test_rolling_back_a_fresh_tree_leaves_a_directory_someone_put_in_its_place(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(Killed):
+    with pytest.raises(KilledAtRename):
         write_tree(out, NEW, fs=KillAtReplace(3))  # after the commit point: "a" renamed in, then killed
     shutil.rmtree(out / "a")
     (out / "a").mkdir()
