@@ -482,3 +482,36 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("how", ["append", "delete", "touch"])
+def test_output_files_checked_beside_the_render_are_restored_like_any(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       how: str) -> None:
+    """With many output files their stats are checked in a child process while the changed specs render
+    (incremental.stat_check): a hand edit to an unchanged spec's file in the same run is still found and
+    the file restored; a file only touched keeps its spec reused."""
+    out = project.parent / "out"
+    _check_equal(project, out)
+    answers: list[set[str]] = []
+    check = incremental.stat_check
+
+    def noted(*args: object) -> object:
+        wait = check(*args)  # type: ignore[arg-type]
+
+        def answer() -> set[str]:
+            answers.append(wait())
+            return answers[-1]
+        return answer
+
+    monkeypatch.setattr(incremental, "STAT_CHILD_THRESHOLD", 0)
+    monkeypatch.setattr(incremental, "stat_check", noted)
+    victim = next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml")))
+    if how == "append":
+        victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
+    elif how == "delete":
+        victim.unlink()
+    else:
+        os.utime(victim, ns=(1, 1))
+    _write_spec(project, POOL[0], description="changed beside it")
+    _check_equal(project, out)
+    assert answers[0] == {f"specs/model-{POOL[1]:04d}.yaml"}  # the child found the one spec, by stat
