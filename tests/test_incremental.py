@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
-from compiler.output import incremental, sealed
+from compiler.output import incremental, sealed, stat_check
 from compiler.output.incremental import render_incremental
 from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
@@ -488,12 +488,12 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
 def test_output_files_checked_beside_the_render_are_restored_like_any(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        how: str) -> None:
     """With many output files their stats are checked in a child process while the changed specs render
-    (incremental.stat_check): a hand edit to an unchanged spec's file in the same run is still found and
+    (compiler.output.stat_check): a hand edit to an unchanged spec's file in the same run is still found and
     the file restored; a file only touched keeps its spec reused."""
     out = project.parent / "out"
     _check_equal(project, out)
     answers: list[set[str]] = []
-    check = incremental.stat_check
+    check = stat_check.start
 
     def noted(*args: object) -> object:
         wait = check(*args)  # type: ignore[arg-type]
@@ -503,8 +503,8 @@ def test_output_files_checked_beside_the_render_are_restored_like_any(project: P
             return answers[-1]
         return answer
 
-    monkeypatch.setattr(incremental, "STAT_CHILD_THRESHOLD", 0)
-    monkeypatch.setattr(incremental, "stat_check", noted)
+    monkeypatch.setattr(stat_check, "THRESHOLD", 0)
+    monkeypatch.setattr(stat_check, "start", noted)
     victim = next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml")))
     if how == "append":
         victim.write_bytes(victim.read_bytes() + b"# hand edit\n")

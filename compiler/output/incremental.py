@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 from compiler import __version__
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
-from compiler.output import cache_index, cache_keys, stamp
+from compiler.output import cache_index, cache_keys, stamp, stat_check
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.collector import collector
 from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_manifest, spec_entry
@@ -118,7 +117,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     # The unchanged specs' output files are checked by stat (~35k for 1,000 specs) in a child process while
     # this one renders the changed specs; a spec with a file not as recorded is checked here, by its bytes.
     outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
-    differ = stat_check(out, outputs, index.stats) if todo and _worth_a_child(outputs) else None
+    differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
     with collector(True):  # target code runs here
         fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
     suspects = differ() if differ is not None else set(outputs)
@@ -292,47 +291,6 @@ def _shares_digest(spec: SpecResult) -> str:
 
 def _key(inputs: list[Any], states: list[tuple[str, str]]) -> str:
     return hashlib.sha256(repr((inputs, states)).encode()).hexdigest()
-
-
-# Fewer output files than this are checked in this process: forking costs more than their stats.
-STAT_CHILD_THRESHOLD = 2_000
-
-
-def _worth_a_child(outputs: Mapping[str, Mapping[str, str]]) -> bool:
-    return hasattr(os, "fork") and sum(map(len, outputs.values())) >= STAT_CHILD_THRESHOLD
-
-
-def stat_check(out: Path, outputs: Mapping[str, Mapping[str, str]],
-               stats: Mapping[str, stamp.Stat]) -> Callable[[], set[str]]:
-    """Start checking, in a forked child, which specs (spec path -> its output files) have a file whose
-    stat is not the recorded one; the returned call waits for the answer. The stats are syscalls a thread
-    cannot overlap with Python work (the loop around them holds the interpreter lock); a child runs them
-    beside the render of the changed specs. When the child fails, every spec is a suspect (checked here)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: stats only, the answer down the pipe, then gone without any cleanup
-        status = 1
-        try:
-            os.close(read)
-            base = str(out)
-            found = [rel for rel, files in outputs.items()
-                     if any(stamp.stat_of(f"{base}/{path}") != stats.get(path) for path in files)]
-            with os.fdopen(write, "wb") as pipe:
-                pipe.write("\0".join(found).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-
-    def answer() -> set[str]:
-        with os.fdopen(read, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return set(outputs)
-        return {rel for rel in data.decode().split("\0") if rel}
-
-    return answer
 
 
 def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
