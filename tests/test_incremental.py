@@ -366,6 +366,18 @@ def test_a_save_after_one_change_rewrites_only_that_specs_shard(project: Path) -
     _check_equal(project, out)
 
 
+def _damage(shard: Path, before: bytes, how: str) -> None:
+    """Cut `shard` short, put back the one from the save before (`before`: well-formed, but not this
+    head's), or delete it."""
+    if how == "torn":
+        data = shard.read_bytes()
+        shard.write_bytes(data[: len(data) // 2])
+    elif how == "foreign":
+        shard.write_bytes(before)
+    else:
+        shard.unlink()
+
+
 @pytest.mark.parametrize("damage", ["torn", "foreign", "missing"])
 def test_a_damaged_shard_means_a_full_render(project: Path, damage: str) -> None:
     """A shard cut short, left from another save, or gone: every spec renders again, and the tree is a full
@@ -379,12 +391,7 @@ def test_a_damaged_shard_means_a_full_render(project: Path, damage: str) -> None
     _render(out, incremental=True)
     new = _shards(project)
     [victim] = [p for p in new if old.get(p) != new[p]]
-    if damage == "torn":
-        victim.write_bytes(new[victim][: len(new[victim]) // 2])
-    elif damage == "foreign":
-        victim.write_bytes(old[victim])  # the shard of the save before: well-formed, but not this head's
-    else:
-        victim.unlink()
+    _damage(victim, old[victim], damage)
     _write_spec(project, POOL[1], description="changed too")
     done = render_incremental(out, jobs=1, rollout_state=load_states(out))
     assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))
@@ -421,14 +428,8 @@ def test_a_damaged_project_shard_means_a_full_render(project: Path, damage: str)
     _write_spec(project, POOL[0], staging="qa")
     _render(out, incremental=True)
     victim = _project_shard(project)
-    new = victim.read_bytes()
-    assert new != old
-    if damage == "torn":
-        victim.write_bytes(new[: len(new) // 2])
-    elif damage == "foreign":
-        victim.write_bytes(old)  # the shard of the save before: well-formed, but not this head's
-    else:
-        victim.unlink()
+    assert victim.read_bytes() != old
+    _damage(victim, old, damage)
     _write_spec(project, POOL[1], description="changed")
     done = render_incremental(out, jobs=1, rollout_state=load_states(out))
     assert done.rendered_specs == len(list((project / "specs").glob("*.yaml")))

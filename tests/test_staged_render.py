@@ -156,40 +156,10 @@ def test_a_failing_first_render_creates_no_directory(project: Path, batches: lis
     assert not (project.parent / "new").exists()
 
 
-def test_a_kill_mid_staging_leaves_the_tree_and_the_next_run_recovers(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    out = project.parent / "out"
-    render_to(out, jobs=1)
-    before = tree(out)
-    for index in SPECS:
-        _write_spec(project, index, description="changed everywhere")
-    stage = writer.Staging.stage
-    calls = [0]
-
-    def killed_at_the_third(self: writer.Staging, files: Any, remove: Any = ()) -> None:
-        calls[0] += 1
-        if calls[0] == 3:
-            raise Killed
-        stage(self, files, remove)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(writer.Staging, "stage", killed_at_the_third)
-        with pytest.raises(Killed):
-            render_to(out, jobs=1)
-    now = tree(out)
-    assert {rel: now.get(rel) for rel in before} == before  # nothing visible changed
-    assert ".mlspec/journal.staging.json" in now  # a kill cleans nothing up: two specs' temporaries wait
-    assert any(".mlspec-new-" in rel for rel in now)
-    assert recover(out)
-    assert tree(out) == before
-    result, _ = render_to(out, jobs=1)
-    assert result.ok
-    assert tree(out) == _reference(project, monkeypatch)
-
-
-@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
-def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 interruption: type[BaseException]) -> None:
+def _interrupted_at_the_third_batch(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                    interruption: type[BaseException]) -> tuple[Path, dict[str, bytes], int]:
+    """Render, change every spec, render again until the third staged batch raises `interruption`: the
+    output directory, its files before, and the batches handed over."""
     out = project.parent / "out"
     render_to(out, jobs=1)
     before = tree(out)
@@ -208,7 +178,28 @@ def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pyt
         patch.setattr(writer.Staging, "stage", interrupted_at_the_third)
         with pytest.raises(interruption):
             render_to(out, jobs=1)
-    assert calls[0] == 3
+    return out, before, calls[0]
+
+
+def test_a_kill_mid_staging_leaves_the_tree_and_the_next_run_recovers(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, before, _ = _interrupted_at_the_third_batch(project, monkeypatch, Killed)
+    now = tree(out)
+    assert {rel: now.get(rel) for rel in before} == before  # nothing visible changed
+    assert ".mlspec/journal.staging.json" in now  # a kill cleans nothing up: two specs' temporaries wait
+    assert any(".mlspec-new-" in rel for rel in now)
+    assert recover(out)
+    assert tree(out) == before
+    result, _ = render_to(out, jobs=1)
+    assert result.ok
+    assert tree(out) == _reference(project, monkeypatch)
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_ctrl_c_mid_render_leaves_no_temporaries(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 interruption: type[BaseException]) -> None:
+    out, before, calls = _interrupted_at_the_third_batch(project, monkeypatch, interruption)
+    assert calls == 3
     assert tree(out) == before  # the two specs staged before Ctrl-C are gone, and the journal with them
     assert not recover(out)
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 from compiler.diagnostics import has_errors
-from compiler.language.specfiles import STATE_DIR
-from compiler.output.writer import Staging, staging
+from compiler.output.writer import Staging, fresh_root, staging
 from compiler.pipeline import SpecResult
 
 
@@ -88,9 +86,8 @@ class StageEach:
     def open_if_fresh(self) -> None:
         """Open the session now when `out` is fresh (nothing in it yet but mlspec's state directory), so pool
         workers forked after this write their specs' files themselves."""
-        out = self._out
         try:
-            fresh = not out.exists() or all(name == STATE_DIR for name in os.listdir(out))
+            fresh = fresh_root(self._out)
         except OSError:
             return  # the session reports it when it opens
         if fresh:
@@ -111,8 +108,8 @@ class StageEach:
 
     def __call__(self, result: SpecResult) -> None:
         if isinstance(result.files, WrittenFiles):
-            # Written by a worker forked before an earlier spec failed: adopted all the same, so the run
-            # still sees its paths (compiler.pipeline._cross_spec_collisions) and discards them.
+            # Written where it rendered; adopted even after an earlier spec failed (the workers were forked
+            # before), so the run still sees its paths (compiler.pipeline._cross_spec_collisions).
             written, session = result.files, self.open()
             session.adopt(written.written)
             result.files = StagedFiles(session, written.digests)

@@ -453,6 +453,15 @@ def write_tree(root: Path, files: Mapping[str, bytes], remove: Iterable[str] = (
         session.commit()
 
 
+def fresh_root(root: Path) -> bool:
+    """Whether `root` holds nothing but mlspec's state directory (or is not there yet): a staging session
+    on it writes a fresh tree (see the module's notes)."""
+    try:
+        return all(name == STATE_DIR for name in os.listdir(root))
+    except FileNotFoundError:
+        return True
+
+
 @contextlib.contextmanager
 def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
     """A staging session on `root`, holding the tree's lock: `stage` files as they come, then `commit`.
@@ -476,7 +485,7 @@ def staging(root: Path, fs: FileSystem | None = None) -> Iterator[Staging]:
             session = Staging(root, fs)
             try:
                 try:
-                    fresh = all(name == STATE_DIR for name in os.listdir(root))
+                    fresh = fresh_root(root)
                 except OSError as exc:
                     raise EnvironmentFault("list", root, exc) from exc
                 if fresh:
@@ -527,6 +536,7 @@ class Staging:
         self.fresh: str | None = None
         self._fresh: set[str] = set()
         self._fresh_dirs: set[str] = set()
+        self._journaled = False  # the staging journal has a line
 
     def __contains__(self, rel: str) -> bool:
         return rel in self._staged or rel in self.unchanged or rel in self._fresh
@@ -584,17 +594,17 @@ class Staging:
 
     def _journal_line(self, line: dict[str, Any]) -> None:
         data = json.dumps(line).encode()
-        started = _exists(self.journal)
         try:
-            if started:
+            if self._journaled:
                 self.fs.append(self.journal, b"\n" + data)
             else:
                 self.fs.write(self.journal, data)
         except OSError as exc:
-            if not started:
+            if not self._journaled:
                 with contextlib.suppress(OSError):
                     self.fs.unlink(self.journal)
             raise EnvironmentFault("write", self.journal, exc) from exc
+        self._journaled = True
 
     def _name(self, rel: str, kind: str, index: int) -> str:
         """The temporary ("new") or backup ("old") of entry `index`, beside `rel`."""
