@@ -459,23 +459,26 @@ def test_a_render_after_one_change_does_not_parse_the_old_manifest(project: Path
 
 
 def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """render_incremental pauses it (compiler.output.collector); a failure must not leave it off."""
+    """render_incremental pauses it (compiler.output.collector); a failure must not leave it off. While
+    specs render, what was alive before (the loaded cache) is frozen, out of the collector's passes; after
+    the render, failed or not, nothing is."""
     out = project.parent / "out"
     _render(out, incremental=True)
     assert gc.isenabled()
-    seen: list[bool] = []
+    seen: list[tuple[bool, bool]] = []
     real = incremental._run_all
 
     def failing(*args: object, **kwargs: object) -> object:
-        seen.append(gc.isenabled())  # on while specs render
+        # on while specs render; the modules and the loaded cache frozen
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 1000))
         raise RuntimeError("boom")
 
     monkeypatch.setattr(incremental, "_run_all", failing)
     _write_spec(project, 0, description="changed")
     with pytest.raises(RuntimeError):
         render_incremental(out, jobs=1)
-    assert seen == [True]
-    assert gc.isenabled()
+    assert seen == [(True, True)]
+    assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
     gc.disable()
     try:
         monkeypatch.setattr(incremental, "_run_all", real)

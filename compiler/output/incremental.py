@@ -20,6 +20,7 @@ of an unchanged render (compiler.output.stamp) comes before all of them.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import pickle
 from collections.abc import Mapping
@@ -75,8 +76,11 @@ def render_incremental(out: Path, *, registry: Registry | None = None, jobs: int
     whatever cycles the project-wide hooks leave are collected once it is back on.
     """
     with collector(False):
-        return _render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
-                                   ignore_cache=_ignore_cache, sink=sink)
+        try:
+            return _render_incremental(out, registry=registry, jobs=jobs, rollout_state=rollout_state,
+                                       ignore_cache=_ignore_cache, sink=sink)
+        finally:
+            gc.unfreeze()  # what _render_incremental froze
 
 
 def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | None,
@@ -117,6 +121,11 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     # The unchanged specs' output files are checked by stat (~35k for 1,000 specs) in a child process while
     # this one renders the changed specs; a spec with a file not as recorded is checked here, by its bytes.
     outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
+    # What is alive now (modules, the context, the loaded cache: ~1M objects after 1,000 specs) lives for the
+    # whole run. Frozen, the collector does not scan it when it comes back on below (its first passes over
+    # the cache were ~30 ms), and forked children (the stat check, the pool's workers) do not touch its
+    # pages to collect it.
+    gc.freeze()
     differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
     with collector(True):  # target code runs here
         fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
