@@ -68,10 +68,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _render(out: Path, *, incremental: bool) -> list[Diagnostic]:
+def _render(out: Path, *, incremental: bool, jobs: int = 1) -> list[Diagnostic]:
     os.environ["MLSPEC_INCREMENTAL"] = "1" if incremental else "0"
     try:
-        result, change = render_to(out, jobs=1)
+        result, change = render_to(out, jobs=jobs)
     finally:
         del os.environ["MLSPEC_INCREMENTAL"]
     assert result.ok, result.diagnostics[:3]
@@ -79,7 +79,7 @@ def _render(out: Path, *, incremental: bool) -> list[Diagnostic]:
     return result.diagnostics
 
 
-def _check_equal(root: Path, out: Path) -> None:
+def _check_equal(root: Path, out: Path, jobs: int = 1) -> None:
     reference = root.parent / "reference"
     shutil.rmtree(reference, ignore_errors=True)
     # The reference starts from the same rollout state (it lives in the tree) and nothing else.
@@ -92,7 +92,7 @@ def _check_equal(root: Path, out: Path) -> None:
     if unchanged is not None:
         assert _tree(out) == _tree(reference)
         assert unchanged.diagnostics == expected
-    assert _render(out, incremental=True) == expected
+    assert _render(out, incremental=True, jobs=jobs) == expected
     assert _tree(out) == _tree(reference)
     unchanged = unchanged_render(out)
     assert unchanged is not None
@@ -519,3 +519,58 @@ def test_output_files_checked_beside_the_render_are_restored_like_any(project: P
     _write_spec(project, POOL[0], description="changed beside it")
     _check_equal(project, out)
     assert answers[0] == {f"specs/model-{POOL[1]:04d}.yaml"}  # the child found the one spec, by stat
+
+
+@pytest.mark.parametrize("child", ["renders", "dies"])
+def test_a_few_changed_specs_render_in_a_child_while_the_cache_loads(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     child: str) -> None:
+    """With cores to spare, the changed specs render in a forked child while this process loads the cache's
+    shards and checks the unchanged specs' files by stat (compiler.output.forked_render); a hand edit to an
+    unchanged spec's file in the same run is still found. When the child fails, this process renders them:
+    the tree is the full render's either way."""
+    from compiler.output import forked_render
+
+    out = project.parent / "out"
+    _check_equal(project, out)
+    parent = os.getpid()
+    renders = project.parent / "renders"
+    real = forked_render._run_all
+
+    def noted(*args: object, **kwargs: object) -> object:
+        with renders.open("a") as log:
+            log.write(f"{os.getpid() != parent}\n")
+        if child == "dies" and os.getpid() != parent:
+            os._exit(3)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(forked_render, "_run_all", noted)
+    victim = next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml")))
+    victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
+    _write_spec(project, POOL[0], description="changed in a child")
+    _check_equal(project, out, jobs=2)
+    assert renders.read_text().split() == (["True"] if child == "renders" else ["True", "False"])
+
+
+def test_the_shards_must_hold_the_specs_the_head_lists(project: Path) -> None:
+    """Which specs changed is decided from the head (cache_index.Head) before the shards load: shards that
+    do not hold exactly those specs, as the head has them, are no cache at all."""
+    from compiler.output import cache_index
+
+    out = project.parent / "out"
+    _render(out, incremental=True)
+    [path] = _head(project)
+    context = pickle.loads(sealed.unseal(path.read_bytes()))[1].context  # the key it was written under
+    head = cache_index.load(path, context)
+    assert head.heads
+    assert not head.specs
+    loaded = cache_index.load_specs(path, head)
+    assert loaded.specs.keys() == loaded.heads.keys()
+    assert loaded.project_files
+    for change in ("key", "missing"):
+        head = cache_index.load(path, context)
+        rel = next(iter(head.heads))
+        if change == "key":
+            head.heads[rel] = ("another key", *head.heads[rel][1:])
+        else:
+            del head.heads[rel]
+        assert not cache_index.load_specs(path, head).specs

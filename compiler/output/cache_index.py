@@ -35,8 +35,9 @@ from compiler.pipeline import SpecResult
 from compiler.planning.plan import Plan
 
 # Bump when the pickled layout changes (8: sharded, manifest texts per entry; 14: the project-wide files'
-# shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart).
-_FORMAT = 14
+# shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart;
+# 15: each spec's head in the head).
+_FORMAT = 15
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -62,10 +63,21 @@ class SpecEntry:
     project_data: bytes = b""
 
 
+# What decides whether a cached spec is reused (compiler.output.incremental): its key, model name, rollout
+# state digest, display name and source stat, as its SpecEntry has them.
+Head = tuple[str, str | None, str, str, Stat | None]
+
+
+def head_of(entry: SpecEntry) -> Head:
+    return entry.key, entry.name, entry.state, entry.result.file, entry.source
+
+
 @dataclass(slots=True)
 class Index:
     context: str = ""
-    specs: dict[str, SpecEntry] = field(default_factory=dict)  # by rel_path
+    specs: dict[str, SpecEntry] = field(default_factory=dict)  # by rel_path (loaded by load_specs)
+    # Each spec's head, in the head file: which specs changed is known before their shards load.
+    heads: dict[str, Head] = field(default_factory=dict)
     project_key: str = ""
     # The project-wide files' key by the specs' shares, when building them read nothing else of a spec
     # (no plan, no file's bytes): "" otherwise (compiler.output.incremental).
@@ -113,6 +125,7 @@ def cache_path(root: Path, out: Path) -> Path:
 
 
 def load(path: Path, context_key: str) -> Index:
+    """The head: each spec's `Head` and the tokens of the shards that `load_specs` reads."""
     try:
         with open(path, "rb") as handle:
             found = sealed.load(handle)
@@ -124,9 +137,18 @@ def load(path: Path, context_key: str) -> Index:
     if index.context != context_key or index.specs or index.loaded or index.loaded_project:
         return Index(context_key)
     index.cold_loaded = False
+    return index
+
+
+def load_specs(path: Path, index: Index) -> Index:
+    """`index` (a head from `load`) with its specs, project-wide files and stats; an empty index when any
+    shard is missing, torn, from another save, or does not hold the specs the head lists."""
+    empty = Index(index.context)
+    if not index.project_token:  # nothing stored (no cache, or a new one)
+        return index
     project = _load_part(_project_path(path), index.project_token, 7)
     if project is None:
-        return Index(context_key)
+        return empty
     (index.project_files, index.project_targets, index.project_diagnostics, index.project_texts,
      project_stats) = project[2:]
     index.stats.update(project_stats)
@@ -134,13 +156,15 @@ def load(path: Path, context_key: str) -> Index:
     for number, token in sorted(index.shards.items()):
         shard = _load_shard(shard_path(path, number), token)
         if shard is None:  # missing, torn or from another save: a full render, never a partial index
-            return Index(context_key)
+            return empty
         specs, stats = shard
         if any(_shard_of(rel) != number for rel in specs):
-            return Index(context_key)
+            return empty
         index.specs.update(specs)
         index.stats.update(stats)
         index.loaded[number] = (specs, stats)
+    if index.specs.keys() != index.heads.keys() or any(head_of(e) != index.heads[r] for r, e in index.specs.items()):
+        return empty
     return index
 
 
@@ -258,6 +282,7 @@ def save(path: Path, index: Index, plans: dict[str, bytes] | None) -> None:
             _dump(_cold_path(path), (index.cold_token, memo_entries))
         specs, stats = index.specs, index.stats
         head_stats = _save_project(path, index, _save_shards(path, index))
+        index.heads = {rel: head_of(entry) for rel, entry in specs.items()}
         loaded, project = index.loaded, index.loaded_project
         index.memo, index.specs, index.stats, index.loaded, index.loaded_project = {}, {}, head_stats, {}, ()
         index.project_files, index.project_targets, index.project_diagnostics, index.project_texts = {}, {}, [], {}

@@ -31,7 +31,7 @@ from typing import Any
 from compiler import __version__
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
-from compiler.output import cache_index, cache_keys, stamp, stat_check
+from compiler.output import cache_index, cache_keys, forked_render, stamp, stat_check
 from compiler.output.cache_index import Index, SpecEntry
 from compiler.output.collector import collector
 from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_manifest, spec_entry
@@ -93,7 +93,6 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     index = Index(key) if ignore_cache else cache_index.load(cache, key)
     state = context.rollout_state
     touched = [False]
-    listed = _listed(out, index, touched)
     keys: dict[str, str] = {}
     sources: dict[str, stamp.Stat | None] = {}  # a spec file's stat, taken before its bytes were read now
     reused: dict[str, SpecResult] = {}
@@ -101,11 +100,11 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     unchanged: list[Work] = []  # as cached, if their output files are too
     for item in work:
         shown, rel, path = item
-        cached = index.specs.get(rel)
+        head = index.heads.get(rel)  # key, name, state, display name, source stat (cache_index.Head)
         found = stamp.stat_of(str(path))
-        if cached is not None and found is not None and found == cached.source and cached.result.file == shown:
+        if head is not None and found is not None and found == head[4] and head[3] == shown:
             # As it was when its key was computed (by stat, like the render stamp): not read and hashed again.
-            keys[rel] = cached.key
+            keys[rel] = head[0]
         else:
             try:
                 raw = path.read_bytes()
@@ -113,24 +112,38 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                 todo.append(item)  # the normal path reports it as a diagnostic
                 continue
             keys[rel], sources[rel] = stamp.spec_key(item, raw), found
-        if (cached is not None and cached.key == keys[rel] and cached.name is not None
-                and cached.state == cache_keys.state_digest(state, cached.name)):
+        if (head is not None and head[0] == keys[rel] and head[1] is not None
+                and head[2] == cache_keys.state_digest(state, head[1])):
             unchanged.append(item)
         else:
             todo.append(item)
-    # The unchanged specs' output files are checked by stat (~35k for 1,000 specs) in a child process while
-    # this one renders the changed specs; a spec with a file not as recorded is checked here, by its bytes.
-    outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
-    # What is alive now (modules, the context, the loaded cache: ~1M objects after 1,000 specs) lives for the
-    # whole run. Frozen, the collector does not scan it when it comes back on below (its first passes over
-    # the cache were ~30 ms), and forked children (the stat check, the pool's workers) do not touch its
-    # pages to collect it.
+    # What is alive now (modules, the context) lives for the whole run, and so will the cache about to load
+    # (~1M objects after 1,000 specs). Frozen, the collector does not scan them when it comes back on below
+    # (its first passes over the cache were ~30 ms), and forked children (the render and stat check beside
+    # this process, the pool's workers) do not touch their pages to collect them.
     gc.freeze()
-    differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
-    with collector(True):  # target code runs here
-        fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
-    suspects = differ() if differ is not None else set(outputs)
+    beside = None
+    if forked_render.worth_it(todo, jobs, len(unchanged)):
+        with collector(True):  # target code runs here, in the child forked in this state
+            beside = forked_render.start(todo, context, sink)
+    index = cache_index.load_specs(cache, index)
+    listed = _listed(out, index, touched)
     again: list[Work] = []
+    if not index.specs and unchanged:  # the cache's shards are gone or torn: these render after all
+        again, unchanged = unchanged, []
+    gc.freeze()
+    # The unchanged specs' output files are checked by stat (~35k for 1,000 specs) beside the changed specs'
+    # render: here while the child renders them, else in a child process while this one renders them; a spec
+    # with a file not as recorded is checked here, by its bytes.
+    outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
+    with collector(True):
+        if beside is not None:
+            suspects = stat_check.changed(out, outputs, index.stats)
+            fresh = {r.rel_path: r for r in beside()}
+        else:
+            differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
+            fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
+            suspects = differ() if differ is not None else set(outputs)
     for item in unchanged:
         rel = item[1]
         if rel not in suspects or cache_keys.intact(out, outputs[rel], index.stats, touched):

@@ -19,6 +19,13 @@ def worth_it(outputs: Mapping[str, Mapping[str, str]]) -> bool:
     return hasattr(os, "fork") and sum(map(len, outputs.values())) >= THRESHOLD
 
 
+def changed(out: Path, outputs: Mapping[str, Mapping[str, str]], stats: Mapping[str, stamp.Stat]) -> set[str]:
+    """The specs (spec path -> its output files) with a file whose stat is not the recorded one, checked here."""
+    base = str(out)
+    return {rel for rel, files in outputs.items()
+            if any(stamp.stat_of(f"{base}/{path}") != stats.get(path) for path in files)}
+
+
 def start(out: Path, outputs: Mapping[str, Mapping[str, str]],
           stats: Mapping[str, stamp.Stat]) -> Callable[[], set[str]]:
     """Start checking, in a forked child, which specs (spec path -> its output files) have a file whose
@@ -30,9 +37,7 @@ def start(out: Path, outputs: Mapping[str, Mapping[str, str]],
         status = 1
         try:
             os.close(read)
-            base = str(out)
-            found = [rel for rel, files in outputs.items()
-                     if any(stamp.stat_of(f"{base}/{path}") != stats.get(path) for path in files)]
+            found = changed(out, outputs, stats)
             with os.fdopen(write, "wb") as pipe:
                 pipe.write("\0".join(found).encode())
             status = 0
