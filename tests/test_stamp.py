@@ -159,6 +159,35 @@ def test_no_stamp_while_an_input_changes_during_the_render(project: Path) -> Non
     assert stamp.load_render(path) is None
 
 
+def test_the_outputs_stats_are_stored_packed_and_come_back_exactly(project: Path) -> None:
+    """Every output's stat is stored as two strings (stamp.packed): what unpacks is what was recorded, in
+    order, and the stamp reports as many unchanged files. A number beyond 64 bits (an inode on some file
+    systems) cannot be packed: no stamp then, the normal path answers."""
+    from compiler.output.manifest import load_manifest
+    from compiler.output.tree import render_to
+
+    outputs = [("a.yaml", (0, -5, 2**63 - 1)), ("b/c.yaml", (10, 1_732_950_000_123_456_789, 42))]
+    assert list(stamp.unpacked(stamp.packed(outputs))) == outputs
+    assert list(stamp.unpacked(stamp.packed([]))) == []
+    with pytest.raises(OverflowError):
+        stamp.packed([("a.yaml", (0, 0, 2**64 - 1))])
+    out = project.parent / "out"
+    assert render_to(out, jobs=1)[0].ok
+    path = stamp.render_stamp_path(project, out)
+    loaded = stamp.load_render(path)
+    manifest = load_manifest(out)
+    assert loaded is not None
+    assert manifest is not None
+    recorded = dict(stamp.unpacked(loaded.outputs))
+    assert recorded.keys() == {*manifest.files, ".mlspec/manifest.json"}
+    assert all(recorded[rel] == stamp.stat_of(str(out / rel)) for rel in recorded)
+    assert loaded.unchanged == len(recorded)
+    path.unlink()
+    huge = dict.fromkeys(manifest.files, (0, 0, 2 ** 64 - 1))
+    stamp.record_render(path, stamp.inputs(project, out), out, ([], []), manifest.files, [], 2, huge)
+    assert not path.exists()
+
+
 def test_the_stamp_names_the_writers_state_directory() -> None:
     """compiler.output.stamp spells these out to stay light (the writer imports the YAML emitter)."""
     from compiler.output.writer import MANIFEST, STATE_DIR
