@@ -4,7 +4,8 @@ The yardstick is Kapitan 0.36.3 compiling N targets x 4 trivial Jinja templates,
 into its own throwaway environment (.bench/kapitan-venv; never a project dependency). Every mlspec figure
 is a subprocess of the installed `mlspec` (what a user waits for) on N generated specs
 (scripts/gen_specs.py), and is judged as a ratio to Kapitan's time in this run, so a loaded machine
-slows both sides alike. Peak memory is the largest resident set of the whole process tree, sampled.
+slows both sides alike. Peak memory is the largest of the whole process tree's (by proportional set
+size), sampled.
 
     python scripts/bench.py                  # N = 1,000, every goal; exit 1 when one is missed
     python scripts/bench.py --counts 1000,3000,10000 --no-kapitan   # the growth curve
@@ -54,17 +55,32 @@ def mlspec() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "compiler"]
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident set of `pid` and all its descendants, in KiB (Linux /proc)."""
+def _memory_kb(pid: int) -> int:
+    """What `pid` holds in memory, in KiB: its proportional set size (a page shared by n processes counts
+    1/n in each), or its resident set where the kernel does not report that."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _tree_memory_kb(pid: int) -> int:
+    """The memory of `pid` and all its descendants, in KiB (Linux /proc). Summed by proportional set size:
+    forked workers and children share most of their pages with the parent, and summing resident sets
+    counted those pages once per process (a one-spec render with its forked child read 155 MB for ~115)."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            with open(f"/proc/{current}/status") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kb(current)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as handle:
                     todo.extend(int(c) for c in handle.read().split())
@@ -74,7 +90,7 @@ def _tree_rss_kb(pid: int) -> int:
 
 
 def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None, expect: int = 0) -> tuple[float, float]:
-    """Wall seconds and peak tree RSS (MB) of one run of `command`."""
+    """Wall seconds and peak memory of the process tree (MB, by proportional set size) of one run of `command`."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
@@ -83,7 +99,7 @@ def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None, ex
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss_kb(process.pid))
+            peak = max(peak, _tree_memory_kb(process.pid))
             stop.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
