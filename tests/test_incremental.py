@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from compiler.diagnostics import Diagnostic
 from compiler.ledger.state import load_states
-from compiler.output import incremental, sealed, stat_check
+from compiler.output import cache_index, incremental, sealed, stat_check
 from compiler.output.incremental import render_incremental
 from compiler.output.stamp import unchanged_render
 from compiler.output.tree import render_to
@@ -312,7 +312,6 @@ def test_cached_plans_round_trip_exactly(project: Path) -> None:
 def test_the_cache_index_round_trips_exactly(project: Path) -> None:
     """The index is pickled with constructor calls for its dataclasses (compiler.output.cache_index._dump);
     what comes back is what went in: every spec's result, diagnostics and project-wide shares."""
-    from compiler.output import cache_index
 
     out = project.parent / "out"
     _render(out, incremental=True)
@@ -342,13 +341,18 @@ def _head(project: Path) -> list[Path]:
     return [p for p in (project.parent / "cache").glob("render-*.pickle") if p.suffixes == [".pickle"]]
 
 
+def _loaded_head(project: Path) -> tuple[Path, cache_index.Index]:
+    """The render cache's head file and what it loads as (under the context key it was written with)."""
+    [path] = _head(project)
+    return path, cache_index.load(path, pickle.loads(sealed.unseal(path.read_bytes()))[1].context)
+
+
 def _shards(project: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted((project.parent / "cache").glob("render-*.s[0-9][0-9].pickle"))}
 
 
 def test_a_save_after_one_change_rewrites_only_that_specs_shard(project: Path) -> None:
     """compiler.output.cache_index keeps the specs in shards: the others are not pickled again."""
-    from compiler.output import cache_index
 
     for index in POOL[2:]:
         _write_spec(project, index)
@@ -554,23 +558,48 @@ def test_a_few_changed_specs_render_in_a_child_while_the_cache_loads(project: Pa
 def test_the_shards_must_hold_the_specs_the_head_lists(project: Path) -> None:
     """Which specs changed is decided from the head (cache_index.Head) before the shards load: shards that
     do not hold exactly those specs, as the head has them, are no cache at all."""
-    from compiler.output import cache_index
 
     out = project.parent / "out"
     _render(out, incremental=True)
-    [path] = _head(project)
-    context = pickle.loads(sealed.unseal(path.read_bytes()))[1].context  # the key it was written under
-    head = cache_index.load(path, context)
+    path, head = _loaded_head(project)
     assert head.heads
     assert not head.specs
     loaded = cache_index.load_specs(path, head)
     assert loaded.specs.keys() == loaded.heads.keys()
     assert loaded.project_files
     for change in ("key", "missing"):
-        head = cache_index.load(path, context)
+        path, head = _loaded_head(project)
         rel = next(iter(head.heads))
         if change == "key":
             head.heads[rel] = ("another key", *head.heads[rel][1:])
         else:
             del head.heads[rel]
         assert not cache_index.load_specs(path, head).specs
+
+
+def test_the_manifest_is_known_by_its_stat_and_never_hashed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest (12 MB for 1,000 models) is recognised as the one last written by its stat: a render
+    after a change hashes none of it. A touched manifest is not recognised: it is read and built again
+    (same bytes, so not rewritten), its new stat recorded, and the tree stays the full render's."""
+    import hashlib
+
+    out = project.parent / "out"
+    _check_equal(project, out)
+    manifest = out / ".mlspec" / "manifest.json"
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    def noted(data: bytes = b"", **kwargs: object) -> object:
+        hashed.append(len(data))
+        return real(data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental.hashlib, "sha256", noted)
+    _write_spec(project, POOL[0], description="changed again")
+    _render(out, incremental=True)
+    assert hashed
+    assert manifest.stat().st_size not in hashed
+    os.utime(manifest, ns=(1, 1))
+    _check_equal(project, out)
+    assert manifest.stat().st_mtime_ns == 1  # the same bytes: left as it was
+    path, head = _loaded_head(project)
+    assert incremental._manifest_ours(out, cache_index.load_specs(path, head))

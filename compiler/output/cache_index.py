@@ -36,8 +36,8 @@ from compiler.planning.plan import Plan
 
 # Bump when the pickled layout changes (8: sharded, manifest texts per entry; 14: the project-wide files'
 # shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart;
-# 15: each spec's head in the head).
-_FORMAT = 15
+# 15: each spec's head in the head; 16: the manifest known by its stat alone).
+_FORMAT = 16
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -92,7 +92,7 @@ class Index:
     plans_token: str = ""  # the plans live in a second file, read only when project files re-render
     cold_token: str = ""  # the memo lives in a third file, read only when something re-renders
     cold_loaded: bool = True
-    manifest_sha: str = ""  # the manifest last written
+    manifest_written: bool = False  # the manifest is the one last written, when its stat is the recorded one
     touched: bool = False  # something changed since loading: save it
     project_token: str = ""  # the project-wide files' shard
     # Not stored: what each shard held when loaded or saved (by identity), to know which to rewrite.

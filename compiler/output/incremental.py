@@ -127,7 +127,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         with collector(True):  # target code runs here, in the child forked in this state
             beside = forked_render.start(todo, context, sink)
     index = cache_index.load_specs(cache, index)
-    listed = _listed(out, index, touched)
+    listed = _listed(out, index)
     again: list[Work] = []
     if not index.specs and unchanged:  # the cache's shards are gone or torn: these render after all
         again, unchanged = unchanged, []
@@ -253,15 +253,14 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         touched[0] = True
     index.specs = new_specs
     index.touched = touched[0]
-    if (not fresh and index.cold_loaded is False and index.manifest_sha
-            and cache_keys.intact(out, {MANIFEST: index.manifest_sha}, index.stats, touched)):
+    if not fresh and index.cold_loaded is False and _manifest_ours(out, index):
         # Nothing rendered and the manifest on disk is the one last written: it is what we would write.
         return Incremental(result, files, listed_now, reused_count + 1, 0, index, cache, None, listed, staged, code)
     if plans is not None:  # the project-wide files rendered (the memo loaded): keep what they used
         index.memo = memo.used()
     text = joined_manifest(__version__, [texts[p] for p in listed_now],
                            [new_specs[rel].spec_text for rel in sorted(new_specs)]).encode()
-    index.manifest_sha = hashlib.sha256(text).hexdigest()
+    index.manifest_written = True
     index.touched = True  # record the manifest's stat, so the next unchanged run need not build it
     files[MANIFEST] = text
     return Incremental(result, files, listed_now, reused_count, len(fresh), index, cache,
@@ -315,11 +314,17 @@ def _key(inputs: list[Any], states: list[tuple[str, str]]) -> str:
     return hashlib.sha256(repr((inputs, states)).encode()).hexdigest()
 
 
-def _listed(out: Path, index: Index, touched: list[bool]) -> set[str] | None:
+def _manifest_ours(out: Path, index: Index) -> bool:
+    """The manifest on disk is the one the index's run wrote (or found current), by its stat alone. Another
+    stat (touched, checked out again) means it is read or built again: hashing its 12 MB each run to
+    recognise it by its bytes cost more than that rare miss."""
+    return index.manifest_written and stamp.stat_of(f"{out}/{MANIFEST}") == index.stats.get(MANIFEST)
+
+
+def _listed(out: Path, index: Index) -> set[str] | None:
     """The files the manifest on disk lists, from the index, when it is the manifest the index wrote:
     parsing it (12 MB of JSON for 1,000 models) was a tenth of a render after one spec changed."""
-    written = {MANIFEST: index.manifest_sha}
-    if not index.manifest_sha or not cache_keys.intact(out, written, index.stats, touched):
+    if not _manifest_ours(out, index):
         return None
     found = set(index.project_files)
     for cached in index.specs.values():
