@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Callable
 
 from compiler.language.specfiles import Work
+from compiler.output import forked
 from compiler.pipeline import PARALLEL_THRESHOLD, Context, Sink, SpecResult, _run_all
 
 
@@ -26,25 +27,11 @@ def worth_it(todo: list[Work], jobs: int | None, cached: int) -> bool:
 def start(todo: list[Work], context: Context, sink: Sink | None) -> Callable[[], list[SpecResult]]:
     """Start rendering `todo` in a forked child; the returned call waits for the results (in input order),
     each given to `sink` here, as `_run_all` gives them."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the results down the pipe, then gone without any cleanup (no atexit, no flush)
-        status = 1
-        try:
-            os.close(read)
-            data = pickle.dumps(_run_all(todo, context, True, 1), protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write, "wb") as pipe:
-                pipe.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
+    wait = forked.start(lambda: pickle.dumps(_run_all(todo, context, True, 1), protocol=pickle.HIGHEST_PROTOCOL))
 
     def results() -> list[SpecResult]:
-        with os.fdopen(read, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status == 0:
+        data = wait()
+        if data is not None:
             try:
                 found = pickle.loads(data)  # our own child's, through a pipe only it writes
             except Exception:

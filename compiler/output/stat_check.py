@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from compiler.output import stamp
+from compiler.output import forked, stamp
 
 # Fewer output files than this are checked in this process: forking costs more than their stats.
 THRESHOLD = 2_000
@@ -31,25 +31,11 @@ def start(out: Path, outputs: Mapping[str, Mapping[str, str]],
     """Start checking, in a forked child, which specs (spec path -> its output files) have a file whose
     stat is not the recorded one; the returned call waits for the answer. When the child fails, every
     spec is a suspect (the caller checks each by its bytes)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: stats only, the answer down the pipe, then gone without any cleanup
-        status = 1
-        try:
-            os.close(read)
-            found = changed(out, outputs, stats)
-            with os.fdopen(write, "wb") as pipe:
-                pipe.write("\0".join(found).encode())
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
+    wait = forked.start(lambda: "\0".join(changed(out, outputs, stats)).encode())
 
     def answer() -> set[str]:
-        with os.fdopen(read, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
+        data = wait()
+        if data is None:
             return set(outputs)
         return {rel for rel in data.decode().split("\0") if rel}
 
