@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
 from compiler.check.text_rules import beside_schema_errors, text_problems
+from compiler.collector import collector
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.language.project import Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
@@ -428,7 +429,9 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool, collector(False):
+            # The workers forked with the collector as it was; here the results only arrive (no target code
+            # runs), and a full pass over them and the cache cost ~0.2 s of a first render, several times.
             # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
             # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
             chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else LINT_CHUNK))

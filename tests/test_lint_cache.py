@@ -180,12 +180,12 @@ def test_the_collector_runs_again_after_a_lint_that_started_without_it(project: 
 def test_the_checks_run_with_the_young_generation_spaced_and_leave_it_as_it_was(
         project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The specs are checked (in this process or in workers forked from it) with the collector's youngest
-    generation collected every compiler.output.collector.SPACED allocations; the thresholds are restored
+    generation collected every compiler.collector.SPACED allocations; the thresholds are restored
     after the lint, and after a check that fails."""
     import gc
 
     import compiler.pipeline
-    from compiler.output.collector import SPACED
+    from compiler.collector import SPACED
 
     before = gc.get_threshold()
     seen: list[tuple[int, int, int]] = []

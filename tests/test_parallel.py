@@ -109,3 +109,49 @@ def test_a_lint_hands_the_workers_small_chunks(tmp_path: Path, monkeypatch: Any)
     assert len(list((root / "specs").iterdir())) // (2 * 4) > 1  # an eighth of the specs is more
     run([root / "specs"], root=root, jobs=2, keep_plans=False, parallel_threshold=2)
     assert chunks == [1]
+
+
+class GcTarget(PidTarget):
+    """Notes, in the process that checks each plan, whether the cycle collector is on."""
+
+    name = "gc-probe"
+
+    def check(self, plan: Plan, settings: Any) -> Iterable[Any]:
+        import gc
+
+        with self.seen.open("a") as fh:
+            fh.write(f"{os.getpid()}:{gc.isenabled()}\n")
+        return ()
+
+
+def test_the_parent_runs_no_collector_while_results_arrive(tmp_path: Path) -> None:
+    """The pool's workers fork with the collector as it was (their target code may make cycles); the parent
+    only receives results, and runs without it meanwhile (its full passes over the results and a loaded
+    cache cost ~0.2 s each in a first render). It is back on afterwards."""
+    import gc
+
+    from compiler.pipeline import _run_all, prepare
+
+    root = _project(tmp_path, 2)
+    registry = discover()
+    probe = GcTarget()
+    probe.seen = tmp_path / "workers"
+    registry.add(probe)
+    context, work, _ = prepare([root / "specs"], root=root, registry=registry)
+    arrived: list[bool] = []
+
+    class Noting:
+        def rendered(self, result: Any) -> None:
+            pass
+
+        def __call__(self, result: Any) -> None:
+            arrived.append(gc.isenabled())
+
+    assert gc.isenabled()
+    results = _run_all(work, context, True, 2, parallel_threshold=2, sink=Noting())
+    assert len(results) == len(work) == len(arrived)
+    assert not any(arrived)
+    assert gc.isenabled()
+    workers = [line.split(":") for line in probe.seen.read_text().split()]
+    assert {pid for pid, _ in workers}.isdisjoint({str(os.getpid())})
+    assert {enabled for _, enabled in workers} == {"True"}

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.collector import collector, spaced
 from compiler.diagnostics import Diagnostic, sort_diagnostics
 from compiler.language.specfiles import PROJECT_FILE, Work, missing_files, run_root, shared_spec_paths, work_items
 from compiler.output import stamp
-from compiler.output.collector import collector, spaced
 
 
 @dataclass(slots=True)
