@@ -243,6 +243,9 @@ def render_spec(result: SpecResult, context: Context) -> None:
         return
     found: list[Diagnostic] = []
     readers = [t for t, _ in context.targets if type(t).file_facts is not Target.file_facts]  # once per spec
+    if not isinstance(result.files, memo.HashedFiles):  # each file's digest computed once, wherever asked
+        files, result.files = result.files, memo.HashedFiles()
+        result.files.update(files)
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
@@ -320,10 +323,10 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
             if found:
                 resources[rel] = found
             if facts is not None:
-                _file_facts(rel, output.content, files[rel], *facts)
+                _file_facts(rel, output.content, files, *facts)
 
 
-def _file_facts(rel: str, documents: Any, data: bytes, readers: list[Target],
+def _file_facts(rel: str, documents: Any, files: Mapping[str, bytes], readers: list[Target],
                 into: dict[tuple[str, str], Any]) -> None:
     digest = ""
     for reader in readers:  # targets that override Target.file_facts
@@ -333,7 +336,7 @@ def _file_facts(rel: str, documents: Any, data: bytes, readers: list[Target],
             continue  # only a shortcut: render_repository reads the file back (and reports its own failure)
         if not found:
             continue
-        digest = digest or hashlib.sha256(data).hexdigest()
+        digest = digest or memo.file_digest(files, rel)
         into.update(((namespace, digest), value) for namespace, value in found.items())
 
 
