@@ -50,6 +50,6 @@ def test_a_refused_write_closes_the_file(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(writer.os, "write", write)
     monkeypatch.setattr(writer.os, "close", close)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         writer.FileSystem().write(tmp_path / "file", b"data")
     assert len(closed) == 1

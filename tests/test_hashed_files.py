@@ -61,7 +61,8 @@ def test_within_is_the_files_under_a_prefix() -> None:
     files.update({"models/a/x.yaml": b"x", "models/ab/y.yaml": b"y", "ci/z.yaml": b"z"})
     own = memo.Within(files, "models/a/")
     assert dict(own) == {"models/a/x.yaml": b"x"}
-    assert len(own) == 1 and "models/ab/y.yaml" not in own
+    assert len(own) == 1
+    assert "models/ab/y.yaml" not in own
     with pytest.raises(KeyError):
         own.sha256("ci/z.yaml")
 
