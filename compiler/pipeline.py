@@ -282,48 +282,53 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
+    from compiler.render.canonical_yaml import reusing
     from compiler.render.identity import identities
     from compiler.render.serialize import header_lines, safe_relpath, serialize
 
-    header: list[str] | None = None
-    for output in outputs:
-        if isinstance(output, Diagnostic):
-            diagnostics.append(output)
-            continue
-        if not isinstance(output, OutputFile):
-            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} returned {type(output).__name__}",
-                                          file=file))
-            continue
-        rel = safe_relpath(output.path)
-        if rel is None:
-            diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
-                                          file=file))
-            continue
-        if rel in owners:  # `owners` knows every spec's files too: a project file must not replace one
-            diagnostics.append(Diagnostic(
-                "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
-            continue
-        try:
-            if not memoize:
-                files[rel] = serialize(output, output.sources or sources)
-            elif output.sources:
-                files[rel] = serialize_memo(output, output.sources)
-            else:
-                # The project's header once per target, not per file: hashing 1,000 spec paths to look
-                # it up again was a tenth of the project-wide files' time.
-                header = header if header is not None else header_lines(sources)
-                files[rel] = serialize_memo(output, sources, header)
-        except (ValueError, TypeError) as exc:
-            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
-                                          file=file))
-            continue
-        owners[rel] = target.name
-        if output.format == "yaml":
-            found = identities(output.content)
-            if found:
-                resources[rel] = found
-            if facts is not None:
-                _file_facts(rel, output.content, files, *facts)
+    # Every output is built before the first is serialized (a generator would run in between), so a
+    # document written whole and again inside a later one is written once (canonical_yaml.reusing).
+    outputs = list(outputs)
+    with reusing():
+        header: list[str] | None = None
+        for output in outputs:
+            if isinstance(output, Diagnostic):
+                diagnostics.append(output)
+                continue
+            if not isinstance(output, OutputFile):
+                diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} returned {type(output).__name__}",
+                                              file=file))
+                continue
+            rel = safe_relpath(output.path)
+            if rel is None:
+                diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
+                                              file=file))
+                continue
+            if rel in owners:  # `owners` knows every spec's files too: a project file must not replace one
+                diagnostics.append(Diagnostic(
+                    "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
+                continue
+            try:
+                if not memoize:
+                    files[rel] = serialize(output, output.sources or sources)
+                elif output.sources:
+                    files[rel] = serialize_memo(output, output.sources)
+                else:
+                    # The project's header once per target, not per file: hashing 1,000 spec paths to look
+                    # it up again was a tenth of the project-wide files' time.
+                    header = header if header is not None else header_lines(sources)
+                    files[rel] = serialize_memo(output, sources, header)
+            except (ValueError, TypeError) as exc:
+                diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
+                                              file=file))
+                continue
+            owners[rel] = target.name
+            if output.format == "yaml":
+                found = identities(output.content)
+                if found:
+                    resources[rel] = found
+                if facts is not None:
+                    _file_facts(rel, output.content, files, *facts)
 
 
 def _file_facts(rel: str, documents: Any, files: Mapping[str, bytes], readers: list[Target],
