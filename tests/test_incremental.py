@@ -464,13 +464,13 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
     _render(out, incremental=True)
     assert gc.isenabled()
     seen: list[bool] = []
-    real = incremental._run_all
+    real = incremental.render_all
 
     def failing(*args: object, **kwargs: object) -> object:
         seen.append(gc.isenabled())  # on while specs render
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(incremental, "_run_all", failing)
+    monkeypatch.setattr(incremental, "render_all", failing)
     _write_spec(project, 0, description="changed")
     with pytest.raises(RuntimeError):
         render_incremental(out, jobs=1)
@@ -478,7 +478,7 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
     assert gc.isenabled()
     gc.disable()
     try:
-        monkeypatch.setattr(incremental, "_run_all", real)
+        monkeypatch.setattr(incremental, "render_all", real)
         render_incremental(out, jobs=1)
         assert not gc.isenabled()
     finally:

@@ -37,7 +37,7 @@ from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_mani
 from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
-from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
+from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, prepare, render_all
 from compiler.planning.plan import ActiveStage, Plan
 from compiler.render import memo
 from compiler.render.lazy_plans import LazyPlans
@@ -119,7 +119,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
     differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
     with collector(True):  # target code runs here
-        fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
+        fresh = {r.rel_path: r for r in render_all(todo, context, jobs, sink)} if todo else {}
     suspects = differ() if differ is not None else set(outputs)
     again: list[Work] = []
     for item in unchanged:
@@ -130,7 +130,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             again.append(item)
     if again:
         with collector(True):
-            fresh.update((r.rel_path, r) for r in _run_all(again, context, True, jobs, sink=sink))
+            fresh.update((r.rel_path, r) for r in render_all(again, context, jobs, sink))
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}
