@@ -8,6 +8,10 @@ libyaml's literal-block rules (`_block`) or are asked too. Whatever it does not 
 key that is not a short one-line string, a literal block that keeps trailing newlines, a scalar at the
 top) goes to the reference emitter whole. tests/test_serialize.py holds the two to the same bytes over
 the golden files, generated specs and random plain data.
+
+Length: one layout algorithm. Mappings, sequences, scalars, literal blocks and the documents written
+again from their text (`reusing`) share the remembered answers and the fallback to the reference
+emitter; split, each part would need the others' private rules.
 """
 
 from __future__ import annotations
