@@ -485,6 +485,25 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
         gc.enable()
 
 
+def test_specs_render_with_the_youngest_generation_spaced(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a lint's pool: collected every SPACED allocations while specs render, as it was afterwards."""
+    from compiler.output.collector import SPACED
+
+    out = project.parent / "out"
+    before = gc.get_threshold()
+    seen: list[int] = []
+    real = incremental.render_all
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold()[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "render_all", recording)
+    render_incremental(out, jobs=1)
+    assert seen == [SPACED]
+    assert gc.get_threshold() == before
+
+
 @pytest.mark.parametrize("how", ["append", "delete", "touch"])
 def test_output_files_checked_beside_the_render_are_restored_like_any(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        how: str) -> None:
