@@ -8,6 +8,7 @@ pieces with their own concepts live elsewhere (partial rules, patches, increment
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -244,6 +245,9 @@ def render_spec(result: SpecResult, context: Context) -> None:
         return
     found: list[Diagnostic] = []
     readers = [t for t, _ in context.targets if type(t).file_facts is not Target.file_facts]  # once per spec
+    if not isinstance(result.files, memo.HashedFiles):  # each file's digest computed once, wherever asked
+        files, result.files = result.files, memo.HashedFiles()
+        result.files.update(files)
     for target, settings in context.targets:
         outputs = _guard(target, "render", lambda t=target, s=settings: list(t.render(plan, s)))
         _collect(outputs, target, (plan.provenance.spec_path,), result.files, result.file_targets,
@@ -280,51 +284,56 @@ def _collect(outputs: Iterable[Any], target: Target, sources: tuple[str, ...], f
              owners: dict[str, str], diagnostics: list[Diagnostic], file: str,
              resources: dict[str, list[dict[str, str]]], memoize: bool = False,
              facts: tuple[list[Target], dict[tuple[str, str], Any]] | None = None) -> None:
+    from compiler.render.canonical_yaml import reusing
     from compiler.render.identity import identities
     from compiler.render.serialize import header_lines, safe_relpath, serialize
 
-    header: list[str] | None = None
-    for output in outputs:
-        if isinstance(output, Diagnostic):
-            diagnostics.append(output)
-            continue
-        if not isinstance(output, OutputFile):
-            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} returned {type(output).__name__}",
-                                          file=file))
-            continue
-        rel = safe_relpath(output.path)
-        if rel is None:
-            diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
-                                          file=file))
-            continue
-        if rel in owners:  # `owners` knows every spec's files too: a project file must not replace one
-            diagnostics.append(Diagnostic(
-                "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
-            continue
-        try:
-            if not memoize:
-                files[rel] = serialize(output, output.sources or sources)
-            elif output.sources:
-                files[rel] = serialize_memo(output, output.sources)
-            else:
-                # The project's header once per target, not per file: hashing 1,000 spec paths to look
-                # it up again was a tenth of the project-wide files' time.
-                header = header if header is not None else header_lines(sources)
-                files[rel] = serialize_memo(output, sources, header)
-        except (ValueError, TypeError) as exc:
-            diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
-                                          file=file))
-            continue
-        owners[rel] = target.name
-        if output.format == "yaml":
-            found = identities(output.content)
-            if found:
-                resources[rel] = found
-            if facts is not None:
-                _file_facts(rel, output.content, files[rel], *facts)
+    # Every output is built before the first is serialized (a generator would run in between), so a
+    # document written whole and again inside a later one is written once (canonical_yaml.reusing).
+    outputs = list(outputs)
+    with reusing():
+        header: list[str] | None = None
+        for output in outputs:
+            if isinstance(output, Diagnostic):
+                diagnostics.append(output)
+                continue
+            if not isinstance(output, OutputFile):
+                diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} returned {type(output).__name__}",
+                                              file=file))
+                continue
+            rel = safe_relpath(output.path)
+            if rel is None:
+                diagnostics.append(Diagnostic("MLS503", f"target {target.name!r} produced unsafe path {output.path!r}",
+                                              file=file))
+                continue
+            if rel in owners:  # `owners` knows every spec's files too: a project file must not replace one
+                diagnostics.append(Diagnostic(
+                    "MLS502", f"{rel} is written by both {owners[rel]!r} and {target.name!r}", file=file))
+                continue
+            try:
+                if not memoize:
+                    files[rel] = serialize(output, output.sources or sources)
+                elif output.sources:
+                    files[rel] = serialize_memo(output, output.sources)
+                else:
+                    # The project's header once per target, not per file: hashing 1,000 spec paths to look
+                    # it up again was a tenth of the project-wide files' time.
+                    header = header if header is not None else header_lines(sources)
+                    files[rel] = serialize_memo(output, sources, header)
+            except (ValueError, TypeError) as exc:
+                diagnostics.append(Diagnostic("MLS504", f"target {target.name!r} produced unserializable {rel}: {exc}",
+                                              file=file))
+                continue
+            owners[rel] = target.name
+            if output.format == "yaml":
+                found = identities(output.content)
+                if found:
+                    resources[rel] = found
+                if facts is not None:
+                    _file_facts(rel, output.content, files, *facts)
 
 
-def _file_facts(rel: str, documents: Any, data: bytes, readers: list[Target],
+def _file_facts(rel: str, documents: Any, files: Mapping[str, bytes], readers: list[Target],
                 into: dict[tuple[str, str], Any]) -> None:
     digest = ""
     for reader in readers:  # targets that override Target.file_facts
@@ -334,7 +343,7 @@ def _file_facts(rel: str, documents: Any, data: bytes, readers: list[Target],
             continue  # only a shortcut: render_repository reads the file back (and reports its own failure)
         if not found:
             continue
-        digest = digest or hashlib.sha256(data).hexdigest()
+        digest = digest or memo.file_digest(files, rel)
         into.update(((namespace, digest), value) for namespace, value in found.items())
 
 
@@ -444,6 +453,30 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     finally:
         _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
     return results
+
+
+def render_all(work: list[tuple[str, str, Path]], context: Context, jobs: int | None,
+               sink: Sink | None = None) -> list[SpecResult]:
+    """`_run_all` for a render. Before a pool forks, the first spec renders here: what a spec builds on
+    first use (the targets' render modules, validators, templates, the emitter's answers: ~200 ms of
+    CPU) is then built once and inherited, not built again in every worker. What is alive then (the
+    modules, the context) lives for the whole run: it is frozen while the pool works, so the workers'
+    full collections neither scan it nor touch its pages (copy-on-write). A caller that froze before (an
+    incremental render, until its bookkeeping is done) unfreezes it all itself (gc.unfreeze is global)."""
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(work) <= PARALLEL_THRESHOLD or has_errors(context.diagnostics):
+        return _run_all(work, context, True, jobs, sink=sink)
+    first = _one(work[0], context, True)  # not counted by the progress bar: it counts the pool's batch
+    if sink is not None:
+        sink.rendered(first)
+        sink(first)
+    ours = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        return [first, *_run_all(work[1:], context, True, jobs, sink=sink)]
+    finally:
+        if ours:
+            gc.unfreeze()
 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None,

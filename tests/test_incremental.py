@@ -473,7 +473,7 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
     _render(out, incremental=True)
     assert gc.isenabled()
     seen: list[tuple[str, bool, bool]] = []
-    real_run, real_record = incremental._run_all, stamp.record_render
+    real_run, real_record = incremental.render_all, stamp.record_render
 
     def failing(*args: object, **kwargs: object) -> object:
         # on while specs render; the modules and the loaded cache frozen
@@ -484,13 +484,13 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
         seen.append(("stamp", gc.isenabled(), gc.get_freeze_count() > 1000))
         real_record(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(incremental, "_run_all", failing)
+    monkeypatch.setattr(incremental, "render_all", failing)
     _write_spec(project, 0, description="changed")
     with pytest.raises(RuntimeError):
         _render(out, incremental=True)
     assert seen == [("render", True, True)]
     assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
-    monkeypatch.setattr(incremental, "_run_all", real_run)
+    monkeypatch.setattr(incremental, "render_all", real_run)
     monkeypatch.setattr(stamp, "record_render", recording)
     _render(out, incremental=True)
     assert seen[1:] == [("stamp", False, True)]
@@ -502,6 +502,25 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_specs_render_with_the_youngest_generation_spaced(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a lint's pool: collected every SPACED allocations while specs render, as it was afterwards."""
+    from compiler.collector import SPACED
+
+    out = project.parent / "out"
+    before = gc.get_threshold()
+    seen: list[int] = []
+    real = incremental.render_all
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(gc.get_threshold()[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(incremental, "render_all", recording)
+    render_incremental(out, jobs=1)
+    assert seen == [SPACED]
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize("how", ["append", "delete", "touch"])

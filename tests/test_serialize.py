@@ -185,3 +185,46 @@ def test_a_float_is_remembered_by_its_text_not_by_equality() -> None:
     canonical_yaml._VALUES.clear()
     documents = [{"zero": 0.0, "negative": -0.0}, [-0.0, 0.0]]
     assert dump_yaml(documents) == dump_yaml_reference(documents) == "zero: 0.0\nnegative: -0.0\n---\n- -0.0\n- 0.0\n"
+
+
+@given(st.lists(st.dictionaries(keys, plain_data, min_size=1, max_size=3), min_size=1, max_size=3),
+       st.lists(st.tuples(st.sampled_from(["whole", "value", "fresh"]), keys), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example([{"groups": [{"name": "g", "rules": [{"expr": "a\n\n  b\n"}]}]}], [("whole", "x"), ("value", "spec")])
+def test_documents_written_again_within_reusing_are_the_same_bytes(shared: list[dict[Any, Any]],
+                                                                     files: list[tuple[str, Any]]) -> None:
+    """canonical_yaml.reusing: a document written whole, then written again whole or as a top-level value
+    of a later document (as the prometheus target's rules are), gives the bytes written without it."""
+    batch = [[document] for document in shared]
+    for how, key in files:
+        for document in shared:
+            if how == "whole":
+                batch.append([document, {"after": document}])
+            elif how == "value":
+                batch.append([{"apiVersion": "v1", key: document, "last": [document]}])
+            else:
+                batch.append([{key: dict(document)}])  # equal, not the same object: written anew
+    expected = [dump_yaml(documents) for documents in batch]
+    with canonical_yaml.reusing():
+        assert [dump_yaml(documents) for documents in batch] == expected
+    assert expected == [dump_yaml_reference(documents) for documents in batch]
+
+
+def test_a_document_is_reused_by_identity_only_within_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0"}]}]}
+    laid_out: list[Any] = []
+    real = canonical_yaml._mapping
+
+    def spy(data: Any, *args: Any) -> None:
+        laid_out.append(data)
+        real(data, *args)
+
+    monkeypatch.setattr(canonical_yaml, "_mapping", spy)
+    with canonical_yaml.reusing():
+        first = dump_yaml([rules])
+        laid_out.clear()
+        assert dump_yaml([{"spec": rules}]) == "spec:\n" + "".join("  " + line for line in first.splitlines(True))
+        assert not any(data is rules for data in laid_out)  # written from its text
+    laid_out.clear()
+    dump_yaml([{"spec": rules}])
+    assert any(data is rules for data in laid_out)  # outside the block: laid out again

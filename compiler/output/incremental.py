@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler import __version__
-from compiler.collector import collector
+from compiler.collector import collector, spaced
 from compiler.diagnostics import has_errors
 from compiler.language.specfiles import Work
 from compiler.output import cache_index, cache_keys, forked_render, stamp, stat_check
@@ -38,7 +38,7 @@ from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_mani
 from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
-from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
+from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, prepare, render_all
 from compiler.planning.plan import ActiveStage, Plan
 from compiler.render import memo
 from compiler.render.lazy_plans import LazyPlans
@@ -117,14 +117,12 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             unchanged.append(item)
         else:
             todo.append(item)
-    # What is alive now (modules, the context) lives for the whole run, and so will the cache about to load
-    # (~1M objects after 1,000 specs). Frozen, the collector does not scan them when it comes back on below
-    # (its first passes over the cache were ~30 ms), and forked children (the render and stat check beside
-    # this process, the pool's workers) do not touch their pages to collect them.
+    # What is alive now and the cache about to load (~1M objects for 1,000 specs) live for the whole run:
+    # frozen, the collector's passes skip them (~30 ms) and forked children do not touch their pages.
     gc.freeze()
     beside = None
     if forked_render.worth_it(todo, jobs, len(unchanged)):
-        with collector(True):  # target code runs here, in the child forked in this state
+        with collector(True), spaced():  # target code runs here, in the child forked in this state
             beside = forked_render.start(todo, context, sink)
     index = cache_index.load_specs(cache, index)
     listed = _listed(out, index)
@@ -136,13 +134,14 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     # render: here while the child renders them, else in a child process while this one renders them; a spec
     # with a file not as recorded is checked here, by its bytes.
     outputs = {item[1]: index.specs[item[1]].result.reused for item in unchanged}
-    with collector(True):
+    # Target code runs here (or in forked children), with the youngest generation spaced as in a lint.
+    with collector(True), spaced():
         if beside is not None:
             suspects = stat_check.changed(out, outputs, index.stats)
             fresh = {r.rel_path: r for r in beside()}
         else:
             differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
-            fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
+            fresh = {r.rel_path: r for r in render_all(todo, context, jobs, sink)} if todo else {}
             suspects = differ() if differ is not None else set(outputs)
     for item in unchanged:
         rel = item[1]
@@ -151,8 +150,8 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
         else:
             again.append(item)
     if again:
-        with collector(True):
-            fresh.update((r.rel_path, r) for r in _run_all(again, context, True, jobs, sink=sink))
+        with collector(True), spaced():
+            fresh.update((r.rel_path, r) for r in render_all(again, context, jobs, sink))
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}

@@ -11,13 +11,13 @@ the tree sees all of it or none of it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 from compiler.diagnostics import has_errors
 from compiler.output.writer import Staging, fresh_root, staging
 from compiler.pipeline import SpecResult
+from compiler.render.memo import file_digest
 
 
 class StagedFiles(MutableMapping[str, bytes]):
@@ -100,7 +100,7 @@ class StageEach:
                 or result.plan is None or not result.files or isinstance(result.files, StagedFiles)):
             return
         files = result.files
-        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+        digests = {rel: file_digest(files, rel) for rel in files}  # known already where the facts needed them
         written = session.write_fresh(files)
         # A path not written is another spec's too (MLS502): only the state directory's go back as bytes.
         rest = {rel: data for rel, data in files.items() if not session.is_fresh(rel)}
@@ -122,7 +122,7 @@ class StageEach:
         if not result.files or isinstance(result.files, StagedFiles):
             return
         session = self.open()
-        digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in result.files.items()}
+        digests = {rel: file_digest(result.files, rel) for rel in result.files}
         session.stage(result.files)
         result.files = StagedFiles(session, digests)
 

@@ -64,13 +64,25 @@ _JOURNALS = {name: f"journal.{name}.json" for name in ("staging", "rollback", "d
 _STATE_PREFIX = f"{STATE_DIR}/"
 
 
+# A new file, as open(path, "xb") makes it, without the buffered file object around the descriptor (its
+# fstat, isatty ioctl and buffer): a render into an empty directory writes 31k files for 1,000 specs.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
 class FileSystem:
     """The file operations of the tree writer, injected so tests can make the machine fail for real at an
     exact moment (make a directory immutable right after the commit point, fill a disk, kill the run)."""
 
     def write(self, path: Path | str, data: bytes) -> None:
-        with open(path, "xb") as handle:
-            handle.write(data)
+        fd = os.open(path, _NEW_FILE, 0o666)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):  # a short write (a disk filling up): the rest, until it raises
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
     def append(self, path: Path, data: bytes) -> None:
         with open(path, "ab") as handle:

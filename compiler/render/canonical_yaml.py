@@ -8,12 +8,18 @@ libyaml's literal-block rules (`_block`) or are asked too. Whatever it does not 
 key that is not a short one-line string, a literal block that keeps trailing newlines, a scalar at the
 top) goes to the reference emitter whole. tests/test_serialize.py holds the two to the same bytes over
 the golden files, generated specs and random plain data.
+
+Length: one layout algorithm. Mappings, sequences, scalars, literal blocks and the documents written
+again from their text (`reusing`) share the remembered answers and the fallback to the reference
+emitter; split, each part would need the others' private rules.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from compiler.render.yaml_reference import CanonicalDumper as CanonicalDumper
@@ -337,15 +343,69 @@ def _document(data: Any, out: list[str]) -> None:
         raise _Unsupported  # a scalar or an empty collection at the top
 
 
+# Within `reusing()`: each mapping written as a whole document, by identity (with the mapping, so the
+# identity stays its own), and its text.
+_WRITTEN: ContextVar[dict[int, tuple[Any, str]] | None] = ContextVar("_WRITTEN", default=None)
+
+
+@contextmanager
+def reusing() -> Iterator[None]:
+    """Within the block, a mapping written as a whole document is written again from its text where a
+    later document has it as a top-level value: the prometheus target's rules are the whole of
+    rules.yaml and the `spec` of prometheusrule.yaml (16 KB of a model's 130 KB of YAML). Only for
+    documents that no one changes between the first and the last dump_yaml of the block (a target's
+    outputs, built before compiler.pipeline._collect serializes them)."""
+    token = _WRITTEN.set({})
+    try:
+        yield
+    finally:
+        _WRITTEN.reset(token)
+
+
+def _document_reusing(data: Any, out: list[str], written: dict[int, tuple[Any, str]]) -> None:
+    if type(data) is not dict or not data:
+        _document(data, out)
+        return
+    start = len(out)
+    found = written.get(id(data))
+    if found is not None and found[0] is data:
+        out.append(found[1])
+        return
+    if any(type(v) is dict and id(v) in written for v in data.values()):
+        for key, value in data.items():
+            found = written.get(id(value)) if type(value) is dict else None
+            if found is not None and found[0] is value:
+                out.append(_key_head(key) + "\n")
+                out.append(_indented(found[1]))
+            else:
+                _mapping({key: value}, "", "", out)
+    else:
+        _mapping(data, "", "", out)
+    written[id(data)] = (data, "".join(out[start:]))
+
+
+def _indented(text: str) -> str:
+    """A top-level mapping's text as the value of a top-level key: two spaces before every line but the
+    empty ones (in a literal block: they carry no indentation). Every other line of the emitter's is
+    laid out relative to the mapping's indentation, so the text is the one written there."""
+    if "\n\n" not in text:
+        return "  " + text[:-1].replace("\n", "\n  ") + "\n"
+    return "".join("  " + line + "\n" if line else "\n" for line in text[:-1].split("\n"))
+
+
 def dump_yaml(documents: Iterable[Any]) -> str:
     """Serialize documents canonically: same data, same bytes, on any machine (see the module docstring)."""
     documents = list(documents)
     out: list[str] = []
+    written = _WRITTEN.get()
     try:
         for index, data in enumerate(documents):
             if index:
                 out.append("---\n")
-            _document(data, out)
+            if written is None:
+                _document(data, out)
+            else:
+                _document_reusing(data, out, written)
     except _Unsupported:
         return dump_yaml_reference(documents)
     return "".join(out)

@@ -31,6 +31,50 @@ def file_digest(rendered: Mapping[str, bytes], path: str) -> str:
     return hashlib.sha256(rendered[path]).hexdigest()
 
 
+class HashedFiles(dict[str, bytes]):
+    """A spec's rendered files (path -> bytes) that hash each file once: the file facts, the gitops share
+    and the fresh tree's writer all ask for the digest of the same bytes (three passes over ~130 KB a
+    spec). A digest is remembered with the bytes it is of, so a file replaced since (a declared patch) is
+    hashed again."""
+
+    __slots__ = ("_digests",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._digests: dict[str, tuple[bytes, str]] = {}
+
+    def sha256(self, key: str) -> str:
+        data = self[key]
+        found = self._digests.get(key)
+        if found is None or found[0] is not data:
+            found = self._digests[key] = (data, hashlib.sha256(data).hexdigest())
+        return found[1]
+
+
+class Within(Mapping[str, bytes]):
+    """The files of `rendered` under `prefix`, their digests as `rendered` knows them (see file_digest)."""
+
+    def __init__(self, rendered: Mapping[str, bytes], prefix: str) -> None:
+        self._rendered, self._prefix = rendered, prefix
+        self._paths = [path for path in rendered if path.startswith(prefix)]
+
+    def __getitem__(self, key: str) -> bytes:
+        if not key.startswith(self._prefix):
+            raise KeyError(key)
+        return self._rendered[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def sha256(self, key: str) -> str:
+        if not key.startswith(self._prefix):
+            raise KeyError(key)
+        return file_digest(self._rendered, key)
+
+
 def cached(namespace: str, digest: str, compute: Callable[[], T]) -> T:
     key = (namespace, digest)
     _USED.add(key)

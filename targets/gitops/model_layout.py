@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from compiler.planning.plan import Plan
+from compiler.render.memo import Within
 from targets.gitops.layout import App, Layout, plan_layout, scan
 
 MODELS = "models/"
@@ -42,7 +43,7 @@ def _fields(app: App) -> tuple[Any, ...]:
 def model_layout(plan: Plan, rendered: Mapping[str, bytes]) -> ModelLayout:
     """The share of `plan`'s model, from its spec's own files (`rendered`)."""
     prefix = f"{MODELS}{plan.name}/"
-    own = {path: data for path, data in rendered.items() if path.startswith(prefix)}
+    own = Within(rendered, prefix)  # a view: the digests `rendered` knows are not computed again
     layout = plan_layout(scan(own), [plan])
     fields = (len(own), layout.missing_kustomizations, tuple(_fields(a) for a in layout.apps),
               plan.name, plan.provenance.spec_path, policy(plan))
