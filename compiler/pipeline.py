@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
-from compiler.check.text_rules import beside_schema_errors, text_problems
+from compiler.check.text_rules import WATCH, beside_schema_errors, text_problems
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.language.project import Project, load_project
 from compiler.language.schema_errors import diagnostics_from_validation
@@ -158,7 +158,7 @@ def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
 def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
     """Load, validate and plan one spec; run every target's checks on the plan."""
     result = SpecResult(file=file, rel_path=rel_path)
-    doc, problems = load_document(raw, file)
+    doc, problems = load_document(raw, file, WATCH)  # the string rules' strings are found as it builds
     result.diagnostics.extend(problems)
     if doc is None:
         return result
@@ -168,7 +168,7 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
         result.diagnostics.extend(header)
         return result
     # Every string as loaded, whether or not the spec validates: no credential hides behind a typo.
-    text = [doc.source.place(d) for d in text_problems(doc.data)]
+    text = [doc.source.place(d) for d in text_problems(doc.data, doc.watched)]
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -198,12 +198,36 @@ def _decoded(text: str) -> str | None:
     return text
 
 
+# A string the builder was asked to watch for: (path, text, is_key).
+Watched = tuple[Path, str, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Strings a caller wants reported while the data is built, so it need not walk the data again (lint's
+    string rules, compiler.check.text_rules: a walk of every spec's ~500 keys and values cost as much as
+    building them, and the builder already holds each one's path).
+
+    Reported: every mapping key and string value `flags` is true for, and every string value of a key in
+    `fields`; in the order of a depth-first walk of the data from the last child back (a stack), keys as
+    their mapping is entered, which is the order the string rules walked in (tests/test_text_rules_walk.py).
+    """
+
+    flags: Callable[[str], object]
+    fields: frozenset[str] = frozenset()
+    # Keys `flags` is false for: the specs of a run repeat a few dozen key names (their schema's), each
+    # hundreds of times, so a set lookup answers most of them instead of `flags` (a regex search).
+    clean_keys: set[str] = field(default_factory=set, compare=False)
+
+
 @dataclass(slots=True)
 class Document:
     file: str
     data: Any
     source: SourceMap
     sha256: str
+    # What the builder's Watch reported (compiler.language.yamlsource.load_document); None without one.
+    watched: list[Watched] | None = field(default=None)
 
 
 def diag_at(code: str, message: str, file: str, line: int, col: int, path: Path = (),
@@ -239,15 +263,30 @@ def _plain_scalar(text: str) -> Any:
     return math.nan
 
 
+_NOTHING: dict[str, object] = {}
+_UNWATCHED = Watch(_NOTHING.get)  # flags nothing, at the cost of a C call (`{}.get(text)` is None)
+
+
 class Builder:
     """Turns a composed node tree into plain data, enforcing the limits (its SourceMap is the same nodes)."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, watch: Watch | None = None) -> None:
         self.file = file
         self.seen: set[int] = set()
         self.aliases = 0
         self.nodes = 0
         self.problems: list[Diagnostic] = []
+        watch = watch or _UNWATCHED
+        self._flags, self._fields, self._clean_keys = watch.flags, watch.fields, watch.clean_keys
+        # The watched strings in the reverse of their walk order (`watched` turns it round): a collection's
+        # children forward, each with its own part reversed, then its flagged keys last to first. That is
+        # the order building visits them in, so nothing is sorted or concatenated.
+        self._reversed: list[Watched] = []
+
+    @property
+    def watched(self) -> list[Watched]:
+        """What the Watch reported, in walk order (see Watch)."""
+        return self._reversed[::-1]
 
     def _fail(self, code: str, message: str, node: Node, path: Path, hint: str | None = None) -> SpecSyntaxError:
         line, col = _position(node)
@@ -272,7 +311,7 @@ class Builder:
         self.seen.add(ident)
         if kind == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
-            return [self._child(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return self._sequence(node, path, depth)  # type: ignore[arg-type]
         if kind in _MAPPINGS:
             self._check_collection_tag(node, tag, "map", path)
             return self._mapping(node, path, depth)  # type: ignore[arg-type]
@@ -294,8 +333,21 @@ class Builder:
             raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path,
                              "specs are data: remove the tag")
 
+    def _sequence(self, node: SequenceNode, path: Path, depth: int) -> list[Any]:
+        out: list[Any] = []
+        flags, found = self._flags, self._reversed
+        for i, item in enumerate(node.value):
+            child = (*path, i)
+            value = self._child(item, child, depth + 1)
+            if value.__class__ is str and flags(value):
+                found.append((child, value, False))
+            out.append(value)
+        return out
+
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        flags, fields, clean_keys, found = self._flags, self._fields, self._clean_keys, self._reversed
+        keys: list[Watched] | None = None
         for key_node, value_node in node.value:
             if type(key_node) is ScalarNode and key_node.value.isascii():
                 key = key_node.value  # libyaml's ASCII key, as `_text` returns it
@@ -314,7 +366,19 @@ class Builder:
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
                     self.file, line, col, child, "a key may appear once per mapping"))
                 continue
-            out[key] = self._child(value_node, child, depth + 1)
+            value = out[key] = self._child(value_node, child, depth + 1)
+            if value.__class__ is str and (flags(value) or key in fields):
+                found.append((child, value, False))
+            if key in clean_keys:
+                continue
+            if flags(key):
+                if keys is None:
+                    keys = []
+                keys.append((child, key, True))
+            else:
+                clean_keys.add(key)
+        if keys:
+            found.extend(reversed(keys))
         return out
 
     def _text(self, node: Node, path: Path) -> str:
