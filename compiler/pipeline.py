@@ -155,8 +155,10 @@ def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
     return Document(doc.file, data, doc.source.within(prefix), doc.sha256)
 
 
-def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
-    """Load, validate and plan one spec; run every target's checks on the plan."""
+def check_spec(raw: bytes, file: str, rel_path: str, context: Context, digests: bool = True) -> SpecResult:
+    """Load, validate and plan one spec; run every target's checks on the plan.
+
+    `digests=False`: the plan is only checked, then dropped (compiler.planning.plan.build_plan)."""
     result = SpecResult(file=file, rel_path=rel_path)
     doc, problems = load_document(raw, file, WATCH)  # the string rules' strings are found as it builds
     result.diagnostics.extend(problems)
@@ -186,7 +188,8 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     if has_errors(result.diagnostics):
         return result
     plan = with_rollout_state(
-        build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data),
+        build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data,
+                   digests=digests),
         context.rollout_state)
     result.plan = plan
     for target, settings in context.targets:
@@ -345,7 +348,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
 
     `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
     rendered into (compiler.ledger.state); without it every rollout renders at its first stage.
-    `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
+    `keep_plans=False` lets a lint drop the plans it does not need (diagnostics only), built without digests.
     `parallel_threshold`: the fewest specs worth a process pool (tests lower it to run the pool path).
     """
     context, work, extra = prepare(paths, root=root, registry=registry, rollout_state=rollout_state)
@@ -368,14 +371,18 @@ def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, re
     return context, work, [*missing_files(missing), *shared_spec_paths(work)]
 
 
-def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:
+def _one(item: tuple[str, str, Path], context: Context, render: bool, keep_plan: bool = True) -> SpecResult:
+    """One spec's result; without `keep_plan` (a lint that reports diagnostics only) its plan is built
+    without digests, checked and dropped."""
     file, rel, path = item
     raw, unreadable = read_source(path, file)
     if raw is None:
         return SpecResult(file, rel, diagnostics=[unreadable] if unreadable else [])
-    result = check_spec(raw, file, rel, context)
+    result = check_spec(raw, file, rel, context, digests=keep_plan or render)
     if render:
         render_spec(result, context)
+    elif not keep_plan:
+        result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
     return result
 
 
@@ -395,11 +402,9 @@ _WORKER_SINK: Sink | None = None
 
 def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> SpecResult:
     assert _WORKER_CONTEXT is not None
-    result = _one(item, _WORKER_CONTEXT, render)
+    result = _one(item, _WORKER_CONTEXT, render, keep_plans)
     if _WORKER_SINK is not None:
         _WORKER_SINK.rendered(result)
-    if not keep_plans:
-        result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
     return result
 
 
@@ -415,7 +420,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
-            results.append(_one(item, context, render))
+            results.append(_one(item, context, render, keep_plans))
             if sink is not None:
                 sink.rendered(results[-1])
                 sink(results[-1])

@@ -109,3 +109,23 @@ def test_a_lint_hands_the_workers_small_chunks(tmp_path: Path, monkeypatch: Any)
     assert len(list((root / "specs").iterdir())) // (2 * 4) > 1  # an eighth of the specs is more
     run([root / "specs"], root=root, jobs=2, keep_plans=False, parallel_threshold=2)
     assert chunks == [1]
+
+
+def test_a_lint_hashes_no_plan_and_hands_none_out(tmp_path: Path, monkeypatch: Any) -> None:
+    """A lint that keeps no plans (keep_plans=False, serial or pooled) builds them without digests (the
+    spec's canonical JSON is never hashed) and hands none back; a run that keeps them has their digests."""
+    import compiler.planning.plan
+
+    root = _project(tmp_path, 1)
+    kept = run([root / "specs"], root=root, jobs=1)
+    assert kept.specs
+    assert all(s.plan is not None and s.plan.digest and s.plan.provenance.spec_digest for s in kept.specs)
+
+    def refused(value: Any) -> str:
+        raise AssertionError("a lint hashed a plan it drops")
+
+    monkeypatch.setattr(compiler.planning.plan, "canonical_json", refused)
+    for jobs, threshold in ((1, 200), (2, 2)):
+        linted = run([root / "specs"], root=root, jobs=jobs, keep_plans=False, parallel_threshold=threshold)
+        assert [d.to_json() for d in linted.diagnostics] == [d.to_json() for d in kept.diagnostics]
+        assert all(s.plan is None for s in linted.specs)

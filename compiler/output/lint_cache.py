@@ -105,7 +105,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
             # Above the pool threshold, one spec is checked here before the workers fork: what is built on
             # first use (the spec model's validators, lazy imports, memos) is then built once, not per worker.
             first = todo[:1] if len(todo) > PARALLEL_THRESHOLD else []
-            results = [_one(item, checked, False) for item in first]
+            results = [_one(item, checked, False, keep_plan=False) for item in first]
             # What is alive now (modules, models, the context) lives for the whole run: frozen, the
             # collector's full passes skip it while each spec's short-lived objects come and go (a few
             # percent of a lint), and forked workers do not touch its pages to collect it.
