@@ -358,23 +358,30 @@ class Builder:
             if key == "<<" and str(key_node.tag) in (PLAIN_TAG, STD_TAG + "merge"):
                 raise self._fail("MLS013", "merge keys (`<<`) are not supported", key_node, path,
                                  "write the keys out; merges hide what a spec really says")
-            child = (*path, key)
             if key in out:
                 first = _position(next(k for k, _ in node.value if key_text(k) == key))
                 line, col = _position(key_node)
                 self.problems.append(diag_at(
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
-                    self.file, line, col, child, "a key may appear once per mapping"))
+                    self.file, line, col, (*path, key), "a key may appear once per mapping"))
                 continue
-            value = out[key] = self._child(value_node, child, depth + 1)
+            # `_child`'s fast path inline, without the value's path, which only the watch may need: most
+            # of a spec's values are names (a call and a tuple less for each).
+            if (type(value_node) is ScalarNode and value_node.tag == PLAIN_TAG and depth < MAX_DEPTH
+                    and self.nodes < MAX_NODES and (value := value_node.value)[:1].isalpha()
+                    and value.isascii() and value not in _KEYWORDS):
+                self.nodes += 1
+                out[key] = value
+            else:
+                value = out[key] = self.build(value_node, (*path, key), depth + 1)
             if value.__class__ is str and (flags(value) or key in fields):
-                found.append((child, value, False))
+                found.append(((*path, key), value, False))
             if key in clean_keys:
                 continue
             if flags(key):
                 if keys is None:
                     keys = []
-                keys.append((child, key, True))
+                keys.append(((*path, key), key, True))
             else:
                 clean_keys.add(key)
         if keys:
