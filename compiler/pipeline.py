@@ -371,11 +371,14 @@ def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, re
     return context, work, [*missing_files(missing), *shared_spec_paths(work)]
 
 
-def _one(item: tuple[str, str, Path], context: Context, render: bool, keep_plan: bool = True) -> SpecResult:
+def _one(item: tuple[str, str, Path], context: Context, render: bool, keep_plan: bool = True,
+         raw: bytes | None = None) -> SpecResult:
     """One spec's result; without `keep_plan` (a lint that reports diagnostics only) its plan is built
-    without digests, checked and dropped."""
+    without digests, checked and dropped. `raw`: the file's bytes when the caller has read them."""
     file, rel, path = item
-    raw, unreadable = read_source(path, file)
+    unreadable = None
+    if raw is None:
+        raw, unreadable = read_source(path, file)
     if raw is None:
         return SpecResult(file, rel, diagnostics=[unreadable] if unreadable else [])
     result = check_spec(raw, file, rel, context, digests=keep_plan or render)
@@ -398,11 +401,12 @@ class Sink(Protocol):
 
 _WORKER_CONTEXT: Context | None = None
 _WORKER_SINK: Sink | None = None
+_WORKER_SOURCES: Mapping[tuple[str, str, Path], bytes] = {}
 
 
 def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> SpecResult:
     assert _WORKER_CONTEXT is not None
-    result = _one(item, _WORKER_CONTEXT, render, keep_plans)
+    result = _one(item, _WORKER_CONTEXT, render, keep_plans, _WORKER_SOURCES.get(item))
     if _WORKER_SINK is not None:
         _WORKER_SINK.rendered(result)
     return result
@@ -410,17 +414,21 @@ def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> Spec
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
              keep_plans: bool = True, parallel_threshold: int | None = None,
-             sink: Sink | None = None) -> list[SpecResult]:
+             sink: Sink | None = None, sources: Mapping[tuple[str, str, Path], bytes] | None = None,
+             ) -> list[SpecResult]:
     """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
-    rendered or received): a render into a directory stages its files there and drops their bytes."""
+    rendered or received): a render into a directory stages its files there and drops their bytes.
+    `sources`: spec files' bytes the caller has read, by work item (compiler.output.lint_cache keys its
+    results by them): checked as they are, not read again (the workers inherit them)."""
     from compiler import progress
 
+    sources = sources or {}
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     parallel_threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
-            results.append(_one(item, context, render, keep_plans))
+            results.append(_one(item, context, render, keep_plans, sources.get(item)))
             if sink is not None:
                 sink.rendered(results[-1])
                 sink(results[-1])
@@ -429,9 +437,10 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     import multiprocessing
     from functools import partial
 
-    global _WORKER_CONTEXT, _WORKER_SINK
+    global _WORKER_CONTEXT, _WORKER_SINK, _WORKER_SOURCES
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
+    _WORKER_SOURCES = sources  # and the bytes already read
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
             # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
@@ -445,6 +454,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
                 progress.step(len(results), len(work))
     finally:
         _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
+        _WORKER_SOURCES = {}
     return results
 
 
