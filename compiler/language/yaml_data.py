@@ -365,12 +365,14 @@ class Builder:
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
                     self.file, line, col, (*path, key), "a key may appear once per mapping"))
                 continue
-            # `_child`'s fast path inline, without the value's path, which only the watch may need: most
-            # of a spec's values are names (a call and a tuple less for each).
+            # libyaml's plain ASCII scalars within every limit, as `build` and `_scalar` take them, inline and
+            # without the value's path, which only the watch may need: most of a spec's values are names
+            # (returned as they are, as in `_child`) or numbers and units (a call and a tuple less for each).
             if (type(value_node) is ScalarNode and value_node.tag == PLAIN_TAG and depth < MAX_DEPTH
-                    and self.nodes < MAX_NODES and (value := value_node.value)[:1].isalpha()
-                    and value.isascii() and value not in _KEYWORDS):
+                    and self.nodes < MAX_NODES and (value := value_node.value).isascii()):
                 self.nodes += 1
+                if not value[:1].isalpha() or value in _KEYWORDS:
+                    value = _plain_scalar(value)
                 out[key] = value
             else:
                 value = out[key] = self.build(value_node, (*path, key), depth + 1)
