@@ -26,7 +26,7 @@ from compiler.check import credentials
 from compiler.diagnostics import Diagnostic, Path
 from compiler.language import units
 from compiler.language.spec import Spec
-from compiler.language.yaml_data import Watch, Watched
+from compiler.language.yaml_watch import Watch, Watched
 
 _ANY = "*"
 # Fields whose value may span lines (newline and tab allowed), as paths with `*` for any key or index.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compiler.diagnostics import Diagnostic, Path
+from compiler.language.yaml_watch import UNWATCHED, Watch, Watched
 
 MAX_DEPTH = 64
 MAX_ALIASES = 100
@@ -198,28 +199,6 @@ def _decoded(text: str) -> str | None:
     return text
 
 
-# A string the builder was asked to watch for: (path, text, is_key).
-Watched = tuple[Path, str, bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Watch:
-    """Strings a caller wants reported while the data is built, so it need not walk the data again (lint's
-    string rules, compiler.check.text_rules: a walk of every spec's ~500 keys and values cost as much as
-    building them, and the builder already holds each one's path).
-
-    Reported: every mapping key and string value `flags` is true for, and every string value of a key in
-    `fields`; in the order of a depth-first walk of the data from the last child back (a stack), keys as
-    their mapping is entered, which is the order the string rules walked in (tests/test_text_rules_walk.py).
-    """
-
-    flags: Callable[[str], object]
-    fields: frozenset[str] = frozenset()
-    # Keys `flags` is false for: the specs of a run repeat a few dozen key names (their schema's), each
-    # hundreds of times, so a set lookup answers most of them instead of `flags` (a regex search).
-    clean_keys: set[str] = field(default_factory=set, compare=False)
-
-
 @dataclass(slots=True)
 class Document:
     file: str
@@ -263,10 +242,6 @@ def _plain_scalar(text: str) -> Any:
     return math.nan
 
 
-_NOTHING: dict[str, object] = {}
-_UNWATCHED = Watch(_NOTHING.get)  # flags nothing, at the cost of a C call (`{}.get(text)` is None)
-
-
 class Builder:
     """Turns a composed node tree into plain data, enforcing the limits (its SourceMap is the same nodes)."""
 
@@ -276,7 +251,7 @@ class Builder:
         self.aliases = 0
         self.nodes = 0
         self.problems: list[Diagnostic] = []
-        watch = watch or _UNWATCHED
+        watch = watch or UNWATCHED
         self._flags, self._fields, self._clean_keys = watch.flags, watch.fields, watch.clean_keys
         # The watched strings in the reverse of their walk order (`watched` turns it round): a collection's
         # children forward, each with its own part reversed, then its flagged keys last to first. That is

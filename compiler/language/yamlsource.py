@@ -37,9 +37,9 @@ from compiler.language.yaml_data import (
     Resolver,
     SourceMap,
     SpecSyntaxError,
-    Watch,
     diag_at,
 )
+from compiler.language.yaml_watch import Watch
 
 __all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "SourceMap", "Watch", "iter_paths",
            "load_document", "read_source"]
@@ -212,7 +212,7 @@ def _compose(text: str, file: str) -> tuple[list[Node] | None, Diagnostic | None
 def load_document(raw: bytes, file: str, watch: Watch | None = None) -> tuple[Document | None, list[Diagnostic]]:
     """Load one YAML document. Returns (document, diagnostics); document is None on fatal problems.
 
-    With a `watch`, the document's `watched` holds the strings it reports (compiler.language.yaml_data.Watch)."""
+    With a `watch`, the document's `watched` holds the strings it reports (compiler.language.yaml_watch.Watch)."""
     text, problems = _decode(raw, file)
     if text is None:
         return None, problems
