@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
-from compiler.check.text_rules import beside_schema_errors, text_problems
+from compiler.check.text_rules import WATCH, beside_schema_errors, text_problems
 from compiler.collector import collector
 from compiler.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
 from compiler.language.project import Project, load_project
@@ -157,10 +157,12 @@ def _subdocument(doc: Document, prefix: tuple[str, ...]) -> Document:
     return Document(doc.file, data, doc.source.within(prefix), doc.sha256)
 
 
-def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecResult:
-    """Load, validate and plan one spec; run every target's checks on the plan."""
+def check_spec(raw: bytes, file: str, rel_path: str, context: Context, digests: bool = True) -> SpecResult:
+    """Load, validate and plan one spec; run every target's checks on the plan.
+
+    `digests=False`: the plan is only checked, then dropped (compiler.planning.plan.build_plan)."""
     result = SpecResult(file=file, rel_path=rel_path)
-    doc, problems = load_document(raw, file)
+    doc, problems = load_document(raw, file, WATCH)  # the string rules' strings are found as it builds
     result.diagnostics.extend(problems)
     if doc is None:
         return result
@@ -170,7 +172,7 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
         result.diagnostics.extend(header)
         return result
     # Every string as loaded, whether or not the spec validates: no credential hides behind a typo.
-    text = [doc.source.place(d) for d in text_problems(doc.data)]
+    text = [doc.source.place(d) for d in text_problems(doc.data, doc.watched)]
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as exc:
@@ -188,7 +190,8 @@ def check_spec(raw: bytes, file: str, rel_path: str, context: Context) -> SpecRe
     if has_errors(result.diagnostics):
         return result
     plan = with_rollout_state(
-        build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data),
+        build_plan(spec, context.project, spec_path=rel_path, source_sha256=doc.sha256, spec_data=doc.data,
+                   digests=digests),
         context.rollout_state)
     result.plan = plan
     for target, settings in context.targets:
@@ -355,7 +358,7 @@ def run(paths: Sequence[Path] | None = None, *, root: Path | None = None, render
 
     `rollout_state` (model -> environment -> live stage) comes from the deployment repository being
     rendered into (compiler.ledger.state); without it every rollout renders at its first stage.
-    `keep_plans=False` lets a parallel lint drop the plans it does not need (diagnostics only).
+    `keep_plans=False` lets a lint drop the plans it does not need (diagnostics only), built without digests.
     `parallel_threshold`: the fewest specs worth a process pool (tests lower it to run the pool path).
     """
     context, work, extra = prepare(paths, root=root, registry=registry, rollout_state=rollout_state)
@@ -378,14 +381,21 @@ def prepare(paths: Sequence[Path] | None = None, *, root: Path | None = None, re
     return context, work, [*missing_files(missing), *shared_spec_paths(work)]
 
 
-def _one(item: tuple[str, str, Path], context: Context, render: bool) -> SpecResult:
+def _one(item: tuple[str, str, Path], context: Context, render: bool, keep_plan: bool = True,
+         raw: bytes | None = None) -> SpecResult:
+    """One spec's result; without `keep_plan` (a lint that reports diagnostics only) its plan is built
+    without digests, checked and dropped. `raw`: the file's bytes when the caller has read them."""
     file, rel, path = item
-    raw, unreadable = read_source(path, file)
+    unreadable = None
+    if raw is None:
+        raw, unreadable = read_source(path, file)
     if raw is None:
         return SpecResult(file, rel, diagnostics=[unreadable] if unreadable else [])
-    result = check_spec(raw, file, rel, context)
+    result = check_spec(raw, file, rel, context, digests=keep_plan or render)
     if render:
         render_spec(result, context)
+    elif not keep_plan:
+        result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
     return result
 
 
@@ -401,31 +411,34 @@ class Sink(Protocol):
 
 _WORKER_CONTEXT: Context | None = None
 _WORKER_SINK: Sink | None = None
+_WORKER_SOURCES: Mapping[tuple[str, str, Path], bytes] = {}
 
 
 def _worker(item: tuple[str, str, Path], render: bool, keep_plans: bool) -> SpecResult:
     assert _WORKER_CONTEXT is not None
-    result = _one(item, _WORKER_CONTEXT, render)
+    result = _one(item, _WORKER_CONTEXT, render, keep_plans, _WORKER_SOURCES.get(item))
     if _WORKER_SINK is not None:
         _WORKER_SINK.rendered(result)
-    if not keep_plans:
-        result.plan = None  # lint needs only the diagnostics; shipping plans back costs ~30% of the run
     return result
 
 
 def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, jobs: int | None,
              keep_plans: bool = True, parallel_threshold: int | None = None,
-             sink: Sink | None = None) -> list[SpecResult]:
+             sink: Sink | None = None, sources: Mapping[tuple[str, str, Path], bytes] | None = None,
+             ) -> list[SpecResult]:
     """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
-    rendered or received): a render into a directory stages its files there and drops their bytes."""
+    rendered or received): a render into a directory stages its files there and drops their bytes.
+    `sources`: spec files' bytes the caller has read, by work item (compiler.output.lint_cache keys its
+    results by them): checked as they are, not read again (the workers inherit them)."""
     from compiler import progress
 
+    sources = sources or {}
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     parallel_threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     results: list[SpecResult] = []
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
-            results.append(_one(item, context, render))
+            results.append(_one(item, context, render, keep_plans, sources.get(item)))
             if sink is not None:
                 sink.rendered(results[-1])
                 sink(results[-1])
@@ -434,9 +447,10 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     import multiprocessing
     from functools import partial
 
-    global _WORKER_CONTEXT, _WORKER_SINK
+    global _WORKER_CONTEXT, _WORKER_SINK, _WORKER_SOURCES
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
+    _WORKER_SOURCES = sources  # and the bytes already read
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool, collector(False):
             # The workers forked with the collector as it was; here the results only arrive (no target code
@@ -452,6 +466,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
                 progress.step(len(results), len(work))
     finally:
         _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
+        _WORKER_SOURCES = {}
     return results
 
 

@@ -155,6 +155,26 @@ def test_a_pooled_lint_equals_a_serial_full_lint(project: Path, monkeypatch: pyt
     assert lint(None, jobs=2).checked == 0
 
 
+@pytest.mark.parametrize("threshold", [200, 3])
+def test_a_lint_checks_the_bytes_its_results_are_keyed_by(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          threshold: int) -> None:
+    """The checker (serial, or the pool's workers) checks the bytes the cache keys were computed from, not the
+    file read again: a spec edited in between would leave its old diagnostics under the new key and stat."""
+    import compiler.pipeline
+
+    for index in range(5, 11):
+        _write_spec(project, index, broken=index % 3 == 0)
+    expected = run(None, jobs=1, keep_plans=False)
+
+    def unread(path: object, file: str) -> tuple[bytes | None, None]:
+        raise AssertionError(f"{file} was read again")
+
+    monkeypatch.setattr(compiler.pipeline, "read_source", unread)
+    monkeypatch.setattr(compiler.pipeline, "PARALLEL_THRESHOLD", threshold)
+    found = lint(None, jobs=2)
+    assert (found.diagnostics, found.specs, found.checked) == (expected.diagnostics, 8, 8)
+
+
 def test_the_collector_runs_again_after_a_lint_that_started_without_it(project: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Start-up runs with the collector off (compiler.output.lint_cache): a lint, and a lint that fails

@@ -155,3 +155,23 @@ def test_the_parent_runs_no_collector_while_results_arrive(tmp_path: Path) -> No
     workers = [line.split(":") for line in probe.seen.read_text().split()]
     assert {pid for pid, _ in workers}.isdisjoint({str(os.getpid())})
     assert {enabled for _, enabled in workers} == {"True"}
+
+
+def test_a_lint_hashes_no_plan_and_hands_none_out(tmp_path: Path, monkeypatch: Any) -> None:
+    """A lint that keeps no plans (keep_plans=False, serial or pooled) builds them without digests (the
+    spec's canonical JSON is never hashed) and hands none back; a run that keeps them has their digests."""
+    import compiler.planning.plan
+
+    root = _project(tmp_path, 1)
+    kept = run([root / "specs"], root=root, jobs=1)
+    assert kept.specs
+    assert all(s.plan is not None and s.plan.digest and s.plan.provenance.spec_digest for s in kept.specs)
+
+    def refused(value: Any) -> str:
+        raise AssertionError("a lint hashed a plan it drops")
+
+    monkeypatch.setattr(compiler.planning.plan, "canonical_json", refused)
+    for jobs, threshold in ((1, 200), (2, 2)):
+        linted = run([root / "specs"], root=root, jobs=jobs, keep_plans=False, parallel_threshold=threshold)
+        assert [d.to_json() for d in linted.diagnostics] == [d.to_json() for d in kept.diagnostics]
+        assert all(s.plan is None for s in linted.specs)

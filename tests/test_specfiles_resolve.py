@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,22 @@ def test_work_items_are_the_files_each_resolved_on_its_own(tree: Path, monkeypat
     assert work == expected
     assert missing == [p for p in found if not p.is_file()]
     assert ("specs/link-out.yaml", "link-out.yaml") in [w[:2] for w in work]  # resolves outside the root
+
+
+def test_work_items_resolve_each_path_once(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolutions that sort the specs also give their relative paths: a thousand specs' paths were
+    resolved twice, a fifth of finding them."""
+    from compiler.language import specfiles
+
+    monkeypatch.chdir(tree)
+    calls: list[int] = []
+    real = specfiles.resolve_all
+
+    def counted(paths: Any) -> dict[Path, Path]:
+        calls.append(1)
+        return real(paths)
+
+    monkeypatch.setattr(specfiles, "resolve_all", counted)
+    work, _ = work_items([Path("specs")], tree)
+    assert work
+    assert len(calls) == 1

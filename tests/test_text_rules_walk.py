@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.check import text_rules
-from compiler.check.text_rules import _SUSPECT, _URL_FIELDS, _suspects, text_problems
+from compiler.check.text_rules import _SUSPECT, _URL_FIELDS, WATCH, _suspects, text_problems
+from compiler.language.yamlsource import load_document
 
 # Text that trips the prefilter (controls, token prefixes, URL userinfo), URL fields and plain words.
 TEXT = st.one_of(
@@ -72,3 +74,38 @@ def test_a_credential_in_a_key_and_a_url_field_are_both_found() -> None:
     found = [(d.code, d.path) for d in text_problems(data)]
     assert found == [("MLS225", ("labels", "ghp_abcdefghijklmnopqrstuvwxyz0123456789")),
                      ("MLS241", ("model", "code", "repo"))]
+
+
+def _watched(text: str) -> tuple[list[Any], list[Any]]:
+    doc, _ = load_document(text.encode(), "f.yaml", WATCH)
+    assert doc is not None
+    assert doc.watched is not None
+    return doc.watched, list(_suspects(doc.data))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(KEYS, DATA, max_size=5), st.sampled_from([None, True, False]))
+def test_the_builder_watches_what_the_walk_yields_in_order(data: Any, flow: bool | None) -> None:
+    """Lint takes the string rules' strings from the YAML builder (text_rules.WATCH) instead of walking the
+    data: the same strings, paths and order as the walk, whatever the document's style."""
+    watched, walked = _watched(yaml.safe_dump(data, default_flow_style=flow, allow_unicode=bool(flow)))
+    assert watched == walked
+
+
+@pytest.mark.parametrize("text", [
+    "a: &x {ghp_abcdefghijklmnopqrstuvwxyz0123456789: \"tab\\there\", repo: x}\nb: *x\nc: [*x, *x]\n",
+    "repo: https://u:p@host/r\nrepo: \"x\\x01\"\nlist: [\"a\\u202e\", plain, {runbook: ftp://x}]\n",
+    "model:\n  code:\n    repo: not a url\n  sk-abcdefghijklmnopqrstuvwxyz: |\n    two\n    lines\n",
+])
+def test_the_builder_watches_aliases_and_duplicates_as_the_walk_sees_them(text: str) -> None:
+    """An alias is built (and watched) at each use, a duplicate key is dropped before it is watched."""
+    watched, walked = _watched(text)
+    assert watched == walked
+    assert watched
+
+
+def test_a_key_flagged_once_is_flagged_in_every_spec() -> None:
+    """The watch remembers the keys it found clean, never the ones it flagged."""
+    for _ in range(2):
+        watched, _ = _watched("eyJabcdefghij.eyJabcdefghij.abcdefghij: 1\nplain: 2\n")
+        assert [w[0] for w in watched] == [("eyJabcdefghij.eyJabcdefghij.abcdefghij",)]

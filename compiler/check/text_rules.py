@@ -26,6 +26,7 @@ from compiler.check import credentials
 from compiler.diagnostics import Diagnostic, Path
 from compiler.language import units
 from compiler.language.spec import Spec
+from compiler.language.yaml_watch import Watch, Watched
 
 _ANY = "*"
 # Fields whose value may span lines (newline and tab allowed), as paths with `*` for any key or index.
@@ -57,6 +58,10 @@ def _matches(path: Path, patterns: tuple[tuple[str | int, ...], ...]) -> bool:
     return any(len(p) == len(path) and all(a in (_ANY, b) for a, b in zip(p, path, strict=True))
                for p in patterns)
 
+
+# What the string rules look at, found by the YAML builder as it builds a spec's data (compiler.pipeline
+# loads specs with it): the same strings as `_suspects`, in its order, without walking the data again.
+WATCH = Watch(_SUSPECT.search, frozenset(f for f in _URL_FIELDS if isinstance(f, str)))
 
 _ROOT = object()  # the document's own "key": its path is ()
 
@@ -96,9 +101,13 @@ def _shown(char: str) -> str:
         char, f"the control character U+{ord(char):04X}")
 
 
-def text_problems(data: Any) -> Iterator[Diagnostic]:
-    """Control characters, credentials and URL forms in every string of the document `data` (as loaded)."""
-    for path, text, is_key in _suspects(data):  # plain text in a field that is not a URL is skipped there
+def text_problems(data: Any, watched: list[Watched] | None = None) -> Iterator[Diagnostic]:
+    """Control characters, credentials and URL forms in every string of the document `data` (as loaded).
+
+    `watched`: what WATCH reported while `data` was built (compiler.language.yamlsource.load_document), the
+    strings `_suspects(data)` would yield; without it the data is walked."""
+    suspects = _suspects(data) if watched is None else watched
+    for path, text, is_key in suspects:  # plain text in a field that is not a URL is skipped there
         bad = None
         if _CONTROL.search(text):  # rare: decide what the field allows only then (lint runs this for every spec)
             allowed = _MULTILINE_OK if not is_key and _matches(path, _MULTILINE) else set()

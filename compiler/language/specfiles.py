@@ -42,6 +42,12 @@ def run_root(paths: Sequence[Path] | None, root: Path | None = None) -> Path:
 
 def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
     """Spec files named by `paths` (files, or directories searched recursively), sorted, deduplicated."""
+    return _discover(paths)[0]
+
+
+def _discover(paths: Sequence[Path]) -> tuple[list[Path], dict[Path, Path]]:
+    """`discover_specs` with each path's resolution (`resolve_all`), which sorts them and which
+    `work_items` needs again: resolving a thousand paths twice was a fifth of finding them."""
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
@@ -51,7 +57,7 @@ def discover_specs(paths: Sequence[Path], root: Path) -> list[Path]:
     resolved = resolve_all(found)
     # By the file each path is, then as named: links to one file are several paths, and a set's order
     # (which changes with the hash seed) must not decide theirs.
-    return sorted(found, key=lambda p: (resolved[p].as_posix(), p.as_posix()))
+    return sorted(found, key=lambda p: (resolved[p].as_posix(), p.as_posix())), resolved
 
 
 def spec_files_under(directory: Path, onerror: Callable[[OSError], object] | None = None) -> Iterator[str]:
@@ -104,11 +110,10 @@ def relative(path: Path, root: Path, resolved: Path | None = None) -> str:
 
 def work_items(paths: Sequence[Path] | None, root: Path) -> tuple[list[Work], list[Path]]:
     """The spec files of a run as work items, and the named paths that are not files (missing)."""
-    spec_paths = discover_specs(list(paths) if paths else [root / "specs"], root)
+    spec_paths, resolved = _discover(list(paths) if paths else [root / "specs"])
     is_file = [p.is_file() for p in spec_paths]
     files = [p for p, ok in zip(spec_paths, is_file, strict=True) if ok]
     missing = [p for p, ok in zip(spec_paths, is_file, strict=True) if not ok]
-    resolved = resolve_all(files)
     return [(display(p), relative(p, root, resolved[p]), p) for p in files], missing
 
 

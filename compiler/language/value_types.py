@@ -20,68 +20,81 @@ def check_value(pattern_ok: bool, code: str, message: str, **ctx: object) -> Non
         raise PydanticCustomError(code, message, {k: repr(v) for k, v in ctx.items()})
 
 
+# Each check below runs for every such value of every spec (~35 a spec): the common case, a valid value,
+# returns without calling check_value (and building its keyword arguments); the message is built only
+# for a value that fails.
+
+
 def _name(value: str) -> str:
-    check_value(units.is_dns_label(value), "MLS223",
-           "{value} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, "
-           "starting and ending with a letter or digit)", value=value)
+    if not units.is_dns_label(value):
+        check_value(False, "MLS223",
+               "{value} is not a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, "
+               "starting and ending with a letter or digit)", value=value)
     return value
 
 
 def check_duration(value: str) -> str:
-    check_value(units.duration_ms(value) is not None, "MLS205",
-           "{value} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
+    if units.duration_ms(value) is None:
+        check_value(False, "MLS205", "{value} is not a duration such as 30s, 5m, 1h30m or 7d", value=value)
     return value
 
 
 def _percent(value: float | str) -> float | str:
-    check_value(units.percent(value) is not None, "MLS105",
-           "{value} is not a percentage: write it as `1%` or as a ratio between 0 and 1", value=value)
+    if units.percent(value) is None:
+        check_value(False, "MLS105",
+               "{value} is not a percentage: write it as `1%` or as a ratio between 0 and 1", value=value)
     return value
 
 
 def _md5(value: str) -> str:
-    check_value(bool(units.MD5_RE.fullmatch(value)), "MLS222",
-           "{value} is not a DVC md5: 32 lowercase hex digits, with `.dir` for a directory", value=value)
+    if not units.MD5_RE.fullmatch(value):
+        check_value(False, "MLS222",
+               "{value} is not a DVC md5: 32 lowercase hex digits, with `.dir` for a directory", value=value)
     return value
 
 
 def _sha256(value: str) -> str:
-    check_value(bool(units.SHA256_RE.fullmatch(value)), "MLS222", "{value} is not a sha256: 64 lowercase hex digits",
-           value=value)
+    if not units.SHA256_RE.fullmatch(value):
+        check_value(False, "MLS222", "{value} is not a sha256: 64 lowercase hex digits", value=value)
     return value
 
 
 def _commit(value: str) -> str:
-    check_value(bool(units.COMMIT_RE.fullmatch(value)), "MLS222",
-           "{value} is not a full git commit: 40 lowercase hex digits (a branch or tag can move)", value=value)
+    if not units.COMMIT_RE.fullmatch(value):
+        check_value(False, "MLS222",
+               "{value} is not a full git commit: 40 lowercase hex digits (a branch or tag can move)", value=value)
     return value
 
 
 def _email(value: str) -> str:
-    check_value(bool(units.EMAIL_RE.fullmatch(value)), "MLS105", "{value} is not an email address", value=value)
+    if not units.EMAIL_RE.fullmatch(value):
+        check_value(False, "MLS105", "{value} is not an email address", value=value)
     return value
 
 
 def _quantity(value: str) -> str:
-    check_value(bool(units.QUANTITY_RE.fullmatch(value)), "MLS105",
-           "{value} is not a Kubernetes quantity such as 500m, 2, 512Mi or 16Gi", value=value)
+    if not units.QUANTITY_RE.fullmatch(value):
+        check_value(False, "MLS105", "{value} is not a Kubernetes quantity such as 500m, 2, 512Mi or 16Gi",
+               value=value)
     return value
 
 
 def _env_name(value: str) -> str:
-    check_value(bool(units.ENV_NAME_RE.fullmatch(value)), "MLS105",
-           "{value} is not an environment variable name", value=value)
+    if not units.ENV_NAME_RE.fullmatch(value):
+        check_value(False, "MLS105", "{value} is not an environment variable name", value=value)
     return value
 
 
 def _metric(value: str) -> str:
-    check_value(bool(units.METRIC_NAME_RE.fullmatch(value)), "MLS105",
-           "{value} is not a metric name: letters, digits and '_', not starting with a digit", value=value)
+    if not units.METRIC_NAME_RE.fullmatch(value):
+        check_value(False, "MLS105",
+               "{value} is not a metric name: letters, digits and '_', not starting with a digit", value=value)
     return value
 
 
 def _web_url(value: str) -> str:
-    check_value(units.is_web_url(value), "MLS241", "{value} is not an http(s) URL", value=value)
+    if not units.is_web_url(value):
+        check_value(False, "MLS241", "{value} is not an http(s) URL", value=value)
     return value
 
 

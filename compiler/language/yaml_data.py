@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compiler.diagnostics import Diagnostic, Path
+from compiler.language.yaml_watch import UNWATCHED, Watch, Watched
 
 MAX_DEPTH = 64
 MAX_ALIASES = 100
@@ -204,6 +205,8 @@ class Document:
     data: Any
     source: SourceMap
     sha256: str
+    # What the builder's Watch reported (compiler.language.yamlsource.load_document); None without one.
+    watched: list[Watched] | None = field(default=None)
 
 
 def diag_at(code: str, message: str, file: str, line: int, col: int, path: Path = (),
@@ -242,12 +245,23 @@ def _plain_scalar(text: str) -> Any:
 class Builder:
     """Turns a composed node tree into plain data, enforcing the limits (its SourceMap is the same nodes)."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, watch: Watch | None = None) -> None:
         self.file = file
         self.seen: set[int] = set()
         self.aliases = 0
         self.nodes = 0
         self.problems: list[Diagnostic] = []
+        watch = watch or UNWATCHED
+        self._flags, self._fields, self._clean_keys = watch.flags, watch.fields, watch.clean_keys
+        # The watched strings in the reverse of their walk order (`watched` turns it round): a collection's
+        # children forward, each with its own part reversed, then its flagged keys last to first. That is
+        # the order building visits them in, so nothing is sorted or concatenated.
+        self._reversed: list[Watched] = []
+
+    @property
+    def watched(self) -> list[Watched]:
+        """What the Watch reported, in walk order (see Watch)."""
+        return self._reversed[::-1]
 
     def _fail(self, code: str, message: str, node: Node, path: Path, hint: str | None = None) -> SpecSyntaxError:
         line, col = _position(node)
@@ -272,7 +286,7 @@ class Builder:
         self.seen.add(ident)
         if kind == "SequenceNode":
             self._check_collection_tag(node, tag, "seq", path)
-            return [self._child(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+            return self._sequence(node, path, depth)  # type: ignore[arg-type]
         if kind in _MAPPINGS:
             self._check_collection_tag(node, tag, "map", path)
             return self._mapping(node, path, depth)  # type: ignore[arg-type]
@@ -294,8 +308,21 @@ class Builder:
             raise self._fail("MLS006", f"tag {tag!r} is not allowed", node, path,
                              "specs are data: remove the tag")
 
+    def _sequence(self, node: SequenceNode, path: Path, depth: int) -> list[Any]:
+        out: list[Any] = []
+        flags, found = self._flags, self._reversed
+        for i, item in enumerate(node.value):
+            child = (*path, i)
+            value = self._child(item, child, depth + 1)
+            if value.__class__ is str and flags(value):
+                found.append((child, value, False))
+            out.append(value)
+        return out
+
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        flags, fields, clean_keys, found = self._flags, self._fields, self._clean_keys, self._reversed
+        keys: list[Watched] | None = None
         for key_node, value_node in node.value:
             if type(key_node) is ScalarNode and key_node.value.isascii():
                 key = key_node.value  # libyaml's ASCII key, as `_text` returns it
@@ -306,15 +333,36 @@ class Builder:
             if key == "<<" and str(key_node.tag) in (PLAIN_TAG, STD_TAG + "merge"):
                 raise self._fail("MLS013", "merge keys (`<<`) are not supported", key_node, path,
                                  "write the keys out; merges hide what a spec really says")
-            child = (*path, key)
             if key in out:
                 first = _position(next(k for k, _ in node.value if key_text(k) == key))
                 line, col = _position(key_node)
                 self.problems.append(diag_at(
                     "MLS005", f"duplicate key {key!r} (first defined at line {first[0]})",
-                    self.file, line, col, child, "a key may appear once per mapping"))
+                    self.file, line, col, (*path, key), "a key may appear once per mapping"))
                 continue
-            out[key] = self._child(value_node, child, depth + 1)
+            # libyaml's plain ASCII scalars within every limit, as `build` and `_scalar` take them, inline and
+            # without the value's path, which only the watch may need: most of a spec's values are names
+            # (returned as they are, as in `_child`) or numbers and units (a call and a tuple less for each).
+            if (type(value_node) is ScalarNode and value_node.tag == PLAIN_TAG and depth < MAX_DEPTH
+                    and self.nodes < MAX_NODES and (value := value_node.value).isascii()):
+                self.nodes += 1
+                if not value[:1].isalpha() or value in _KEYWORDS:
+                    value = _plain_scalar(value)
+                out[key] = value
+            else:
+                value = out[key] = self.build(value_node, (*path, key), depth + 1)
+            if value.__class__ is str and (flags(value) or key in fields):
+                found.append(((*path, key), value, False))
+            if key in clean_keys:
+                continue
+            if flags(key):
+                if keys is None:
+                    keys = []
+                keys.append(((*path, key), key, True))
+            else:
+                clean_keys.add(key)
+        if keys:
+            found.extend(reversed(keys))
         return out
 
     def _text(self, node: Node, path: Path) -> str:

@@ -39,8 +39,9 @@ from compiler.language.yaml_data import (
     SpecSyntaxError,
     diag_at,
 )
+from compiler.language.yaml_watch import Watch
 
-__all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "SourceMap", "iter_paths",
+__all__ = ["MAX_ALIASES", "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "SourceMap", "Watch", "iter_paths",
            "load_document", "read_source"]
 
 MAX_BYTES = 1 << 20
@@ -208,8 +209,10 @@ def _compose(text: str, file: str) -> tuple[list[Node] | None, Diagnostic | None
         return None, _syntax_diag(exc, file, text)
 
 
-def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnostic]]:
-    """Load one YAML document. Returns (document, diagnostics); document is None on fatal problems."""
+def load_document(raw: bytes, file: str, watch: Watch | None = None) -> tuple[Document | None, list[Diagnostic]]:
+    """Load one YAML document. Returns (document, diagnostics); document is None on fatal problems.
+
+    With a `watch`, the document's `watched` holds the strings it reports (compiler.language.yaml_watch.Watch)."""
     text, problems = _decode(raw, file)
     if text is None:
         return None, problems
@@ -227,7 +230,7 @@ def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnost
         return None, [diag_at("MLS009", "more than one YAML document in the file", file, second.line + 1,
                             second.column + 1, hint="put one model in each file")]
     source = SourceMap(file, nodes[0])
-    builder = Builder(file)
+    builder = Builder(file, watch)
     try:
         data = builder.build(nodes[0])
     except SpecSyntaxError as exc:
@@ -239,7 +242,7 @@ def load_document(raw: bytes, file: str) -> tuple[Document | None, list[Diagnost
         return None, [diag_at("MLS010", "the top level must be a mapping", file, line, col,
                             hint="a spec starts with `apiVersion: mlspec/v1`")]
     sha = hashlib.sha256(raw).hexdigest()
-    return Document(file, data, source, sha), builder.problems
+    return Document(file, data, source, sha, builder.watched if watch is not None else None), builder.problems
 
 
 def iter_paths(data: Any, path: Path = ()) -> Iterator[Path]:

@@ -54,21 +54,22 @@ def _context(root: Path) -> list[Any]:
     return [str(root), stamp.environment(), project]
 
 
-def _cached(item: Work, entry: _Entry | None) -> tuple[_Entry | None, stamp.Stat | None, str | None]:
-    """The entry when it still holds for the spec on disk, and the spec's stat and key as read now.
+def _cached(item: Work, entry: _Entry | None) -> tuple[_Entry | None, stamp.Stat | None, str | None, bytes | None]:
+    """The entry when it still holds for the spec on disk, and the spec's stat, key and bytes as read now
+    (no bytes when the stat matched).
 
     The shown name and the relative path are part of the cache's context (same root and current
     directory), so an unchanged stat means unchanged bytes under the same key, as for compiler.output.stamp.
     """
     found = stamp.stat_of(str(item[2]))
     if entry is not None and found is not None and found == entry.stat:
-        return entry, found, entry.key
+        return entry, found, entry.key, None
     try:
         raw = item[2].read_bytes()
     except OSError:
-        return None, None, None  # the checker reports it
+        return None, None, None, None  # the checker reports it
     key = stamp.spec_key(item, raw)
-    return (entry if entry is not None and entry.key == key else None), found, key
+    return (entry if entry is not None and entry.key == key else None), found, key, raw
 
 
 def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
@@ -84,28 +85,35 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
     entries: dict[str, _Entry] = {}
     todo: list[Work] = []
     keys: dict[str, tuple[str, stamp.Stat | None]] = {}
+    # The bytes each key was computed from are the bytes checked (not read again by the checker): a spec
+    # edited in between cannot leave its old diagnostics under its new key and stat.
+    sources: dict[Work, bytes] = {}
     for item in work:
-        hit, stat, key = _cached(item, cache.specs.get(item[1]) if cache is not None else None)
+        hit, stat, key, raw = _cached(item, cache.specs.get(item[1]) if cache is not None else None)
         if hit is not None:
             entries[item[1]] = hit
         else:
             todo.append(item)
-            if key is not None:
+            if key is not None and raw is not None:
                 keys[item[1]] = (key, stat)
+                sources[item] = raw
     context_diagnostics = cache.diagnostics if cache is not None else []
     if todo or cache is None:
         # Start-up (the pipeline's and the targets' modules, the context, the first spec's validators)
         # allocates objects that live for the whole run: the collector's ~90 passes over them were ~5% of
         # one spec's cold lint and freed ~1,000 small objects. Collection resumes once they are frozen.
         with collector(False):
+            from compiler.language.yamlsource import MAX_BYTES
             from compiler.pipeline import PARALLEL_THRESHOLD, _one, _run_all, make_context
 
+            # One the loader refuses by its size is read by the checker, which refuses it before reading.
+            sources = {item: raw for item, raw in sources.items() if len(raw) <= MAX_BYTES}
             checked = make_context(root)
             context_diagnostics = list(checked.diagnostics)
             # Above the pool threshold, one spec is checked here before the workers fork: what is built on
             # first use (the spec model's validators, lazy imports, memos) is then built once, not per worker.
             first = todo[:1] if len(todo) > PARALLEL_THRESHOLD else []
-            results = [_one(item, checked, False) for item in first]
+            results = [_one(item, checked, False, keep_plan=False, raw=sources.get(item)) for item in first]
             # What is alive now (modules, models, the context) lives for the whole run: frozen, the
             # collector's full passes skip it while each spec's short-lived objects come and go (a few
             # percent of a lint), and forked workers do not touch its pages to collect it.
@@ -113,7 +121,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
         try:
             with spaced():
                 results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
-                                    parallel_threshold=PARALLEL_THRESHOLD)
+                                    parallel_threshold=PARALLEL_THRESHOLD, sources=sources)
         finally:
             gc.unfreeze()
         for result in results:

@@ -232,8 +232,13 @@ def sha256_text(text: str) -> str:
 
 
 def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: str,
-               spec_data: Mapping[str, Any]) -> Plan:
-    """Normalize a valid spec (rules passed) under the project config into a Plan."""
+               spec_data: Mapping[str, Any], digests: bool = True) -> Plan:
+    """Normalize a valid spec (rules passed) under the project config into a Plan.
+
+    `digests=False` leaves the plan's digest and its provenance's spec_digest empty: for a lint that only
+    checks the plan and drops it (compiler.pipeline), hashing the spec's canonical JSON was a quarter of
+    building it. No target's check reads either; rendered files and caches do, so they never see such a plan.
+    """
     data = spec.data
     if data.dvc is not None:
         pin_kind: Literal["dvc", "file"] = "dvc"
@@ -274,7 +279,7 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
         target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
     )
-    spec_digest = sha256_text(canonical_json(spec_data))
+    spec_digest = sha256_text(canonical_json(spec_data)) if digests else ""
     return Plan(
         name=spec.metadata.name, team=spec.metadata.team, risk=spec.metadata.risk,
         description=spec.metadata.description, labels=tuple(sorted(spec.metadata.labels.items())),
@@ -288,7 +293,7 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
             code_commit=model.code.commit, model_version=model.version, compiler_version=__version__,
         ),
         project=project_plan,
-        digest=plan_digest(spec_digest, project, spec_path),
+        digest=plan_digest(spec_digest, project, spec_path) if digests else "",
         patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
                  *_patches(spec.patches, spec.metadata.name, "")),
     )
