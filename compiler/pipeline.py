@@ -429,7 +429,13 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     """Every spec's result, in input order. `sink` sees each one as it arrives (before the next is
     rendered or received): a render into a directory stages its files there and drops their bytes.
     `sources`: spec files' bytes the caller has read, by work item (compiler.output.lint_cache keys its
-    results by them): checked as they are, not read again (the workers inherit them)."""
+    results by them): checked as they are, not read again (the workers inherit them).
+
+    Before a pool forks, the first spec runs here: what a spec builds on first use (the targets' modules,
+    validators, templates, memos: ~200 ms of CPU for a render) is then built once and inherited, not built
+    again in every worker. What is alive then lives for the whole run: it is frozen while the pool works,
+    so the workers' full collections neither scan it nor touch its pages (copy-on-write). A caller that
+    froze before (a lint, an incremental render) unfreezes it all itself (gc.unfreeze is global)."""
     from compiler import progress
 
     sources = sources or {}
@@ -447,6 +453,13 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     import multiprocessing
     from functools import partial
 
+    results.append(_one(work[0], context, render, keep_plans, sources.get(work[0])))
+    if sink is not None:
+        sink.rendered(results[0])
+        sink(results[0])
+    progress.step(1, len(work))
+    ours = gc.get_freeze_count() == 0
+    gc.freeze()
     global _WORKER_CONTEXT, _WORKER_SINK, _WORKER_SOURCES
     _WORKER_CONTEXT = context  # inherited by forked workers: the registry and project load once
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
@@ -459,7 +472,8 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
             # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
             chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else LINT_CHUNK))
             # imap keeps the input order (determinism) and hands results back as they finish (progress).
-            for result in pool.imap(partial(_worker, render=render, keep_plans=keep_plans), work, chunksize=chunk):
+            worker = partial(_worker, render=render, keep_plans=keep_plans)
+            for result in pool.imap(worker, work[1:], chunksize=chunk):
                 results.append(result)
                 if sink is not None:
                     sink(result)
@@ -467,31 +481,9 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     finally:
         _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
         _WORKER_SOURCES = {}
-    return results
-
-
-def render_all(work: list[tuple[str, str, Path]], context: Context, jobs: int | None,
-               sink: Sink | None = None) -> list[SpecResult]:
-    """`_run_all` for a render. Before a pool forks, the first spec renders here: what a spec builds on
-    first use (the targets' render modules, validators, templates, the emitter's answers: ~200 ms of
-    CPU) is then built once and inherited, not built again in every worker. What is alive then (the
-    modules, the context) lives for the whole run: it is frozen while the pool works, so the workers'
-    full collections neither scan it nor touch its pages (copy-on-write). A caller that froze before (an
-    incremental render, until its bookkeeping is done) unfreezes it all itself (gc.unfreeze is global)."""
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(work) <= PARALLEL_THRESHOLD or has_errors(context.diagnostics):
-        return _run_all(work, context, True, jobs, sink=sink)
-    first = _one(work[0], context, True)  # not counted by the progress bar: it counts the pool's batch
-    if sink is not None:
-        sink.rendered(first)
-        sink(first)
-    ours = gc.get_freeze_count() == 0
-    gc.freeze()
-    try:
-        return [first, *_run_all(work[1:], context, True, jobs, sink=sink)]
-    finally:
         if ours:
             gc.unfreeze()
+    return results
 
 
 def _render_project(run_result: RunResult, rendered: Mapping[str, bytes] | None = None,

@@ -61,7 +61,7 @@ def test_the_workers_write_a_first_render_and_it_is_the_plain_render(
     assert result.ok
     assert change is not None
     writers = (project.parent / "writers").read_text().split()
-    # The first spec renders here before the pool forks (pipeline.render_all), then one batch per spec
+    # The first spec renders here before the pool forks (pipeline._run_all), then one batch per spec
     # from the workers, then the parent's (the project-wide files).
     assert writers[0] == str(os.getpid())
     assert len([pid for pid in writers if pid != str(os.getpid())]) == len(SPECS) - 1

@@ -137,13 +137,17 @@ def _apply(root: Path, out: Path, edit: tuple[str, int, str]) -> None:
         (root / "mlspec.yaml").write_text(PROJECTS[which])
     else:
         files = sorted(p for p in out.rglob("*") if p.is_file() and ".mlspec" not in p.parts)
-        victim = files[which % len(files)]
-        if text == "append":
-            victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
-        elif text == "delete":
-            victim.unlink()
-        else:
-            os.utime(victim, ns=(1, 1))
+        _hand_edit(files[which % len(files)], text)
+
+
+def _hand_edit(victim: Path, how: str) -> None:
+    """A rendered file edited by hand (`append`), deleted, or only touched."""
+    if how == "append":
+        victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
+    elif how == "delete":
+        victim.unlink()
+    else:
+        os.utime(victim, ns=(1, 1))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -473,7 +477,7 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
     _render(out, incremental=True)
     assert gc.isenabled()
     seen: list[tuple[str, bool, bool]] = []
-    real_run, real_record = incremental.render_all, stamp.record_render
+    real_run, real_record = incremental._run_all, stamp.record_render
 
     def failing(*args: object, **kwargs: object) -> object:
         # on while specs render; the modules and the loaded cache frozen
@@ -484,13 +488,13 @@ def test_the_cycle_collector_is_left_as_it_was(project: Path, monkeypatch: pytes
         seen.append(("stamp", gc.isenabled(), gc.get_freeze_count() > 1000))
         real_record(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(incremental, "render_all", failing)
+    monkeypatch.setattr(incremental, "_run_all", failing)
     _write_spec(project, 0, description="changed")
     with pytest.raises(RuntimeError):
         _render(out, incremental=True)
     assert seen == [("render", True, True)]
     assert (gc.isenabled(), gc.get_freeze_count()) == (True, 0)
-    monkeypatch.setattr(incremental, "render_all", real_run)
+    monkeypatch.setattr(incremental, "_run_all", real_run)
     monkeypatch.setattr(stamp, "record_render", recording)
     _render(out, incremental=True)
     assert seen[1:] == [("stamp", False, True)]
@@ -511,13 +515,13 @@ def test_specs_render_with_the_youngest_generation_spaced(project: Path, monkeyp
     out = project.parent / "out"
     before = gc.get_threshold()
     seen: list[int] = []
-    real = incremental.render_all
+    real = incremental._run_all
 
     def recording(*args: object, **kwargs: object) -> object:
         seen.append(gc.get_threshold()[0])
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(incremental, "render_all", recording)
+    monkeypatch.setattr(incremental, "_run_all", recording)
     render_incremental(out, jobs=1)
     assert seen == [SPACED]
     assert gc.get_threshold() == before
@@ -544,13 +548,7 @@ def test_output_files_checked_beside_the_render_are_restored_like_any(project: P
 
     monkeypatch.setattr(stat_check, "THRESHOLD", 0)
     monkeypatch.setattr(stat_check, "start", noted)
-    victim = next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml")))
-    if how == "append":
-        victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
-    elif how == "delete":
-        victim.unlink()
-    else:
-        os.utime(victim, ns=(1, 1))
+    _hand_edit(next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml"))), how)
     _write_spec(project, POOL[0], description="changed beside it")
     _check_equal(project, out)
     assert answers[0] == {f"specs/model-{POOL[1]:04d}.yaml"}  # the child found the one spec, by stat
@@ -579,8 +577,7 @@ def test_a_few_changed_specs_render_in_a_child_while_the_cache_loads(project: Pa
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(forked_render, "_run_all", noted)
-    victim = next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml")))
-    victim.write_bytes(victim.read_bytes() + b"# hand edit\n")
+    _hand_edit(next(p for p in sorted((out / "models" / f"model-{POOL[1]:04d}").rglob("*.yaml"))), "append")
     _write_spec(project, POOL[0], description="changed in a child")
     _check_equal(project, out, jobs=2)
     assert renders.read_text().split() == (["True"] if child == "renders" else ["True", "False"])
@@ -602,7 +599,7 @@ def test_the_shards_must_hold_the_specs_the_head_lists(project: Path) -> None:
         path, head = _loaded_head(project)
         rel = next(iter(head.heads))
         if change == "key":
-            head.heads[rel] = ("another key", *head.heads[rel][1:])
+            head.heads[rel] = head.heads[rel]._replace(key="another key")
         else:
             del head.heads[rel]
         assert not cache_index.load_specs(path, head).specs

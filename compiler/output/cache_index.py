@@ -27,7 +27,7 @@ import pickle
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from compiler.diagnostics import Diagnostic
 from compiler.output import sealed, stamp
@@ -36,8 +36,8 @@ from compiler.planning.plan import Plan
 
 # Bump when the pickled layout changes (8: sharded, manifest texts per entry; 14: the project-wide files'
 # shard, a spec's shares digest and file stat, no file entries, what only the project-wide files read apart;
-# 15: each spec's head in the head; 16: the manifest known by its stat alone).
-_FORMAT = 16
+# 15: each spec's head in the head; 16: the manifest known by its stat alone; 17: Head a named tuple).
+_FORMAT = 17
 SHARDS = 32  # ~30 specs a shard for 1,000: a save after one change rewrites 1/32 of the index
 
 Stat = stamp.Stat  # (size, mtime_ns, inode)
@@ -63,13 +63,18 @@ class SpecEntry:
     project_data: bytes = b""
 
 
-# What decides whether a cached spec is reused (compiler.output.incremental): its key, model name, rollout
-# state digest, display name and source stat, as its SpecEntry has them.
-Head = tuple[str, str | None, str, str, Stat | None]
+class Head(NamedTuple):
+    """What decides whether a cached spec is reused (compiler.output.incremental), as its SpecEntry has it."""
+
+    key: str
+    name: str | None
+    state: str
+    file: str  # its display name
+    source: Stat | None
 
 
 def head_of(entry: SpecEntry) -> Head:
-    return entry.key, entry.name, entry.state, entry.result.file, entry.source
+    return Head(entry.key, entry.name, entry.state, entry.result.file, entry.source)
 
 
 @dataclass(slots=True)

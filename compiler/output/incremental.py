@@ -38,7 +38,7 @@ from compiler.output.manifest import PROJECT_OWNER, entry, file_entry, load_mani
 from compiler.output.staged import StagedFiles
 from compiler.output.tree_files import TreeFiles, entry_text, joined_manifest
 from compiler.output.writer import MANIFEST
-from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, prepare, render_all
+from compiler.pipeline import RunResult, Sink, SpecResult, _cross_spec_collisions, _render_project, _run_all, prepare
 from compiler.planning.plan import ActiveStage, Plan
 from compiler.render import memo
 from compiler.render.lazy_plans import LazyPlans
@@ -100,11 +100,11 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
     unchanged: list[Work] = []  # as cached, if their output files are too
     for item in work:
         shown, rel, path = item
-        head = index.heads.get(rel)  # key, name, state, display name, source stat (cache_index.Head)
+        head = index.heads.get(rel)
         found = stamp.stat_of(str(path))
-        if head is not None and found is not None and found == head[4] and head[3] == shown:
+        if head is not None and found is not None and found == head.source and head.file == shown:
             # As it was when its key was computed (by stat, like the render stamp): not read and hashed again.
-            keys[rel] = head[0]
+            keys[rel] = head.key
         else:
             try:
                 raw = path.read_bytes()
@@ -112,8 +112,8 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
                 todo.append(item)  # the normal path reports it as a diagnostic
                 continue
             keys[rel], sources[rel] = stamp.spec_key(item, raw), found
-        if (head is not None and head[0] == keys[rel] and head[1] is not None
-                and head[2] == cache_keys.state_digest(state, head[1])):
+        if (head is not None and head.key == keys[rel] and head.name is not None
+                and head.state == cache_keys.state_digest(state, head.name)):
             unchanged.append(item)
         else:
             todo.append(item)
@@ -141,7 +141,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             fresh = {r.rel_path: r for r in beside()}
         else:
             differ = stat_check.start(out, outputs, index.stats) if todo and stat_check.worth_it(outputs) else None
-            fresh = {r.rel_path: r for r in render_all(todo, context, jobs, sink)} if todo else {}
+            fresh = {r.rel_path: r for r in _run_all(todo, context, True, jobs, sink=sink)} if todo else {}
             suspects = differ() if differ is not None else set(outputs)
     for item in unchanged:
         rel = item[1]
@@ -151,7 +151,7 @@ def _render_incremental(out: Path, *, registry: Registry | None, jobs: int | Non
             again.append(item)
     if again:
         with collector(True), spaced():
-            fresh.update((r.rel_path, r) for r in render_all(again, context, jobs, sink))
+            fresh.update((r.rel_path, r) for r in _run_all(again, context, True, jobs, sink=sink))
     specs = [reused.get(rel) or fresh[rel] for _, rel, _ in work]
     result = RunResult(context, specs, extra=[*extra, *_cross_spec_collisions(specs)])
     files: dict[str, bytes] = {}

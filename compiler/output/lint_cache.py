@@ -104,24 +104,20 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
         # one spec's cold lint and freed ~1,000 small objects. Collection resumes once they are frozen.
         with collector(False):
             from compiler.language.yamlsource import MAX_BYTES
-            from compiler.pipeline import PARALLEL_THRESHOLD, _one, _run_all, make_context
+            from compiler.pipeline import PARALLEL_THRESHOLD, _run_all, make_context
 
             # One the loader refuses by its size is read by the checker, which refuses it before reading.
             sources = {item: raw for item, raw in sources.items() if len(raw) <= MAX_BYTES}
             checked = make_context(root)
             context_diagnostics = list(checked.diagnostics)
-            # Above the pool threshold, one spec is checked here before the workers fork: what is built on
-            # first use (the spec model's validators, lazy imports, memos) is then built once, not per worker.
-            first = todo[:1] if len(todo) > PARALLEL_THRESHOLD else []
-            results = [_one(item, checked, False, keep_plan=False, raw=sources.get(item)) for item in first]
             # What is alive now (modules, models, the context) lives for the whole run: frozen, the
             # collector's full passes skip it while each spec's short-lived objects come and go (a few
             # percent of a lint), and forked workers do not touch its pages to collect it.
             gc.freeze()
         try:
             with spaced():
-                results += _run_all(todo[len(first):], checked, False, jobs, keep_plans=False,
-                                    parallel_threshold=PARALLEL_THRESHOLD, sources=sources)
+                results = _run_all(todo, checked, False, jobs, keep_plans=False,
+                                   parallel_threshold=PARALLEL_THRESHOLD, sources=sources)
         finally:
             gc.unfreeze()
         for result in results:

@@ -1,4 +1,4 @@
-"""compiler.pipeline.render_all: before the pool forks, the first spec renders in this process (what a spec
+"""compiler.pipeline._run_all: before the pool forks, the first spec renders in this process (what a spec
 builds on first use is inherited by the workers), and what is alive then is frozen for the pool's run
 only. The results are those of a render without a pool, in input order."""
 
@@ -32,7 +32,7 @@ def _rendered(results: list[pipeline.SpecResult]) -> list[tuple[str, dict[str, b
 def test_the_first_spec_renders_here_and_the_rest_in_the_pool(project: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     context, work, _ = pipeline.prepare([project / "specs"], root=project)
-    serial = pipeline.render_all(work, context, 1)
+    serial = pipeline._run_all(work, context, True, 1)
     here: list[str] = []  # appended to in this process only: a forked worker appends to its own copy
     real = pipeline._one
     parent = os.getpid()
@@ -42,17 +42,9 @@ def test_the_first_spec_renders_here_and_the_rest_in_the_pool(project: Path,
             here.append(item[1])
         return real(item, *args)  # type: ignore[arg-type]
 
-    frozen: list[int] = []
-    real_run_all = pipeline._run_all
-
-    def run_all(*args: object, **kwargs: object) -> list[pipeline.SpecResult]:
-        frozen.append(gc.get_freeze_count())
-        return real_run_all(*args, **kwargs)  # type: ignore[arg-type]
-
     monkeypatch.setattr(pipeline, "_one", one)
-    monkeypatch.setattr(pipeline, "_run_all", run_all)
-    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 2)
     seen: list[str] = []
+    frozen: list[int] = []
 
     class Sink:
         def rendered(self, result: pipeline.SpecResult) -> None:
@@ -60,10 +52,12 @@ def test_the_first_spec_renders_here_and_the_rest_in_the_pool(project: Path,
 
         def __call__(self, result: pipeline.SpecResult) -> None:
             seen.append(result.rel_path)
+            frozen.append(gc.get_freeze_count())
 
-    pooled = pipeline.render_all(work, context, 2, Sink())
+    pooled = pipeline._run_all(work, context, True, 2, parallel_threshold=2, sink=Sink())
     assert here == [work[0][1]]
-    assert frozen[0] > 0  # the pool forked with the start-up's objects frozen
+    assert frozen[0] == 0  # the first spec's result arrives before the start-up's objects are frozen
+    assert all(count > 0 for count in frozen[1:])  # the pool ran with them frozen
     assert gc.get_freeze_count() == 0  # and only for the pool's run
     assert seen == [rel for _, rel, _ in work]  # the sink sees every spec, in input order
     assert _rendered(pooled) == _rendered(serial)
