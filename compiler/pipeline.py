@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from compiler import forked
 from compiler.check.rules import run_rules
 from compiler.check.storage_uri import pinned_hf_uris  # noqa: F401 (registers the rule with compiler.check.rules)
 from compiler.check.text_rules import WATCH, beside_schema_errors, text_problems
@@ -44,9 +45,9 @@ if TYPE_CHECKING:
 PARALLEL_THRESHOLD = 200
 # Specs a pool worker renders before sending their results back (compiler.pipeline._run_all).
 RENDER_CHUNK = 4
-# Specs a pool worker lints before sending their diagnostics back: ~20 ms of work, so the workers finish
-# within a chunk of each other (with a thousand specs in eight chunks of ~150 ms, one worker sat idle for
-# 0.07 s on average at the end of a lint on a shared machine, against 0.01 s with these).
+# Specs a lint's process claims at a time (compiler.forked.shared): ~20 ms of work, so the processes finish
+# within a chunk of each other (with a thousand specs in eight chunks of ~150 ms, one pool worker sat idle
+# for 0.07 s on average at the end of a lint on a shared machine, against 0.01 s with these).
 LINT_CHUNK = 16
 
 
@@ -431,11 +432,14 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     `sources`: spec files' bytes the caller has read, by work item (compiler.output.lint_cache keys its
     results by them): checked as they are, not read again (the workers inherit them).
 
-    Before a pool forks, the first spec runs here: what a spec builds on first use (the targets' modules,
-    validators, templates, memos: ~200 ms of CPU for a render) is then built once and inherited, not built
-    again in every worker. What is alive then lives for the whole run: it is frozen while the pool works,
-    so the workers' full collections neither scan it nor touch its pages (copy-on-write). A caller that
-    froze before (a lint, an incremental render) unfreezes it all itself (gc.unfreeze is global)."""
+    Above `parallel_threshold` specs and with `jobs` > 1, a render runs in a pool of forked workers, and a
+    check (no render) is shared out between this process and jobs - 1 forked children (its results are
+    small and wanted only at the end). Before either forks, the first spec runs here: what a spec builds
+    on first use (the targets' modules, validators, templates, memos: ~200 ms of CPU for a render) is then
+    built once and inherited, not built again in every process. What is alive then lives for the whole
+    run: it is frozen while the forked processes work, so their full collections neither scan it nor touch
+    its pages (copy-on-write). A caller that froze before (a lint, an incremental render) unfreezes it all
+    itself (gc.unfreeze is global)."""
     from compiler import progress
 
     sources = sources or {}
@@ -465,12 +469,26 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     _WORKER_SINK = sink  # and the sink: a staging session open before the fork (compiler.output.staged)
     _WORKER_SOURCES = sources  # and the bytes already read
     try:
+        if not render:
+            # A check's results are a few diagnostics each, all sent at the end: this process checks a share
+            # of the specs beside jobs - 1 forked children instead of waiting on a pool that pickles every
+            # task and result as it goes (compiler.forked.shared; ~10% of a lint of 1,000 specs).
+            rest = work[1:]
+            for result in forked.shared(len(rest), lambda i: _one(rest[i], context, False, keep_plans,
+                                                                  sources.get(rest[i])),
+                                        jobs, max(1, min(len(rest) // (jobs * 4), LINT_CHUNK))):
+                results.append(result)
+                if sink is not None:
+                    sink.rendered(result)
+                    sink(result)
+            progress.step(len(results), len(work))
+            return results
         with multiprocessing.get_context("fork").Pool(jobs) as pool, collector(False):
             # The workers forked with the collector as it was; here the results only arrive (no target code
             # runs), and a full pass over them and the cache cost ~0.2 s of a first render, several times.
             # A worker holds a whole chunk's results (and their pickle) before sending it: rendered files are
-            # ~240 KB a spec, so a render sends small chunks (a lint's results are a few diagnostics).
-            chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK if render else LINT_CHUNK))
+            # ~240 KB a spec, so a render sends small chunks.
+            chunk = max(1, min(len(work) // (jobs * 4), RENDER_CHUNK))
             # imap keeps the input order (determinism) and hands results back as they finish (progress).
             worker = partial(_worker, render=render, keep_plans=keep_plans)
             for result in pool.imap(worker, work[1:], chunksize=chunk):

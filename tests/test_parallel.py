@@ -1,5 +1,6 @@
-"""The fork-pool path of compiler.pipeline (taken above PARALLEL_THRESHOLD specs, so never by the small
-example set) gives byte-identical output and the same diagnostics as the serial path."""
+"""The parallel paths of compiler.pipeline (taken above PARALLEL_THRESHOLD specs, so never by the small
+example set: a render's fork pool, a check's shares) give byte-identical output and the same diagnostics as
+the serial path."""
 
 from __future__ import annotations
 
@@ -78,40 +79,49 @@ def test_the_pool_renders_byte_identical_output(tmp_path: Path) -> None:
     assert all(s.parts.keys() >= {"gitops", "ci"} for s in pool.specs)
 
 
-def test_the_pool_reports_the_same_diagnostics(tmp_path: Path) -> None:
+def _sharing(monkeypatch: Any) -> list[tuple[int, int, int]]:
+    """Records each call of compiler.forked.shared: (calls, processes, chunk)."""
+    import compiler.forked
+
+    calls: list[tuple[int, int, int]] = []
+    real = compiler.forked.shared
+
+    def recording(count: int, one: Any, processes: int, chunk: int) -> Any:
+        calls.append((count, processes, chunk))
+        return real(count, one, processes, chunk)
+
+    monkeypatch.setattr(compiler.forked, "shared", recording)
+    return calls
+
+
+def test_a_shared_check_reports_the_same_diagnostics(tmp_path: Path, monkeypatch: Any) -> None:
+    """Checks without a render (a lint) are shared out between this process and forked children
+    (compiler.forked.shared; tests/test_forked_shared.py proves who computes what), with the diagnostics
+    of the serial path, in the same order."""
     cases = tmp_path / "cases"
     cases.mkdir()
     for path in sorted(CORPUS.glob("*.yaml")):
         shutil.copy(path, cases / path.name)
-    seen = tmp_path / "pids"
     serial = run([cases], root=tmp_path, registry=_registry(tmp_path / "s"), jobs=1, keep_plans=False)
-    pool = run([cases], root=tmp_path, registry=_registry(seen), jobs=2, keep_plans=False, parallel_threshold=2)
+    shared = _sharing(monkeypatch)
+    pool = run([cases], root=tmp_path, registry=_registry(tmp_path / "p"), jobs=2, keep_plans=False,
+               parallel_threshold=2)
     assert len(serial.diagnostics) > 50
-    checkers = seen.read_text().split()  # the first spec here (if it reaches the checks), the rest there
-    assert str(os.getpid()) not in checkers[1:], "the pool path did not run"
+    assert [(count, processes) for count, processes, _ in shared] == [(len(pool.specs) - 1, 2)]
     assert [d.to_json() for d in pool.diagnostics] == [d.to_json() for d in serial.diagnostics]
 
 
-def test_a_lint_hands_the_workers_small_chunks(tmp_path: Path, monkeypatch: Any) -> None:
-    """A lint's chunks are at most LINT_CHUNK specs (not an eighth of them), so the two workers finish
+def test_a_lint_shares_out_small_chunks(tmp_path: Path, monkeypatch: Any) -> None:
+    """A lint's processes claim at most LINT_CHUNK specs at a time (not an eighth of them), so they finish
     together instead of one waiting out the other's last chunk."""
-    import multiprocessing.pool
-
     import compiler.pipeline
 
-    chunks: list[int] = []
-    real = multiprocessing.pool.Pool.imap
-
-    def recording(self: Any, func: Any, iterable: Any, chunksize: int = 1) -> Any:
-        chunks.append(chunksize)
-        return real(self, func, iterable, chunksize)
-
-    monkeypatch.setattr(multiprocessing.pool.Pool, "imap", recording)
+    shared = _sharing(monkeypatch)
     monkeypatch.setattr(compiler.pipeline, "LINT_CHUNK", 1)
     root = _project(tmp_path, 4)
     assert len(list((root / "specs").iterdir())) // (2 * 4) > 1  # an eighth of the specs is more
     run([root / "specs"], root=root, jobs=2, keep_plans=False, parallel_threshold=2)
-    assert chunks == [1]
+    assert [chunk for _, _, chunk in shared] == [1]
 
 
 class GcTarget(PidTarget):

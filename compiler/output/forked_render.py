@@ -12,8 +12,8 @@ import os
 import pickle
 from collections.abc import Callable
 
+from compiler import forked
 from compiler.language.specfiles import Work
-from compiler.output import forked
 from compiler.pipeline import PARALLEL_THRESHOLD, Context, Sink, SpecResult, _run_all
 
 

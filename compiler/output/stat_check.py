@@ -9,7 +9,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from compiler.output import forked, stamp
+from compiler import forked
+from compiler.output import stamp
 
 # Fewer output files than this are checked in this process: forking costs more than their stats.
 THRESHOLD = 2_000

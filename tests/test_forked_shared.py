@@ -1,0 +1,80 @@
+"""compiler.forked.shared: calls shared out between this process and forked children that claim chunks of
+indexes from a shared counter. The answers are the calls' own, in index order, whoever computed them; what a
+child that failed had claimed is computed here; a call that raises here leaves no child behind."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from compiler import forked
+
+
+def _where(i: int) -> tuple[int, int]:
+    return i, os.getpid()
+
+
+def _waiting_for_a_child(marker: Path) -> Callable[[int], tuple[int, int]]:
+    """`_where`, except that this process's first call waits until a child has made one (at most 30 s):
+    the calls are too quick for a child to claim any before this process has claimed them all."""
+    parent = os.getpid()
+
+    def call(i: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            marker.touch()
+        else:
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return _where(i)
+
+    return call
+
+
+def test_every_call_answered_in_order_by_more_than_one_process(tmp_path: Path) -> None:
+    answers = forked.shared(400, _waiting_for_a_child(tmp_path / "child"), 2, 4)
+    assert [i for i, _ in answers] == list(range(400))
+    pids = {pid for _, pid in answers}
+    assert os.getpid() in pids  # this process takes a share instead of waiting
+    assert len(pids) == 2  # and one child took the rest
+
+
+def test_each_process_claims_whole_chunks(tmp_path: Path) -> None:
+    answers = forked.shared(90, _waiting_for_a_child(tmp_path / "child"), 3, 5)
+    for start in range(0, 90, 5):  # a chunk is computed by one process
+        assert len({pid for _, pid in answers[start:start + 5]}) == 1
+    assert len({pid for _, pid in answers}) >= 2
+
+
+def test_what_a_failed_child_claimed_is_computed_here() -> None:
+    parent = os.getpid()
+
+    def dies_in_a_child(i: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            os._exit(3)  # as a child killed mid-way (out of memory, a signal)
+        return _where(i)
+
+    answers = forked.shared(200, dies_in_a_child, 3, 2)
+    assert answers == [(i, parent) for i in range(200)]
+
+
+def test_a_call_that_raises_here_leaves_no_child_running() -> None:
+    parent = os.getpid()
+
+    def fails_here(i: int) -> int:
+        if os.getpid() == parent and i >= 10:
+            raise ValueError(f"call {i} failed")
+        return i
+
+    with pytest.raises(ValueError, match=r"call \d+ failed"):
+        forked.shared(10_000, fails_here, 3, 1)
+    with pytest.raises(ChildProcessError):  # both children were waited for
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_single_process_forks_nothing() -> None:
+    assert forked.shared(5, _where, 1, 2) == [(i, os.getpid()) for i in range(5)]
