@@ -18,25 +18,24 @@ def _where(i: int) -> tuple[int, int]:
     return i, os.getpid()
 
 
-def _waiting_for_a_child(marker: Path) -> Callable[[int], tuple[int, int]]:
-    """`_where`, except that this process's first call waits until a child has made one (at most 30 s):
-    the calls are too quick for a child to claim any before this process has claimed them all."""
-    parent = os.getpid()
+def _waiting_for_another(marks: Path) -> Callable[[int], tuple[int, int]]:
+    """`_where`, except that a process's first call waits until another process has made one (at most 30 s):
+    the calls are so quick that the first process to start could otherwise claim them all. A process is
+    blocked in a call only after claiming its chunk, so another one claims the next."""
+    marks.mkdir()
 
     def call(i: int) -> tuple[int, int]:
-        if os.getpid() != parent:
-            marker.touch()
-        else:
-            deadline = time.monotonic() + 30
-            while not marker.exists() and time.monotonic() < deadline:
-                time.sleep(0.001)
+        (marks / str(os.getpid())).touch()
+        deadline = time.monotonic() + 30
+        while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)
         return _where(i)
 
     return call
 
 
 def test_every_call_answered_in_order_by_more_than_one_process(tmp_path: Path) -> None:
-    answers = forked.shared(400, _waiting_for_a_child(tmp_path / "child"), 2, 4)
+    answers = forked.shared(400, _waiting_for_another(tmp_path / "marks"), 2, 4)
     assert [i for i, _ in answers] == list(range(400))
     pids = {pid for _, pid in answers}
     assert os.getpid() in pids  # this process takes a share instead of waiting
@@ -44,7 +43,7 @@ def test_every_call_answered_in_order_by_more_than_one_process(tmp_path: Path) -
 
 
 def test_each_process_claims_whole_chunks(tmp_path: Path) -> None:
-    answers = forked.shared(90, _waiting_for_a_child(tmp_path / "child"), 3, 5)
+    answers = forked.shared(90, _waiting_for_another(tmp_path / "marks"), 3, 5)
     for start in range(0, 90, 5):  # a chunk is computed by one process
         assert len({pid for _, pid in answers[start:start + 5]}) == 1
     assert len({pid for _, pid in answers}) >= 2
