@@ -53,9 +53,12 @@ def shared(count: int, one: Callable[[int], T], processes: int, chunk: int) -> l
     """
     import multiprocessing
 
+    try:
+        lock = multiprocessing.get_context("fork").Lock()
+    except OSError:  # no POSIX semaphores (a sandbox without /dev/shm): no children then
+        return [one(i) for i in range(count)]
     cell = mmap.mmap(-1, 8)  # anonymous and shared: the children see one counter
     counter = memoryview(cell).cast("q")
-    lock = multiprocessing.get_context("fork").Lock()
 
     def claimed() -> list[tuple[int, T]]:
         done: list[tuple[int, T]] = []

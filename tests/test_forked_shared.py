@@ -77,3 +77,14 @@ def test_a_call_that_raises_here_leaves_no_child_running() -> None:
 
 def test_a_single_process_forks_nothing() -> None:
     assert forked.shared(5, _where, 1, 2) == [(i, os.getpid()) for i in range(5)]
+
+
+def test_without_semaphores_this_process_computes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the fork context's lock cannot be made (no /dev/shm in some sandboxes), nothing forks."""
+    import multiprocessing.context
+
+    def no_semaphores(self: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Lock", no_semaphores)
+    assert forked.shared(50, _where, 2, 1) == [(i, os.getpid()) for i in range(50)]
