@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,26 @@ def test_memory_shared_with_a_forked_child_counts_once() -> None:
     finally:
         process.communicate("\n")
     assert 200 <= found_mb < 260
+
+
+def test_each_measure_starts_from_a_flushed_disk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The previous command's write-back is not timed in the next one: `measure` syncs, then starts the clock
+    and the command."""
+    import bench
+
+    events: list[str] = []
+    monkeypatch.setattr(bench.os, "sync", lambda: events.append("sync"))
+    real_clock, real_popen = bench.time.perf_counter, bench.subprocess.Popen
+
+    def clock() -> float:
+        events.append("clock")
+        return real_clock()
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        events.append("command")
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    monkeypatch.setattr(bench.subprocess, "Popen", popen)
+    bench.measure([sys.executable, "-c", "pass"], tmp_path)
+    assert events[:3] == ["sync", "clock", "command"]
