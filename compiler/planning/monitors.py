@@ -24,6 +24,7 @@ from compiler.language.spec import (
     TokenCost,
 )
 from compiler.language.units import duration_ms, duration_seconds, format_duration, percent
+from compiler.planning.quick_init import quick_init
 from compiler.planning.serving import EnvironmentPlan
 
 # (window, for) defaults per monitor kind: long enough to be stable, short enough to matter.
@@ -43,6 +44,7 @@ MONITOR_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MonitorPlan:
     name: str
@@ -84,6 +86,7 @@ class MonitorPlan:
         return next((o for name, o in self.overrides if name == environment), None)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MonitorOverridePlan:
     """One environment's tuning; `threshold` normalized like the monitor's (None: unset or invalid,

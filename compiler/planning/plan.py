@@ -24,6 +24,7 @@ from compiler.language.patch_spec import Patch
 from compiler.language.project import Project
 from compiler.language.spec import Spec
 from compiler.planning.monitors import MONITOR_DEFAULTS, MonitorOverridePlan, MonitorPlan, monitor_in, monitor_plan
+from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import DEFAULT_GPU_TYPE, ResourcesPlan
 from compiler.planning.rollout import ActiveStage, RolloutPlan, StageKind, StagePlan, rollout_environment, rollout_plan
 from compiler.planning.serving import (
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Provenance:
     spec_path: str  # posix path of the spec, relative to the spec repository root
@@ -74,6 +76,7 @@ class Provenance:
     compiler_version: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OwnerPlan:
     name: str
@@ -82,6 +85,7 @@ class OwnerPlan:
     github: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ModelCardPlan:
     intended_use: str | None
@@ -93,6 +97,7 @@ class ModelCardPlan:
     caveats: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FeaturePlan:
     name: str
@@ -104,6 +109,7 @@ class FeaturePlan:
     max_null_fraction: float | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DataPlan:
     dataset: str
@@ -119,6 +125,7 @@ class DataPlan:
     feature_store: Mapping[str, str] | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ModelPlan:
     framework: str
@@ -133,6 +140,7 @@ class ModelPlan:
     runtime: str | None  # explicit runtime override; targets choose a default from the framework
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TeamPlan:
     name: str
@@ -141,6 +149,7 @@ class TeamPlan:
     slack: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProjectPlan:
     registry: str | None
@@ -149,6 +158,7 @@ class ProjectPlan:
     target_settings: Mapping[str, Mapping[str, Any]]  # validated by each target's own settings model
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PatchPlan:
     """A declared patch (compiler.language.patch_spec), applied to the rendered objects by compiler.render.patches."""
@@ -163,6 +173,7 @@ class PatchPlan:
     origin: str = ""  # "" for the spec's own patches, "mlspec.yaml" for the project's
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Plan:
     name: str

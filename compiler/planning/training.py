@@ -9,9 +9,11 @@ from compiler.language.project import Project
 from compiler.language.spec import EnvFromSecret, Gate, Spec, Step
 from compiler.language.units import duration_seconds, percent
 from compiler.planning.metric_direction import gate_direction, gate_kind
+from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import ResourcesPlan, resources_plan
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EnvVarPlan:
     name: str
@@ -20,6 +22,7 @@ class EnvVarPlan:
     secret_key: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TolerationPlan:
     key: str
@@ -28,6 +31,7 @@ class TolerationPlan:
     effect: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepPlan:
     name: str
@@ -46,6 +50,7 @@ class StepPlan:
     tolerations: tuple[TolerationPlan, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RetrainingPlan:
     on_drift: bool
@@ -54,6 +59,7 @@ class RetrainingPlan:
     monitors: tuple[str, ...]  # monitors whose firing starts a run
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PipelinePlan:
     image: str
@@ -63,6 +69,7 @@ class PipelinePlan:
     retraining: RetrainingPlan | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GatePlan:
     metric: str
