@@ -1,0 +1,134 @@
+"""Building the plan quickly gives the plan the plain construction gives: the plan types' quicker `__init__`
+(compiler.planning.quick_init) builds the same objects as the dataclass's own, and the step order's fast path
+(training.topological) is the order Kahn's algorithm takes."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compiler.language.spec import Step
+from compiler.planning import plan as plan_module
+from compiler.planning.quick_init import quick_init
+from compiler.planning.training import topological
+
+PLAN_TYPES = sorted(
+    (value for value in vars(plan_module).values()
+     if isinstance(value, type) and dataclasses.is_dataclass(value)
+     and value.__module__.startswith("compiler.planning.")),
+    key=lambda cls: cls.__qualname__)
+
+
+def _plain(cls: type) -> type:
+    """The same fields as a plain frozen, slotted dataclass: its generated __init__ is the reference."""
+    fields = [(f.name, f.type, dataclasses.field(default=f.default)) if f.default is not dataclasses.MISSING
+              else (f.name, f.type) for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(cls.__name__, fields, frozen=True, slots=True)
+
+
+def _values(cls: type, salt: int) -> dict[str, Any]:
+    return {f.name: (f.name, salt) for f in dataclasses.fields(cls)}
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def test_every_plan_type_is_built_by_the_quick_init() -> None:
+    assert len(PLAN_TYPES) > 25
+    for cls in PLAN_TYPES:
+        setters = {f"_set_{f.name}" for f in dataclasses.fields(cls)}
+        assert set(cls.__init__.__code__.co_names) == setters, cls  # no object.__setattr__ per field
+
+
+@pytest.mark.parametrize("cls", PLAN_TYPES, ids=lambda cls: cls.__qualname__)
+def test_a_plan_type_is_built_as_its_plain_dataclass_builds_it(cls: type) -> None:
+    plain = _plain(cls)
+    fields = dataclasses.fields(cls)
+    values = _values(cls, 1)
+    required = {f.name: values[f.name] for f in fields if f.default is dataclasses.MISSING}
+    # By keyword, positionally, and with the defaults left out: every field as the reference sets it.
+    assert _fields_of(cls(**values)) == _fields_of(plain(**values))
+    assert _fields_of(cls(*values.values())) == _fields_of(plain(*values.values()))
+    assert _fields_of(cls(**required)) == _fields_of(plain(**required))
+    built = cls(**values)
+    assert type(built) is cls
+    assert built == cls(**values)
+    assert hash(built) == hash(cls(**values))
+    assert built != cls(**_values(cls, 2))
+    # Still frozen, replaceable, picklable; the signature and its errors are the dataclass's.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.__setattr__(fields[0].name, "x")
+    assert dataclasses.replace(built, **{fields[0].name: "y"}) == cls(**{**values, fields[0].name: "y"})
+    assert pickle.loads(pickle.dumps(built)) == built
+    assert repr(built).replace(cls.__qualname__, "") == repr(plain(**values)).replace(plain.__qualname__, "")
+    with pytest.raises(TypeError):
+        cls(**values, unknown=1)
+    with pytest.raises(TypeError):
+        cls(*values.values(), 1)
+    if required:
+        with pytest.raises(TypeError):
+            cls()
+    assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
+    assert cls.__init__.__annotations__ == {f.name: f.type for f in fields} | {"return": None}
+
+
+def test_quick_init_refuses_what_it_would_build_differently() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Factory:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Later:
+        a: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        a: int
+
+    @dataclasses.dataclass(slots=True)
+    class Mutable:
+        a: int
+
+    for cls in (Factory, Later, Unslotted, Mutable):
+        with pytest.raises(TypeError):
+            quick_init(cls)
+
+
+def _kahn(steps: list[Step]) -> list[Step]:
+    """training.topological as it was, testing every remaining step each round."""
+    remaining = list(steps)
+    done: set[str] = set()
+    ordered: list[Step] = []
+    while remaining:
+        ready = [s for s in remaining if all(d in done for d in s.after)]
+        if not ready:
+            ready = remaining[:1]
+        step = ready[0]
+        ordered.append(step)
+        done.add(step.name)
+        remaining.remove(step)
+    return ordered
+
+
+NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+
+
+@given(st.lists(st.tuples(NAMES, st.lists(NAMES, max_size=3)), min_size=1, max_size=7), st.booleans())
+def test_the_step_order_is_kahns_in_spec_order(written: list[tuple[str, list[str]]], in_order: bool) -> None:
+    """Any steps (duplicate names, unknown or later dependencies, cycles); `in_order` keeps only the
+    dependencies on steps written above, the fast path's case."""
+    if in_order:
+        written = [(name, [d for d in after if d in {n for n, _ in written[:i]}])
+                   for i, (name, after) in enumerate(written)]
+    steps = [Step(name=name, after=after) for name, after in written]
+    assert [id(s) for s in topological(steps)] == [id(s) for s in _kahn(steps)]
+    assert topological(steps) is not steps
