@@ -1,6 +1,6 @@
 """Building the plan quickly gives the plan the plain construction gives: the plan types' quicker `__init__`
-(compiler.planning.quick_init) builds the same objects as the dataclass's own, and the step order's fast path
-(training.topological) is the order Kahn's algorithm takes."""
+and `replace` (compiler.planning.quick_init) build the same objects as the dataclass's own, and the step
+order's fast path (training.topological) is the order Kahn's algorithm takes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from compiler.language.spec import Step
 from compiler.planning import plan as plan_module
-from compiler.planning.quick_init import quick_init
+from compiler.planning.quick_init import quick_init, replace
 from compiler.planning.training import topological
 
 PLAN_TYPES = sorted(
@@ -76,6 +76,36 @@ def test_a_plan_type_is_built_as_its_plain_dataclass_builds_it(cls: type) -> Non
             cls()
     assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
     assert cls.__init__.__annotations__ == {f.name: f.type for f in fields} | {"return": None}
+
+
+@pytest.mark.parametrize("cls", PLAN_TYPES, ids=lambda cls: cls.__qualname__)
+def test_a_plan_type_is_replaced_as_dataclasses_replaces_it(cls: type) -> None:
+    built = cls(**_values(cls, 1))
+    other = _values(cls, 2)
+    names = list(other)
+    for changed in ({}, {names[0]: other[names[0]]}, {names[-1]: other[names[-1]]}, dict(list(other.items())[::2]),
+                    other):
+        assert _fields_of(replace(built, **changed)) == _fields_of(dataclasses.replace(built, **changed))
+        assert type(replace(built, **changed)) is cls
+    with pytest.raises(TypeError):
+        replace(built, unknown=1)
+    with pytest.raises(TypeError):
+        dataclasses.replace(built, unknown=1)
+
+
+def test_replace_leaves_other_dataclasses_to_dataclasses_replace() -> None:
+    """A subclass (a plugin's, say) has fields the plan type's quick path does not know."""
+    monitor = plan_module.MonitorPlan(**_values(plan_module.MonitorPlan, 1))
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tagged(plan_module.MonitorPlan):  # type: ignore[misc]
+        tag: str = "t"
+
+    tagged = Tagged(**_fields_of(monitor), tag="x")
+    changed = replace(tagged, severity="warning")
+    assert type(changed) is Tagged
+    assert changed.tag == "x"
+    assert changed == dataclasses.replace(tagged, severity="warning")
 
 
 def test_quick_init_refuses_what_it_would_build_differently() -> None:

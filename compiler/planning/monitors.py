@@ -4,7 +4,7 @@ else the project's `defaults.severity`), routing and runbook, and kind-specific 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.language.project import Project
@@ -24,7 +24,7 @@ from compiler.language.spec import (
     TokenCost,
 )
 from compiler.language.units import duration_ms, duration_seconds, format_duration, percent
-from compiler.planning.quick_init import quick_init
+from compiler.planning.quick_init import quick_init, replace
 from compiler.planning.serving import EnvironmentPlan
 
 # (window, for) defaults per monitor kind: long enough to be stable, short enough to matter.
