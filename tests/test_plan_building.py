@@ -12,10 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.language.spec import Step
+from compiler.language.project import Project
+from compiler.language.spec import Spec, Step
+from compiler.language.yamlsource import load_document
+from compiler.planning import metric_direction
 from compiler.planning import plan as plan_module
 from compiler.planning.quick_init import quick_init, replace
 from compiler.planning.training import topological
+from golden import SPECS
 
 PLAN_TYPES = sorted(
     (value for value in vars(plan_module).values()
@@ -162,3 +166,34 @@ def test_the_step_order_is_kahns_in_spec_order(written: list[tuple[str, list[str
     steps = [Step(name=name, after=after) for name, after in written]
     assert [id(s) for s in topological(steps)] == [id(s) for s in _kahn(steps)]
     assert topological(steps) is not steps
+
+
+def _plan_under(project: Project) -> plan_module.Plan:
+    raw = (SPECS / "fraud-detector.yaml").read_bytes()
+    doc, _ = load_document(raw, "fraud-detector.yaml")
+    assert doc is not None
+    return plan_module.build_plan(Spec.model_validate(doc.data), project, spec_path="specs/fraud-detector.yaml",
+                                  source_sha256="", spec_data=doc.data, digests=False)
+
+
+def test_the_project_section_is_each_projects_own() -> None:
+    """Built once per project and shared by its plans: a plan under another project never gets the first's."""
+    first = Project.model_validate({"registry": "first.example.com", "targets": {"kserve": {"mode": "Standard"}},
+                                    "teams": {"risk-ml": {"namespaces": ["risk"]}}})
+    second = Project.model_validate({"registry": "second.example.com"})
+    assert _plan_under(first).project is _plan_under(first).project
+    shown = _plan_under(second).project
+    assert shown.registry == "second.example.com"
+    assert shown.teams == ()
+    assert dict(shown.target_settings) == {}
+    again = _plan_under(first).project
+    assert again.registry == "first.example.com"
+    assert [t.name for t in again.teams] == ["risk-ml"]
+    assert dict(again.target_settings) == {"kserve": {"mode": "Standard"}}
+
+
+@given(st.text(alphabet="abcdeilmnoprstuy_AL", max_size=20))
+def test_a_remembered_metric_answer_is_the_one_computed_again(metric: str) -> None:
+    assert metric_direction.known_direction(metric) == metric_direction.known_direction.__wrapped__(metric)
+    assert metric_direction.gate_kind(metric) == metric_direction._kind_of.__wrapped__(metric)
+    assert metric_direction.gate_kind(metric, "cost") == "cost"

@@ -261,8 +261,8 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         dataset=data.dataset, version=data.version, pin_kind=pin_kind, location=location, digest=digest,
         hash=hash_, short_hash=digest[:8], registry_repo=data.dvc.repo if data.dvc else None,
         registry_commit=data.dvc.commit if data.dvc else None,
-        features=tuple(FeaturePlan(f.name, f.type, f.min, f.max, tuple(f.allowed) if f.allowed else None,
-                                   f.nullable, f.maxNullFraction) for f in data.features),
+        features=tuple([FeaturePlan(f.name, f.type, f.min, f.max, tuple(f.allowed) if f.allowed else None,
+                                    f.nullable, f.maxNullFraction) for f in data.features]),
         feature_store=data.featureStore.model_dump() if data.featureStore else None,
     )
     model = spec.model
@@ -285,11 +285,6 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         training_data=card.trainingData if card else None,
         evaluation_data=card.evaluationData if card else None, caveats=card.caveats if card else None,
     )
-    project_plan = ProjectPlan(
-        registry=project.registry, serving_stack=project.servingStack,
-        teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
-        target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
-    )
     spec_digest = sha256_text(canonical_json(spec_data)) if digests else ""
     return Plan(
         name=spec.metadata.name, team=spec.metadata.team, risk=spec.metadata.risk,
@@ -297,17 +292,34 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         owners=tuple(OwnerPlan(o.name, o.email, tuple(o.roles), o.github) for o in spec.owners),
         model_card=card_plan, data=data_plan, model=model_plan, pipeline=pipeline,
         gates=tuple(gate_plan(g) for g in spec.gates), serving=serving, rollout=rollout,
-        monitors=tuple(monitor_plan(m, spec, project) for m in spec.monitors),
+        monitors=tuple([monitor_plan(m, spec, project) for m in spec.monitors]),
         provenance=Provenance(
             spec_path=spec_path, spec_digest=spec_digest,
             source_sha256=source_sha256, data_hash=hash_, code_repo=model.code.repo,
             code_commit=model.code.commit, model_version=model.version, compiler_version=__version__,
         ),
-        project=project_plan,
+        project=_project_plan(project),
         digest=plan_digest(spec_digest, project, spec_path) if digests else "",
         patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
-                 *_patches(spec.patches, spec.metadata.name, "")),
+                 *_patches(spec.patches, spec.metadata.name, "")) if project.patches or spec.patches else (),
     )
+
+
+_PROJECT_PLANS: dict[int, tuple[Project, ProjectPlan]] = {}
+
+
+def _project_plan(project: Project) -> ProjectPlan:
+    """The plan's project section: the same for every spec of a run (the project is frozen), so it is built
+    once per project and shared by the plans, as plan_digest hashes the project once."""
+    cached = _PROJECT_PLANS.get(id(project))
+    if cached is None or cached[0] is not project:
+        built = ProjectPlan(
+            registry=project.registry, serving_stack=project.servingStack,
+            teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
+            target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
+        )
+        cached = _PROJECT_PLANS[id(project)] = (project, built)
+    return cached[1]
 
 
 def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:
