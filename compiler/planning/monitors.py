@@ -89,6 +89,8 @@ class MonitorPlan:
     max_cost_per_day: float | None = None  # token_cost: budget over any 24 hours, in `currency`
 
     def override(self, environment: str) -> MonitorOverridePlan | None:
+        if not self.overrides:  # most monitors: no generator made (monitor_in asks for every environment)
+            return None
         return next((o for name, o in self.overrides if name == environment), None)
 
 
