@@ -18,7 +18,7 @@ from compiler.language.yamlsource import load_document
 from compiler.planning import metric_direction
 from compiler.planning import plan as plan_module
 from compiler.planning.quick_init import quick_init, replace
-from compiler.planning.training import topological
+from compiler.planning.training import pipeline_plan, topological
 from golden import SPECS
 
 PLAN_TYPES = sorted(
@@ -197,3 +197,14 @@ def test_a_remembered_metric_answer_is_the_one_computed_again(metric: str) -> No
     assert metric_direction.known_direction(metric) == metric_direction.known_direction.__wrapped__(metric)
     assert metric_direction.gate_kind(metric) == metric_direction._kind_of.__wrapped__(metric)
     assert metric_direction.gate_kind(metric, "cost") == "cost"
+
+
+def test_a_steps_spec_index_is_its_first_position() -> None:
+    """As the search it replaced answered, even for one Step object listed twice (a spec built in Python)."""
+    doc, _ = load_document((SPECS / "fraud-detector.yaml").read_bytes(), "fraud-detector.yaml")
+    assert doc is not None
+    spec = Spec.model_validate(doc.data)
+    step = spec.pipeline.steps[0]
+    twice = spec.model_copy(update={"pipeline": spec.pipeline.model_copy(update={"steps": [step, step]})})
+    assert [s.spec_index for s in pipeline_plan(twice, Project()).steps] == [0, 0]
+    assert [s.spec_index for s in pipeline_plan(spec, Project()).steps] == list(range(len(spec.pipeline.steps)))

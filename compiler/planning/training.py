@@ -165,7 +165,9 @@ def pipeline_plan(spec: Spec, project: Project) -> PipelinePlan:
     retraining = spec.pipeline.retraining
     # Each step's position in the spec (StepPlan.spec_index), and the project's training resources
     # planned once: the steps that set none share that (immutable) plan.
-    index = {id(s): i for i, s in enumerate(steps)}
+    index: dict[int, int] = {}
+    for i, s in enumerate(steps):
+        index.setdefault(id(s), i)  # the first, should one object be listed twice
     training = project.defaults.trainingResources
     default = resources_plan(training)
     return PipelinePlan(
