@@ -2,10 +2,13 @@
 
 A frozen dataclass's generated `__init__` stores each field with `object.__setattr__(self, name, value)`
 (the class's own `__setattr__` refuses), which finds the field's slot by name again for every field of
-every object. A plan is ~50 such objects (a MonitorPlan alone has 37 fields), and constructing them was
+every object. A plan is ~50 such objects (a MonitorPlan alone has 33 fields), and constructing them was
 about two fifths of building a plan. With `slots=True` each field is a member descriptor of the class; the
 `__init__` made here calls those descriptors' setters, bound once when the class is made, which store
 the value straight into the slot: half the time per object or less, and the object is the same.
+
+The price is paid once, at import: compiling one more `__init__` per type, ~3 ms for the plan's 31 types
+(a one-spec lint), against ~0.05 ms saved on every spec a lint or render plans.
 """
 
 from __future__ import annotations
