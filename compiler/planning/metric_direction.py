@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal, Protocol
 
 Direction = Literal["higher", "lower"]
@@ -37,6 +38,12 @@ class GateLike(Protocol):
 def gate_kind(metric: str, explicit: GateKind | None = None) -> GateKind:
     if explicit is not None:
         return explicit
+    return _kind_of(metric)
+
+
+# The plan and the rules ask about each gate's metric; specs name a few dozen metrics between them.
+@lru_cache(maxsize=1024)
+def _kind_of(metric: str) -> GateKind:
     name = metric.lower()
     if name.startswith("latency") or name.endswith(("_ms", "_seconds", "_latency")) or "latency" in name:
         return "latency"
@@ -47,6 +54,7 @@ def gate_kind(metric: str, explicit: GateKind | None = None) -> GateKind:
     return "quality"
 
 
+@lru_cache(maxsize=1024)
 def known_direction(metric: str) -> Direction | None:
     name = metric.lower()
     if name in _HIGHER:

@@ -4,7 +4,7 @@ else the project's `defaults.severity`), routing and runbook, and kind-specific 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.language.project import Project
@@ -24,6 +24,7 @@ from compiler.language.spec import (
     TokenCost,
 )
 from compiler.language.units import duration_ms, duration_seconds, format_duration, percent
+from compiler.planning.quick_init import quick_init, replace
 from compiler.planning.serving import EnvironmentPlan
 
 # (window, for) defaults per monitor kind: long enough to be stable, short enough to matter.
@@ -43,6 +44,13 @@ MONITOR_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 
 
+# The kinds whose threshold is a percentage, and those that count failed requests (tuples: a union
+# `A | B` written in the call would be built again on every call).
+_PERCENT_THRESHOLD = (ErrorRate, Hallucination)
+_FAILURES = (ErrorRate, Slo)
+
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MonitorPlan:
     name: str
@@ -81,9 +89,12 @@ class MonitorPlan:
     max_cost_per_day: float | None = None  # token_cost: budget over any 24 hours, in `currency`
 
     def override(self, environment: str) -> MonitorOverridePlan | None:
+        if not self.overrides:  # most monitors: no generator made (monitor_in asks for every environment)
+            return None
         return next((o for name, o in self.overrides if name == environment), None)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MonitorOverridePlan:
     """One environment's tuning; `threshold` normalized like the monitor's (None: unset or invalid,
@@ -151,7 +162,7 @@ def monitor_plan(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
                  "label_delay_seconds": duration_seconds(monitor.labelDelay)}
     elif isinstance(monitor, Latency):
         extra = {"threshold": (duration_ms(monitor.threshold) or 0) / 1000, "quantile": monitor.quantile}
-    elif isinstance(monitor, ErrorRate | Hallucination):
+    elif isinstance(monitor, _PERCENT_THRESHOLD):
         extra = {"threshold": percent(monitor.threshold)}
     elif isinstance(monitor, Throughput):
         extra = {"min_rps": monitor.min, "max_rps": monitor.max}
@@ -170,16 +181,18 @@ def monitor_plan(monitor: Any, spec: Spec, project: Project) -> MonitorPlan:
                  "price_input_per_1k": monitor.pricePer1kTokens.input,
                  "price_output_per_1k": monitor.pricePer1kTokens.output,
                  "max_cost_per_day": monitor.maxPerDay}
-    if isinstance(monitor, ErrorRate | Slo):
+    if isinstance(monitor, _FAILURES):
         extra["failures"] = monitor.failures
+    window_ms = duration_ms(window) or 0
     return MonitorPlan(
-        name=monitor.name, kind=monitor.kind, window=format_duration(duration_ms(window) or 0),
-        window_seconds=duration_seconds(window), for_=monitor.for_ or default_for,
+        name=monitor.name, kind=monitor.kind, window=format_duration(window_ms),
+        window_seconds=window_ms // 1000, for_=monitor.for_ or default_for,
         severity=project.monitor_severity(monitor.severity),
         team=team, owner_email=owner_email, runbook=runbook, retrain=monitor.retrain,
         description=monitor.description,
         environments=tuple(monitor.environments) if monitor.environments is not None else None,
-        overrides=tuple((env, _override(monitor.kind, o)) for env, o in sorted(monitor.overrides.items())),
+        overrides=tuple((env, _override(monitor.kind, o)) for env, o in sorted(monitor.overrides.items()))
+        if monitor.overrides else (),
         **extra,
     )
 

@@ -24,6 +24,7 @@ from compiler.language.patch_spec import Patch
 from compiler.language.project import Project
 from compiler.language.spec import Spec
 from compiler.planning.monitors import MONITOR_DEFAULTS, MonitorOverridePlan, MonitorPlan, monitor_in, monitor_plan
+from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import DEFAULT_GPU_TYPE, ResourcesPlan
 from compiler.planning.rollout import ActiveStage, RolloutPlan, StageKind, StagePlan, rollout_environment, rollout_plan
 from compiler.planning.serving import (
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Provenance:
     spec_path: str  # posix path of the spec, relative to the spec repository root
@@ -74,6 +76,7 @@ class Provenance:
     compiler_version: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OwnerPlan:
     name: str
@@ -82,6 +85,7 @@ class OwnerPlan:
     github: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ModelCardPlan:
     intended_use: str | None
@@ -93,6 +97,7 @@ class ModelCardPlan:
     caveats: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FeaturePlan:
     name: str
@@ -104,6 +109,7 @@ class FeaturePlan:
     max_null_fraction: float | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DataPlan:
     dataset: str
@@ -119,6 +125,7 @@ class DataPlan:
     feature_store: Mapping[str, str] | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ModelPlan:
     framework: str
@@ -133,6 +140,7 @@ class ModelPlan:
     runtime: str | None  # explicit runtime override; targets choose a default from the framework
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TeamPlan:
     name: str
@@ -141,6 +149,7 @@ class TeamPlan:
     slack: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ProjectPlan:
     registry: str | None
@@ -149,6 +158,7 @@ class ProjectPlan:
     target_settings: Mapping[str, Mapping[str, Any]]  # validated by each target's own settings model
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PatchPlan:
     """A declared patch (compiler.language.patch_spec), applied to the rendered objects by compiler.render.patches."""
@@ -163,6 +173,7 @@ class PatchPlan:
     origin: str = ""  # "" for the spec's own patches, "mlspec.yaml" for the project's
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Plan:
     name: str
@@ -250,8 +261,8 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         dataset=data.dataset, version=data.version, pin_kind=pin_kind, location=location, digest=digest,
         hash=hash_, short_hash=digest[:8], registry_repo=data.dvc.repo if data.dvc else None,
         registry_commit=data.dvc.commit if data.dvc else None,
-        features=tuple(FeaturePlan(f.name, f.type, f.min, f.max, tuple(f.allowed) if f.allowed else None,
-                                   f.nullable, f.maxNullFraction) for f in data.features),
+        features=tuple([FeaturePlan(f.name, f.type, f.min, f.max, tuple(f.allowed) if f.allowed else None,
+                                    f.nullable, f.maxNullFraction) for f in data.features]),
         feature_store=data.featureStore.model_dump() if data.featureStore else None,
     )
     model = spec.model
@@ -274,11 +285,6 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         training_data=card.trainingData if card else None,
         evaluation_data=card.evaluationData if card else None, caveats=card.caveats if card else None,
     )
-    project_plan = ProjectPlan(
-        registry=project.registry, serving_stack=project.servingStack,
-        teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
-        target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
-    )
     spec_digest = sha256_text(canonical_json(spec_data)) if digests else ""
     return Plan(
         name=spec.metadata.name, team=spec.metadata.team, risk=spec.metadata.risk,
@@ -286,17 +292,34 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
         owners=tuple(OwnerPlan(o.name, o.email, tuple(o.roles), o.github) for o in spec.owners),
         model_card=card_plan, data=data_plan, model=model_plan, pipeline=pipeline,
         gates=tuple(gate_plan(g) for g in spec.gates), serving=serving, rollout=rollout,
-        monitors=tuple(monitor_plan(m, spec, project) for m in spec.monitors),
+        monitors=tuple([monitor_plan(m, spec, project) for m in spec.monitors]),
         provenance=Provenance(
             spec_path=spec_path, spec_digest=spec_digest,
             source_sha256=source_sha256, data_hash=hash_, code_repo=model.code.repo,
             code_commit=model.code.commit, model_version=model.version, compiler_version=__version__,
         ),
-        project=project_plan,
+        project=_project_plan(project),
         digest=plan_digest(spec_digest, project, spec_path) if digests else "",
         patches=(*_patches(project.patches, spec.metadata.name, "mlspec.yaml"),
-                 *_patches(spec.patches, spec.metadata.name, "")),
+                 *_patches(spec.patches, spec.metadata.name, "")) if project.patches or spec.patches else (),
     )
+
+
+_PROJECT_PLANS: dict[int, tuple[Project, ProjectPlan]] = {}
+
+
+def _project_plan(project: Project) -> ProjectPlan:
+    """The plan's project section: the same for every spec of a run (the project is frozen), so it is built
+    once per project and shared by the plans, as plan_digest hashes the project once."""
+    cached = _PROJECT_PLANS.get(id(project))
+    if cached is None or cached[0] is not project:
+        built = ProjectPlan(
+            registry=project.registry, serving_stack=project.servingStack,
+            teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
+            target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
+        )
+        cached = _PROJECT_PLANS[id(project)] = (project, built)
+    return cached[1]
 
 
 def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.language.spec import Resources
+from compiler.planning.quick_init import quick_init
 
 DEFAULT_GPU_TYPE = "nvidia.com/gpu"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ResourcesPlan:
     cpu: str | None

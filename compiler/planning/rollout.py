@@ -8,10 +8,12 @@ from typing import Literal
 
 from compiler.language.spec import Spec
 from compiler.language.units import duration_seconds
+from compiler.planning.quick_init import quick_init
 
 StageKind = Literal["shadow", "canary", "full"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StagePlan:
     name: str  # shadow | canary-5 | canary-25 | full
@@ -21,6 +23,7 @@ class StagePlan:
     duration_seconds: int | None  # how long to hold before advancing; None for full
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RolloutPlan:
     environment: str
@@ -35,6 +38,7 @@ class RolloutPlan:
     active_stage: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ActiveStage:
     """One environment's entry of the rollout state: the stage live for `version` of the model."""

@@ -8,12 +8,14 @@ from typing import Literal
 
 from compiler.language.project import Project
 from compiler.language.spec import LlmServing, SecretRef, Spec, StreamSource
+from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import ResourcesPlan, resources_plan
 from compiler.planning.rollout import RolloutPlan, rollout_environment
 
 Pattern = Literal["batch", "realtime", "streaming", "edge"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
     name: str
@@ -27,12 +29,14 @@ class EnvironmentPlan:
     approval_required: bool
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SecretKeyPlan:
     name: str
     key: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class KafkaTlsPlan:
     ca_cert: SecretKeyPlan | None
@@ -40,6 +44,7 @@ class KafkaTlsPlan:
     key: SecretKeyPlan | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class KafkaSaslPlan:
     user: SecretKeyPlan
@@ -47,6 +52,7 @@ class KafkaSaslPlan:
     type: SecretKeyPlan | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StreamPlan:
     bootstrap_servers: tuple[str, ...]
@@ -57,6 +63,7 @@ class StreamPlan:
     sasl: KafkaSaslPlan | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LlmPlan:
     scheduler: bool  # the llm-d inference scheduler routes requests (prefix-cache aware)
@@ -64,6 +71,7 @@ class LlmPlan:
     configs: tuple[str, ...]  # LLMInferenceServiceConfig presets (spec.baseRefs)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
     schedule: str
@@ -71,12 +79,14 @@ class BatchPlan:
     output: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EdgePlan:
     format: str
     devices: tuple[str, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ServingPlan:
     pattern: Pattern

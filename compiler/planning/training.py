@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.language.project import Project
-from compiler.language.spec import EnvFromSecret, Gate, Spec, Step
+from compiler.language.spec import EnvFromSecret, Gate, Resources, Spec, Step
 from compiler.language.units import duration_seconds, percent
 from compiler.planning.metric_direction import gate_direction, gate_kind
+from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import ResourcesPlan, resources_plan
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EnvVarPlan:
     name: str
@@ -20,6 +22,7 @@ class EnvVarPlan:
     secret_key: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TolerationPlan:
     key: str
@@ -28,6 +31,7 @@ class TolerationPlan:
     effect: str | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StepPlan:
     name: str
@@ -46,6 +50,7 @@ class StepPlan:
     tolerations: tuple[TolerationPlan, ...]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RetrainingPlan:
     on_drift: bool
@@ -54,6 +59,7 @@ class RetrainingPlan:
     monitors: tuple[str, ...]  # monitors whose firing starts a run
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PipelinePlan:
     image: str
@@ -63,6 +69,7 @@ class PipelinePlan:
     retraining: RetrainingPlan | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GatePlan:
     metric: str
@@ -77,6 +84,15 @@ class GatePlan:
 
 def topological(steps: list[Step]) -> list[Step]:
     """Kahn's algorithm, taking ready steps in spec order, so the order is stable and readable."""
+    written: set[str] = set()
+    for step in steps:
+        if not written.issuperset(step.after):
+            break
+        written.add(step.name)
+    else:
+        # Each step runs only after steps written above it (the usual spec): then the first step left is
+        # always ready, so the order is the spec's, found without testing every remaining step each round.
+        return list(steps)
     remaining = list(steps)
     done: set[str] = set()
     ordered: list[Step] = []
@@ -118,34 +134,46 @@ def gate_plan(gate: Gate) -> GatePlan:
     )
 
 
-def _step(step: Step, spec: Spec, project: Project, evaluation: str, gate_metrics: tuple[str, ...]) -> StepPlan:
-    index = next(i for i, s in enumerate(spec.pipeline.steps) if s is step)
+def _step(step: Step, index: int, image: str, training: Resources, default: ResourcesPlan, evaluation: str,
+          gate_metrics: tuple[str, ...]) -> StepPlan:
+    """`default`: the plan of the project's training resources alone, for a step that sets none."""
     env = tuple(
         EnvVarPlan(name=k, value=None, secret_name=v.secretRef.name, secret_key=v.secretRef.key)
         if isinstance(v, EnvFromSecret) else EnvVarPlan(name=k, value=v, secret_name=None, secret_key=None)
         for k, v in sorted(step.env.items())
-    )
+    ) if step.env else ()
     metrics = tuple(step.metrics)
     if step.name == evaluation:
         metrics = tuple(dict.fromkeys((*metrics, *gate_metrics)))
     return StepPlan(
-        name=step.name, spec_index=index, image=step.image or spec.pipeline.image, command=tuple(step.command or ()),
+        name=step.name, spec_index=index, image=step.image or image, command=tuple(step.command or ()),
         args=tuple(step.args or ()), env=env, after=tuple(step.after),
-        resources=resources_plan(step.resources, project.defaults.trainingResources), retries=step.retries,
-        cache=step.cache, timeout_seconds=duration_seconds(step.timeout) if step.timeout else None, metrics=metrics,
-        node_selector=tuple(sorted(step.nodeSelector.items())),
-        tolerations=tuple(TolerationPlan(t.key, t.operator, t.value, t.effect) for t in step.tolerations),
+        resources=resources_plan(step.resources, training) if step.resources is not None else default,
+        retries=step.retries, cache=step.cache,
+        timeout_seconds=duration_seconds(step.timeout) if step.timeout else None, metrics=metrics,
+        node_selector=tuple(sorted(step.nodeSelector.items())) if step.nodeSelector else (),
+        tolerations=tuple(TolerationPlan(t.key, t.operator, t.value, t.effect) for t in step.tolerations)
+        if step.tolerations else (),
     )
 
 
 def pipeline_plan(spec: Spec, project: Project) -> PipelinePlan:
-    ordered = topological(list(spec.pipeline.steps))
+    steps = spec.pipeline.steps
+    ordered = topological(list(steps))
     evaluation = _evaluation_step(ordered, list(spec.gates))
     gate_metrics = tuple(g.metric for g in spec.gates)
     retraining = spec.pipeline.retraining
+    # Each step's position in the spec (StepPlan.spec_index), and the project's training resources
+    # planned once: the steps that set none share that (immutable) plan.
+    index: dict[int, int] = {}
+    for i, s in enumerate(steps):
+        index.setdefault(id(s), i)  # the first, should one object be listed twice
+    training = project.defaults.trainingResources
+    default = resources_plan(training)
     return PipelinePlan(
         image=spec.pipeline.image, schedule=spec.pipeline.schedule,
-        steps=tuple(_step(s, spec, project, evaluation, gate_metrics) for s in ordered),
+        steps=tuple(_step(s, index[id(s)], spec.pipeline.image, training, default, evaluation, gate_metrics)
+                    for s in ordered),
         evaluation_step=evaluation,
         retraining=RetrainingPlan(
             on_drift=retraining.onDrift, on_data_change=retraining.onDataChange,
