@@ -33,10 +33,22 @@ def duration_ms(text: str) -> int | None:
     return total or None
 
 
+# The schedules nearly every spec writes: each field `*` or one number (`0 3 * * 1`). Within these ranges
+# croniter accepts every such expression (tests/test_units.py holds the two equal), so it is neither imported
+# (~10 ms of a cold lint) nor asked (~0.1 ms an expression) for them; anything else is croniter's to judge.
+_PLAIN_CRON = re.compile(r"(\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2})")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))  # minute hour day-of-month month day-of-week
+
+
 @lru_cache(maxsize=1024)
 def is_cron(expr: str) -> bool:
     """croniter's verdict on a schedule, once per text: it expands every field (a third of a millisecond
-    a call), and a thousand specs share a few dozen schedules. Imported on first use (~10 ms)."""
+    a call), and a thousand specs share a few dozen schedules. Imported on first use (~10 ms), and not for
+    a plain schedule in range, which it accepts."""
+    plain = _PLAIN_CRON.fullmatch(expr)
+    if plain and all(field == "*" or low <= int(field) <= high
+                     for field, (low, high) in zip(plain.groups(), _CRON_RANGES, strict=True)):
+        return True
     from croniter import croniter
 
     return bool(croniter.is_valid(expr))
