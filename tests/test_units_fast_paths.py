@@ -67,3 +67,10 @@ def test_a_plain_schedule_imports_no_croniter() -> None:
             "print(is_cron('0 3 * * 1'), 'croniter' in sys.modules, is_cron('*/5 * * * *'), 'croniter' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "False", "True", "True"]
+
+
+@given(st.sampled_from(["https://", "http://", "ftp://", "", "ssh://git@"]), st.text(max_size=12))
+def test_a_remembered_url_verdict_is_the_one_computed_again(scheme: str, rest: str) -> None:
+    url = scheme + rest
+    assert units.is_web_url(url) == units.is_web_url.__wrapped__(url)
+    assert units.is_web_url(url) == units.is_web_url.__wrapped__(url)

@@ -133,6 +133,8 @@ def _url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
         return False
 
 
+# Remembered: the specs of a run share their runbook URLs (and lint asks twice: validation, string rules).
+@lru_cache(maxsize=1024)
 def is_web_url(text: str) -> bool:
     """An http(s) URL with a host: the only links that may reach alerts and the model card."""
     return _url_with_host(text, ("http", "https"))
