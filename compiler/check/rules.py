@@ -31,24 +31,26 @@ def _warn(code: str, path: Path, message: str, hint: str | None = None) -> Diagn
     return Diagnostic(code, message, severity=Severity.WARNING, path=path, hint=hint)
 
 
-def _duplicates(items: Iterable[tuple[Path, str]], what: str) -> Iterator[Diagnostic]:
+def _duplicates(prefix: Path, field: str, names: list[str], what: str) -> Iterator[Diagnostic]:
+    """MLS201 at `(*prefix, i, field)` for each name seen before it."""
+    if len(set(names)) == len(names):  # nearly always: no path is built
+        return
     seen: dict[str, Path] = {}
-    for path, name in items:
+    for i, name in enumerate(names):
         if name in seen:
-            yield _err("MLS201", path, f"{what} {name!r} appears twice", f"first at {dotted(seen[name])}")
+            yield _err("MLS201", (*prefix, i, field), f"{what} {name!r} appears twice",
+                       f"first at {dotted(seen[name])}")
         else:
-            seen[name] = path
+            seen[name] = (*prefix, i, field)
 
 
 @rule
 def unique_names(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    steps = spec.pipeline.steps
-    yield from _duplicates(((("pipeline", "steps", i, "name"), s.name) for i, s in enumerate(steps)), "step")
-    yield from _duplicates(((("monitors", i, "name"), m.name) for i, m in enumerate(spec.monitors)), "monitor")
-    features = spec.data.features
-    yield from _duplicates(((("data", "features", i, "name"), f.name) for i, f in enumerate(features)), "feature")
-    yield from _duplicates(((("gates", i, "metric"), g.metric) for i, g in enumerate(spec.gates)), "gate on")
-    yield from _duplicates(((("owners", i, "email"), o.email.lower()) for i, o in enumerate(spec.owners)), "owner")
+    yield from _duplicates(("pipeline", "steps"), "name", [s.name for s in spec.pipeline.steps], "step")
+    yield from _duplicates(("monitors",), "name", [m.name for m in spec.monitors], "monitor")
+    yield from _duplicates(("data", "features"), "name", [f.name for f in spec.data.features], "feature")
+    yield from _duplicates(("gates",), "metric", [g.metric for g in spec.gates], "gate on")
+    yield from _duplicates(("owners",), "email", [o.email.lower() for o in spec.owners], "owner")
 
 
 @rule
@@ -273,6 +275,9 @@ _MOVABLE = {"latest", "production", "staging", "prod", "champion", "challenger",
             "main", "master", "none", "archived"}
 
 
+_PINNED = re.compile(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z")
+
+
 @rule
 def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     version = spec.model.version
@@ -281,7 +286,7 @@ def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                    "use the registry's immutable version number")
     uri = spec.model.uri
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z", last)  # a commit or digest is immutable
+    pinned = _PINNED.search(last)  # a commit or digest is immutable
     if ("@" in last and not pinned) or last.lower() in _MOVABLE:
         yield _err("MLS224", ("model", "uri"), f"{uri!r} points at an alias, not a version",
                    f"point at the stored version, e.g. .../{version}")
@@ -334,7 +339,8 @@ def serving_shape(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 @rule
 def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     features = [f.name for f in spec.data.features]
-    owners = {o.email for o in spec.owners} | {spec.metadata.team} | set(project.teams)
+    owners: set[str] | None = None  # built for the first monitor with an owner
+    runbook_base = project.defaults.runbookBase
     for i, monitor in enumerate(spec.monitors):
         path: Path = ("monitors", i)
         if monitor.kind == "data_drift" and features:
@@ -342,22 +348,26 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                 if name not in features:
                     yield _err("MLS202", (*path, "features", j), f"feature {name!r} is not in data.features",
                                _suggest(name, features))
-        if isinstance(monitor, Throughput) and monitor.min is None and monitor.max is None:
-            yield _err("MLS233", path, "a throughput monitor needs min or max (requests per second)")
-        if isinstance(monitor, Throughput) and monitor.min is not None and monitor.max is not None \
-                and monitor.min > monitor.max:
-            yield _err("MLS232", path, "throughput min is larger than max")
-        if isinstance(monitor, Slo) and monitor.sli == "latency" and monitor.latency is None:
-            yield _err("MLS233", path, "a latency SLO needs `latency`: the threshold of a good request")
-        if isinstance(monitor, ErrorRate | Hallucination) and not isinstance(monitor.threshold, str) \
+        if isinstance(monitor, Throughput):
+            if monitor.min is None and monitor.max is None:
+                yield _err("MLS233", path, "a throughput monitor needs min or max (requests per second)")
+            elif monitor.min is not None and monitor.max is not None and monitor.min > monitor.max:
+                yield _err("MLS232", path, "throughput min is larger than max")
+        elif isinstance(monitor, Slo):
+            if monitor.sli == "latency" and monitor.latency is None:
+                yield _err("MLS233", path, "a latency SLO needs `latency`: the threshold of a good request")
+        elif isinstance(monitor, ErrorRate | Hallucination) and not isinstance(monitor.threshold, str) \
                 and monitor.threshold > 1:
             yield _err("MLS105", (*path, "threshold"), f"{monitor.threshold:g} is more than 100%",
                        f"write {monitor.threshold:g}% or a ratio such as {monitor.threshold / 100:g}")
-        if monitor.owner is not None and monitor.owner not in owners:
-            yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
-                       _suggest(monitor.owner, sorted(owners)))
-        critical = project.monitor_severity(monitor.severity) == "critical"
-        if critical and monitor.runbook is None and project.defaults.runbookBase is None:
+        if monitor.owner is not None:
+            if owners is None:
+                owners = {o.email for o in spec.owners} | {spec.metadata.team} | set(project.teams)
+            if monitor.owner not in owners:
+                yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
+                           _suggest(monitor.owner, sorted(owners)))
+        if monitor.runbook is None and runbook_base is None and \
+                project.monitor_severity(monitor.severity) == "critical":
             yield _err("MLS234", path, f"critical monitor {monitor.name!r} needs a runbook",
                        "set runbook: https://... or defaults.runbookBase in mlspec.yaml")
     if spec.serving.pattern in ("realtime", "streaming") and not spec.monitors:
@@ -373,22 +383,24 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 def windows_see_data(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     """rate() needs two samples in its window, so a window under two scrape intervals is always empty: a
     monitor on it never fires and a rollout gate on it never sees traffic (and so never passes)."""
-    scrape_ms = duration_ms(project.scrapeInterval) or 60_000
-    shortest = format_duration(2 * scrape_ms)
-    hint = f"use at least {shortest} (two scrapes at scrapeInterval {project.scrapeInterval} in mlspec.yaml)"
-    windows: list[tuple[Path, str, str]] = [
+    shortest_ms = 2 * (duration_ms(project.scrapeInterval) or 60_000)
+    # (path, window, what it is as a template and its argument): spelled out only for a window too short
+    windows: list[tuple[Path, str, str, object]] = [
         (("monitors", i, "window") if m.window else ("monitors", i), m.window or MONITOR_DEFAULTS[m.kind][0],
-         f"monitor {m.name!r} window") for i, m in enumerate(spec.monitors)]
+         "monitor {!r} window", m.name) for i, m in enumerate(spec.monitors)]
     if spec.rollout is not None and spec.serving.pattern in ("realtime", "streaming"):
         if spec.rollout.shadow is not None:
-            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window"))
-        windows += [(("rollout", "canary", i, "duration"), step.duration, f"canary step {i + 1}'s gate window")
+            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window",
+                            None))
+        windows += [(("rollout", "canary", i, "duration"), step.duration, "canary step {}'s gate window", i + 1)
                     for i, step in enumerate(spec.rollout.canary)]
-    for path, window, what in windows:
+    for path, window, what, arg in windows:
         ms = duration_ms(window)
-        if ms is not None and ms < 2 * scrape_ms:
-            yield _warn("MLS243", path, f"{what} {window} is shorter than two scrape intervals: it never sees data",
-                        hint)
+        if ms is not None and ms < shortest_ms:
+            hint = (f"use at least {format_duration(shortest_ms)} (two scrapes at scrapeInterval "
+                    f"{project.scrapeInterval} in mlspec.yaml)")
+            yield _warn("MLS243", path,
+                        f"{what.format(arg)} {window} is shorter than two scrape intervals: it never sees data", hint)
 
 
 def run_rules(spec: Spec, project: Project) -> list[Diagnostic]:
