@@ -74,3 +74,9 @@ def test_a_remembered_url_verdict_is_the_one_computed_again(scheme: str, rest: s
     url = scheme + rest
     assert units.is_web_url(url) == units.is_web_url.__wrapped__(url)
     assert units.is_web_url(url) == units.is_web_url.__wrapped__(url)
+
+
+@given(st.text(alphabet="ab-9.A_", max_size=70), st.sampled_from([63, 253]))
+def test_a_remembered_name_verdict_is_the_one_computed_again(name: str, limit: int) -> None:
+    assert units.is_dns_label(name, limit) == units.is_dns_label.__wrapped__(name, limit)
+    assert units.is_dns_label(name) == units.is_dns_label.__wrapped__(name)

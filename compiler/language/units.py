@@ -92,6 +92,8 @@ def percent(value: float | str) -> float | None:
     return ratio if 0 <= ratio <= 1 else None
 
 
+# Remembered: ~20 names a spec (steps, monitors, features, the team, ...), which a run's specs mostly share.
+@lru_cache(maxsize=4096)
 def is_dns_label(name: str, limit: int = 63) -> bool:
     return len(name) <= limit and bool(DNS1123_LABEL.fullmatch(name))
 
