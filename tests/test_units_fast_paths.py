@@ -80,3 +80,22 @@ def test_a_remembered_url_verdict_is_the_one_computed_again(scheme: str, rest: s
 def test_a_remembered_name_verdict_is_the_one_computed_again(name: str, limit: int) -> None:
     assert units.is_dns_label(name, limit) == units.is_dns_label.__wrapped__(name, limit)
     assert units.is_dns_label(name) == units.is_dns_label.__wrapped__(name)
+
+
+_URL_SCHEMES = ("http", "https", "ssh")
+
+
+@given(st.sampled_from(["https://", "http://", "ssh://", "HTTPS://", "ftp://", "h://", "https:/", ""]),
+       st.text(alphabet="ab.-/_~:@?#[]%9 \t\u00e9", max_size=16))
+def test_a_plain_url_gets_urlsplits_verdict(scheme: str, rest: str) -> None:
+    url = scheme + rest
+    for schemes in (_URL_SCHEMES, ("http", "https")):
+        assert units._url_with_host(url, schemes) == units._split_url_with_host(url, schemes), url
+
+
+def test_plain_urls_are_answered_as_urlsplit_answers() -> None:
+    for url in ["https://github.com/acme/model-0001", "http://a", "ssh://host.example/org/repo.git", "https://-",
+                "https://.", "https://h/", "ftp://host/x", "https://", "https:///x", "https://h:80/x", "https://h?x",
+                "https://u@h/x", "https://[::1]/x", "https://h/a b", "https://h/x\n"]:
+        for schemes in (_URL_SCHEMES, ("http", "https")):
+            assert units._url_with_host(url, schemes) == units._split_url_with_host(url, schemes), url

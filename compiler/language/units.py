@@ -125,7 +125,20 @@ _SCP_REMOTE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+")
 _SPACE = re.compile(r"\s")
 
 
+# The URLs specs write: a lowercase scheme, a host of letters, digits, '.' and '-', a path of unreserved
+# characters. urlsplit gives each that scheme and a non-empty host; asking it costs ~9 us for a URL it has
+# not cached (each spec's repository URL is its own), the pattern under 1 us (tests/test_units_fast_paths.py).
+_PLAIN_URL = re.compile(r"([a-z]+)://[A-Za-z0-9.-]+(?:/[A-Za-z0-9._~/-]*)?")
+
+
 def _url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain:
+        return plain.group(1) in schemes
+    return _split_url_with_host(text, schemes)
+
+
+def _split_url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
     if _SPACE.search(text):
         return False
     try:
