@@ -33,8 +33,6 @@ def _warn(code: str, path: Path, message: str, hint: str | None = None) -> Diagn
 
 def _duplicates(prefix: Path, field: str, names: list[str], what: str) -> Iterator[Diagnostic]:
     """MLS201 at `(*prefix, i, field)` for each name seen before it."""
-    if len(set(names)) == len(names):  # nearly always: no path is built
-        return
     seen: dict[str, Path] = {}
     for i, name in enumerate(names):
         if name in seen:
@@ -46,17 +44,24 @@ def _duplicates(prefix: Path, field: str, names: list[str], what: str) -> Iterat
 
 @rule
 def unique_names(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    yield from _duplicates(("pipeline", "steps"), "name", [s.name for s in spec.pipeline.steps], "step")
-    yield from _duplicates(("monitors",), "name", [m.name for m in spec.monitors], "monitor")
-    yield from _duplicates(("data", "features"), "name", [f.name for f in spec.data.features], "feature")
-    yield from _duplicates(("gates",), "metric", [g.metric for g in spec.gates], "gate on")
-    yield from _duplicates(("owners",), "email", [o.email.lower() for o in spec.owners], "owner")
+    for prefix, field, names, what in (
+        (("pipeline", "steps"), "name", [s.name for s in spec.pipeline.steps], "step"),
+        (("monitors",), "name", [m.name for m in spec.monitors], "monitor"),
+        (("data", "features"), "name", [f.name for f in spec.data.features], "feature"),
+        (("gates",), "metric", [g.metric for g in spec.gates], "gate on"),
+        (("owners",), "email", [o.email.lower() for o in spec.owners], "owner"),
+    ):
+        if len(set(names)) < len(names):  # nearly never: only then are paths built
+            yield from _duplicates(prefix, field, names, what)
 
 
 @rule
 def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     names = [s.name for s in spec.pipeline.steps]
     graph: dict[str, list[str]] = {}
+    # Steps with distinct names that each come after steps listed before them (as specs write them) are
+    # in an order no cycle can break: there is no cycle to look for.
+    listed: set[str] | None = set() if len(set(names)) == len(names) else None
     for i, step in enumerate(spec.pipeline.steps):
         graph.setdefault(step.name, [])
         for j, dep in enumerate(step.after):
@@ -65,10 +70,14 @@ def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                            _suggest(dep, names))
             else:
                 graph[step.name].append(dep)
+                if listed is not None and dep not in listed:
+                    listed = None
+        if listed is not None:
+            listed.add(step.name)
         if not step.command and not step.args:
             yield _err("MLS236", ("pipeline", "steps", i), f"step {step.name!r} has neither command nor args",
                        "say what the step runs, e.g. command: [python, -m, train]")
-    cycle = find_cycle(graph)
+    cycle = find_cycle(graph) if listed is None else None
     if cycle:
         index = names.index(cycle[0])
         yield _err("MLS203", ("pipeline", "steps", index, "after"),
@@ -336,6 +345,9 @@ def serving_shape(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         yield _err("MLS235", ("data", "dvc"), "a data registry needs both repo and commit")
 
 
+_RATIO_MONITORS = (ErrorRate, Hallucination)
+
+
 @rule
 def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     features = [f.name for f in spec.data.features]
@@ -356,7 +368,7 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         elif isinstance(monitor, Slo):
             if monitor.sli == "latency" and monitor.latency is None:
                 yield _err("MLS233", path, "a latency SLO needs `latency`: the threshold of a good request")
-        elif isinstance(monitor, ErrorRate | Hallucination) and not isinstance(monitor.threshold, str) \
+        elif isinstance(monitor, _RATIO_MONITORS) and not isinstance(monitor.threshold, str) \
                 and monitor.threshold > 1:
             yield _err("MLS105", (*path, "threshold"), f"{monitor.threshold:g} is more than 100%",
                        f"write {monitor.threshold:g}% or a ratio such as {monitor.threshold / 100:g}")
