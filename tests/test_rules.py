@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.check.rules import find_cycle, image_problem
+from compiler.check.cycles import find_cycle
+from compiler.check.rules import image_problem
 from compiler.diagnostics import dotted
 from compiler.pipeline import Context, check_spec, make_context
 from compiler.render.plugins import Registry

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from compiler.check import credentials
+from compiler.check.cycles import find_cycle
 from compiler.check.text_rules import structured_text_problems
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.language.project import Project
@@ -82,33 +83,6 @@ def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         index = names.index(cycle[0])
         yield _err("MLS203", ("pipeline", "steps", index, "after"),
                    "steps depend on each other in a cycle: " + " -> ".join([*cycle, cycle[0]]))
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle in a dependency graph (node -> nodes it needs), deterministic, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if state.get(dep) == 1:
-                return stack[stack.index(dep):]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
