@@ -36,8 +36,8 @@ def test_a_cold_lint_imports_no_render_module() -> None:
 
 
 # Libraries a lint never needs (templates, schemas of other tools, clusters, git, JSON patches, HTTP, pools):
-# each costs milliseconds to tens of milliseconds of every start. croniter (with dateutil) checks a schedule,
-# so only a spec that has one may load it.
+# each costs milliseconds to tens of milliseconds of every start. croniter (with dateutil) checks a schedule
+# other than plain numbers and stars (compiler.language.units.is_cron), so only a spec with a schedule may load it.
 HEAVY = ["jinja2", "jsonschema", "kubernetes", "git", "ruamel", "jsonpatch", "urllib.request", "http.client",
          "requests", "multiprocessing", "concurrent.futures", "asyncio", "ssl", "numpy"]
 SCHEDULE_ONLY = ["croniter", "dateutil"]

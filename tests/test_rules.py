@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from compiler.check.rules import find_cycle, image_problem
+from compiler.check.cycles import find_cycle
+from compiler.check.rules import image_problem
 from compiler.diagnostics import dotted
 from compiler.pipeline import Context, check_spec, make_context
 from compiler.render.plugins import Registry
@@ -227,6 +230,31 @@ def test_registry_policy_checks_step_images_too(tmp_path: Path) -> None:
 ])
 def test_find_cycle(graph: dict[str, list[str]], cycle: list[str] | None) -> None:
     assert find_cycle(graph) == cycle
+
+
+_STEP_NAMES = ["a", "b", "c", "d"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_STEP_NAMES), st.lists(st.sampled_from([*_STEP_NAMES, "x"]), max_size=3)),
+                min_size=1, max_size=5))
+def test_the_step_graph_finds_every_cycle_find_cycle_finds(steps: list[tuple[str, list[str]]]) -> None:
+    """step_graph skips find_cycle for distinct steps that come after earlier ones only (no cycle possible):
+    its findings are those of asking find_cycle every time, duplicate names and self-references included."""
+    from types import SimpleNamespace
+
+    from compiler.check import rules
+
+    data = SimpleNamespace(pipeline=SimpleNamespace(steps=[
+        SimpleNamespace(name=name, after=after, command=["run"], args=[]) for name, after in steps]))
+    found = [(d.code, d.path, d.message) for d in rules.step_graph(data, None)]  # type: ignore[arg-type]
+    names = [name for name, _ in steps]
+    graph: dict[str, list[str]] = {}
+    for name, after in steps:
+        graph.setdefault(name, []).extend(dep for dep in after if dep in names)
+    cycle = find_cycle(graph)
+    expected = [("MLS203", ("pipeline", "steps", names.index(cycle[0]), "after"),
+                 "steps depend on each other in a cycle: " + " -> ".join([*cycle, cycle[0]]))] if cycle else []
+    assert [f for f in found if f[0] == "MLS203"] == expected
 
 
 @pytest.mark.parametrize(("image", "ok"), [

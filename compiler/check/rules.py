@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from compiler.check import credentials
+from compiler.check.cycles import find_cycle
 from compiler.check.text_rules import structured_text_problems
 from compiler.diagnostics import Diagnostic, Path, Severity, closest, dotted
 from compiler.language.project import Project
@@ -31,30 +32,37 @@ def _warn(code: str, path: Path, message: str, hint: str | None = None) -> Diagn
     return Diagnostic(code, message, severity=Severity.WARNING, path=path, hint=hint)
 
 
-def _duplicates(items: Iterable[tuple[Path, str]], what: str) -> Iterator[Diagnostic]:
+def _duplicates(prefix: Path, field: str, names: list[str], what: str) -> Iterator[Diagnostic]:
+    """MLS201 at `(*prefix, i, field)` for each name seen before it."""
     seen: dict[str, Path] = {}
-    for path, name in items:
+    for i, name in enumerate(names):
         if name in seen:
-            yield _err("MLS201", path, f"{what} {name!r} appears twice", f"first at {dotted(seen[name])}")
+            yield _err("MLS201", (*prefix, i, field), f"{what} {name!r} appears twice",
+                       f"first at {dotted(seen[name])}")
         else:
-            seen[name] = path
+            seen[name] = (*prefix, i, field)
 
 
 @rule
 def unique_names(spec: Spec, project: Project) -> Iterator[Diagnostic]:
-    steps = spec.pipeline.steps
-    yield from _duplicates(((("pipeline", "steps", i, "name"), s.name) for i, s in enumerate(steps)), "step")
-    yield from _duplicates(((("monitors", i, "name"), m.name) for i, m in enumerate(spec.monitors)), "monitor")
-    features = spec.data.features
-    yield from _duplicates(((("data", "features", i, "name"), f.name) for i, f in enumerate(features)), "feature")
-    yield from _duplicates(((("gates", i, "metric"), g.metric) for i, g in enumerate(spec.gates)), "gate on")
-    yield from _duplicates(((("owners", i, "email"), o.email.lower()) for i, o in enumerate(spec.owners)), "owner")
+    for prefix, field, names, what in (
+        (("pipeline", "steps"), "name", [s.name for s in spec.pipeline.steps], "step"),
+        (("monitors",), "name", [m.name for m in spec.monitors], "monitor"),
+        (("data", "features"), "name", [f.name for f in spec.data.features], "feature"),
+        (("gates",), "metric", [g.metric for g in spec.gates], "gate on"),
+        (("owners",), "email", [o.email.lower() for o in spec.owners], "owner"),
+    ):
+        if len(set(names)) < len(names):  # nearly never: only then are paths built
+            yield from _duplicates(prefix, field, names, what)
 
 
 @rule
 def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     names = [s.name for s in spec.pipeline.steps]
     graph: dict[str, list[str]] = {}
+    # Steps with distinct names that each come after steps listed before them (as specs write them) are
+    # in an order no cycle can break: there is no cycle to look for.
+    listed: set[str] | None = set() if len(set(names)) == len(names) else None
     for i, step in enumerate(spec.pipeline.steps):
         graph.setdefault(step.name, [])
         for j, dep in enumerate(step.after):
@@ -63,41 +71,18 @@ def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                            _suggest(dep, names))
             else:
                 graph[step.name].append(dep)
+                if listed is not None and dep not in listed:
+                    listed = None
+        if listed is not None:
+            listed.add(step.name)
         if not step.command and not step.args:
             yield _err("MLS236", ("pipeline", "steps", i), f"step {step.name!r} has neither command nor args",
                        "say what the step runs, e.g. command: [python, -m, train]")
-    cycle = find_cycle(graph)
+    cycle = find_cycle(graph) if listed is None else None
     if cycle:
         index = names.index(cycle[0])
         yield _err("MLS203", ("pipeline", "steps", index, "after"),
                    "steps depend on each other in a cycle: " + " -> ".join([*cycle, cycle[0]]))
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle in a dependency graph (node -> nodes it needs), deterministic, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph.get(node, []):
-            if state.get(dep) == 1:
-                return stack[stack.index(dep):]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
@@ -273,6 +258,9 @@ _MOVABLE = {"latest", "production", "staging", "prod", "champion", "challenger",
             "main", "master", "none", "archived"}
 
 
+_PINNED = re.compile(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z")
+
+
 @rule
 def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     version = spec.model.version
@@ -281,7 +269,7 @@ def immutable_model(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                    "use the registry's immutable version number")
     uri = spec.model.uri
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    pinned = re.search(r"@([0-9a-f]{40}|sha256:[0-9a-f]{64})\Z", last)  # a commit or digest is immutable
+    pinned = _PINNED.search(last)  # a commit or digest is immutable
     if ("@" in last and not pinned) or last.lower() in _MOVABLE:
         yield _err("MLS224", ("model", "uri"), f"{uri!r} points at an alias, not a version",
                    f"point at the stored version, e.g. .../{version}")
@@ -331,10 +319,14 @@ def serving_shape(spec: Spec, project: Project) -> Iterator[Diagnostic]:
         yield _err("MLS235", ("data", "dvc"), "a data registry needs both repo and commit")
 
 
+_RATIO_MONITORS = (ErrorRate, Hallucination)
+
+
 @rule
 def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     features = [f.name for f in spec.data.features]
-    owners = {o.email for o in spec.owners} | {spec.metadata.team} | set(project.teams)
+    owners: set[str] | None = None  # built for the first monitor with an owner
+    runbook_base = project.defaults.runbookBase
     for i, monitor in enumerate(spec.monitors):
         path: Path = ("monitors", i)
         if monitor.kind == "data_drift" and features:
@@ -342,22 +334,26 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                 if name not in features:
                     yield _err("MLS202", (*path, "features", j), f"feature {name!r} is not in data.features",
                                _suggest(name, features))
-        if isinstance(monitor, Throughput) and monitor.min is None and monitor.max is None:
-            yield _err("MLS233", path, "a throughput monitor needs min or max (requests per second)")
-        if isinstance(monitor, Throughput) and monitor.min is not None and monitor.max is not None \
-                and monitor.min > monitor.max:
-            yield _err("MLS232", path, "throughput min is larger than max")
-        if isinstance(monitor, Slo) and monitor.sli == "latency" and monitor.latency is None:
-            yield _err("MLS233", path, "a latency SLO needs `latency`: the threshold of a good request")
-        if isinstance(monitor, ErrorRate | Hallucination) and not isinstance(monitor.threshold, str) \
+        if isinstance(monitor, Throughput):
+            if monitor.min is None and monitor.max is None:
+                yield _err("MLS233", path, "a throughput monitor needs min or max (requests per second)")
+            elif monitor.min is not None and monitor.max is not None and monitor.min > monitor.max:
+                yield _err("MLS232", path, "throughput min is larger than max")
+        elif isinstance(monitor, Slo):
+            if monitor.sli == "latency" and monitor.latency is None:
+                yield _err("MLS233", path, "a latency SLO needs `latency`: the threshold of a good request")
+        elif isinstance(monitor, _RATIO_MONITORS) and not isinstance(monitor.threshold, str) \
                 and monitor.threshold > 1:
             yield _err("MLS105", (*path, "threshold"), f"{monitor.threshold:g} is more than 100%",
                        f"write {monitor.threshold:g}% or a ratio such as {monitor.threshold / 100:g}")
-        if monitor.owner is not None and monitor.owner not in owners:
-            yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
-                       _suggest(monitor.owner, sorted(owners)))
-        critical = project.monitor_severity(monitor.severity) == "critical"
-        if critical and monitor.runbook is None and project.defaults.runbookBase is None:
+        if monitor.owner is not None:
+            if owners is None:
+                owners = {o.email for o in spec.owners} | {spec.metadata.team} | set(project.teams)
+            if monitor.owner not in owners:
+                yield _err("MLS202", (*path, "owner"), f"{monitor.owner!r} is not an owner's email or a team",
+                           _suggest(monitor.owner, sorted(owners)))
+        if monitor.runbook is None and runbook_base is None and \
+                project.monitor_severity(monitor.severity) == "critical":
             yield _err("MLS234", path, f"critical monitor {monitor.name!r} needs a runbook",
                        "set runbook: https://... or defaults.runbookBase in mlspec.yaml")
     if spec.serving.pattern in ("realtime", "streaming") and not spec.monitors:
@@ -373,22 +369,24 @@ def monitor_fields(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 def windows_see_data(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     """rate() needs two samples in its window, so a window under two scrape intervals is always empty: a
     monitor on it never fires and a rollout gate on it never sees traffic (and so never passes)."""
-    scrape_ms = duration_ms(project.scrapeInterval) or 60_000
-    shortest = format_duration(2 * scrape_ms)
-    hint = f"use at least {shortest} (two scrapes at scrapeInterval {project.scrapeInterval} in mlspec.yaml)"
-    windows: list[tuple[Path, str, str]] = [
+    shortest_ms = 2 * (duration_ms(project.scrapeInterval) or 60_000)
+    # (path, window, what it is as a template and its argument): spelled out only for a window too short
+    windows: list[tuple[Path, str, str, object]] = [
         (("monitors", i, "window") if m.window else ("monitors", i), m.window or MONITOR_DEFAULTS[m.kind][0],
-         f"monitor {m.name!r} window") for i, m in enumerate(spec.monitors)]
+         "monitor {!r} window", m.name) for i, m in enumerate(spec.monitors)]
     if spec.rollout is not None and spec.serving.pattern in ("realtime", "streaming"):
         if spec.rollout.shadow is not None:
-            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window"))
-        windows += [(("rollout", "canary", i, "duration"), step.duration, f"canary step {i + 1}'s gate window")
+            windows.append((("rollout", "shadow", "duration"), spec.rollout.shadow.duration, "the shadow gate window",
+                            None))
+        windows += [(("rollout", "canary", i, "duration"), step.duration, "canary step {}'s gate window", i + 1)
                     for i, step in enumerate(spec.rollout.canary)]
-    for path, window, what in windows:
+    for path, window, what, arg in windows:
         ms = duration_ms(window)
-        if ms is not None and ms < 2 * scrape_ms:
-            yield _warn("MLS243", path, f"{what} {window} is shorter than two scrape intervals: it never sees data",
-                        hint)
+        if ms is not None and ms < shortest_ms:
+            hint = (f"use at least {format_duration(shortest_ms)} (two scrapes at scrapeInterval "
+                    f"{project.scrapeInterval} in mlspec.yaml)")
+            yield _warn("MLS243", path,
+                        f"{what.format(arg)} {window} is shorter than two scrape intervals: it never sees data", hint)
 
 
 def run_rules(spec: Spec, project: Project) -> list[Diagnostic]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from compiler.check import credentials
@@ -54,6 +55,7 @@ URL_SECRET_HINT = ("remove the credentials from the URL: the pipeline reads them
 SECRET_HINT = "reference a Kubernetes Secret instead: env: {NAME: {secretRef: {name: SECRET, key: KEY}}}"
 
 
+@lru_cache(maxsize=4096)  # the specs of a run repeat a few hundred URL paths (`monitors.2.runbook`, ...)
 def _matches(path: Path, patterns: tuple[tuple[str | int, ...], ...]) -> bool:
     return any(len(p) == len(path) and all(a in (_ANY, b) for a, b in zip(p, path, strict=True))
                for p in patterns)
@@ -160,6 +162,8 @@ def _secret_flags(spec: Spec) -> Iterator[Diagnostic]:
         for field in ("command", "args"):
             items = getattr(step, field) or []
             for j, item in enumerate(items):
+                if not item.startswith("-"):  # not a flag (_SECRET_FLAG's first character): most items
+                    continue
                 flag, eq, value = item.partition("=")
                 if not _SECRET_FLAG.fullmatch(flag):
                     continue

@@ -33,10 +33,22 @@ def duration_ms(text: str) -> int | None:
     return total or None
 
 
+# The schedules nearly every spec writes: each field `*` or one number (`0 3 * * 1`). Within these ranges
+# croniter accepts every such expression (tests/test_units.py holds the two equal), so it is neither imported
+# (~10 ms of a cold lint) nor asked (~0.1 ms an expression) for them; anything else is croniter's to judge.
+_PLAIN_CRON = re.compile(r"(\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2}) (\*|[0-9]{1,2})")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))  # minute hour day-of-month month day-of-week
+
+
 @lru_cache(maxsize=1024)
 def is_cron(expr: str) -> bool:
     """croniter's verdict on a schedule, once per text: it expands every field (a third of a millisecond
-    a call), and a thousand specs share a few dozen schedules. Imported on first use (~10 ms)."""
+    a call), and a thousand specs share a few dozen schedules. Imported on first use (~10 ms), and not for
+    a plain schedule in range, which it accepts."""
+    plain = _PLAIN_CRON.fullmatch(expr)
+    if plain and all(field == "*" or low <= int(field) <= high
+                     for field, (low, high) in zip(plain.groups(), _CRON_RANGES, strict=True)):
+        return True
     from croniter import croniter
 
     return bool(croniter.is_valid(expr))
@@ -80,6 +92,8 @@ def percent(value: float | str) -> float | None:
     return ratio if 0 <= ratio <= 1 else None
 
 
+# Remembered: ~20 names a spec (steps, monitors, features, the team, ...), which a run's specs mostly share.
+@lru_cache(maxsize=4096)
 def is_dns_label(name: str, limit: int = 63) -> bool:
     return len(name) <= limit and bool(DNS1123_LABEL.fullmatch(name))
 
@@ -111,7 +125,20 @@ _SCP_REMOTE = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+")
 _SPACE = re.compile(r"\s")
 
 
+# The URLs specs write: a lowercase scheme, a host of letters, digits, '.' and '-', a path of unreserved
+# characters. urlsplit gives each that scheme and a non-empty host; asking it costs ~9 us for a URL it has
+# not cached (each spec's repository URL is its own), the pattern under 1 us (tests/test_units_fast_paths.py).
+_PLAIN_URL = re.compile(r"([a-z]+)://[A-Za-z0-9.-]+(?:/[A-Za-z0-9._~/-]*)?")
+
+
 def _url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain:
+        return plain.group(1) in schemes
+    return _split_url_with_host(text, schemes)
+
+
+def _split_url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
     if _SPACE.search(text):
         return False
     try:
@@ -121,6 +148,8 @@ def _url_with_host(text: str, schemes: tuple[str, ...]) -> bool:
         return False
 
 
+# Remembered: the specs of a run share their runbook URLs (and lint asks twice: validation, string rules).
+@lru_cache(maxsize=1024)
 def is_web_url(text: str) -> bool:
     """An http(s) URL with a host: the only links that may reach alerts and the model card."""
     return _url_with_host(text, ("http", "https"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from compiler.monitoring.promql import number, quote, quote_meta, raw_selector
@@ -240,8 +241,13 @@ def stack_for(plan: Any, settings: Mapping[str, Any] | None = None) -> Stack:
     declared = opts.get("inferenceErrors") == "exporter" or any(
         getattr(m, "failures", None) == "exporter" for m in plan.monitors)
     if stack.errors_metric is None and declared:
-        return replace(stack, name=stack.name + "+errors", errors_metric=CONTRACT_ERRORS, errors_from_contract=True)
+        return _with_contract_errors(stack)
     return stack
+
+
+@cache  # one per stack: built once, not for every spec (a check reads it per spec)
+def _with_contract_errors(stack: Stack) -> Stack:
+    return replace(stack, name=stack.name + "+errors", errors_metric=CONTRACT_ERRORS, errors_from_contract=True)
 
 
 SHADOW_SUFFIX = serving_names.SHADOW_SUFFIX

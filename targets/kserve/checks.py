@@ -256,8 +256,7 @@ def _rollout(plan: Plan, settings: KServeSettings) -> Iterator[Diagnostic]:
                    "only `full` is rendered and there is no rollback form",
                    "set model.previous (omit it only for a first deployment)", Severity.WARNING)
     active = rollout.active_stage
-    names = rendered_stages(plan)
-    if active is not None and active not in names:
+    if active is not None and active not in (names := rendered_stages(plan)):  # None without rollout state (lint)
         # A warning, not an error: refusing would block every commit of the deployment repository,
         # and the first stage is the safe place for a rollout whose stage list changed under it.
         yield _err("KSV011", ("rollout",),

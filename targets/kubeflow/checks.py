@@ -72,9 +72,11 @@ def _check_step(i: int, step: StepPlan, plan: Plan) -> Iterator[Diagnostic]:
     if not step.command:
         yield Diagnostic("KFP004", "step has no command; KFP runs its launcher instead of the image entrypoint",
                          path=_step_path(i), hint="set command, e.g. [python, -m, my_package.train]")
-    inputs = set(names.TASK_PARAMETERS) | (set(names.PROMPT_PARAMETERS) if plan.model.prompt_sha256 else set())
-    outputs = set(step.metrics)
     for j, arg in enumerate(step.args):
+        if "{{$" not in arg:  # most arguments hold no placeholder (_PLACEHOLDER's start): no scan, no sets
+            continue
+        inputs = set(names.TASK_PARAMETERS) | (set(names.PROMPT_PARAMETERS) if plan.model.prompt_sha256 else set())
+        outputs = set(step.metrics)
         for ref in _PLACEHOLDER.findall(arg):
             match = _PARAM_REF.fullmatch(ref)
             ok = match is not None and (

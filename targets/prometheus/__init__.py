@@ -14,11 +14,11 @@ from typing import Any
 from compiler.diagnostics import Diagnostic, Severity
 from compiler.language.units import format_duration
 from compiler.monitoring import serving_metrics
-from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan
+from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from compiler.render import provenance
 from compiler.render.plugins import OutputFile, Target
 from targets.prometheus import alertmanager, burnrate, contract
-from targets.prometheus.context import RuleContext, applied_monitors
+from targets.prometheus.context import RuleContext, stack_of
 from targets.prometheus.promql import PromQLError
 from targets.prometheus.rules import build, unexported, unwatched
 from targets.prometheus.ruleset import RuleSet
@@ -85,21 +85,17 @@ class PrometheusTarget(Target):
         # The findings below depend on the monitors as applied per environment (overrides change
         # thresholds) and on the serving stack, not on the rules: those are built where they are
         # written, by render, which proves every expression parses (PRM900). Building the first
-        # environment's rules here was most of a spec's check.
-        first = RuleContext(plan, plan.serving.environments[0], settings)
-        found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
-                 for index, why in unwatched(first)]
-        stack, live = first.stack, first.live
+        # environment's rules here was most of a spec's check; so was applying every monitor to every
+        # environment (compiler.planning.monitors.monitor_in), where only latency thresholds can differ.
+        stack = stack_of(plan, settings)
         out.extend(self._budgets(plan, stack))
-        for env in plan.serving.environments:
-            applied = first.monitors if env is first.env else applied_monitors(plan, env)
-            if env is not first.env and applied == first.monitors:
-                continue
-            for index, m in applied:
-                missing = unexported(stack, m) if live else None
-                if missing is not None:
-                    found.append(Diagnostic("PRM020", missing[0], path=("monitors", index), hint=missing[1]))
-            found += self._buckets(plan, stack, applied)
+        if plan.serving.pattern in contract.LIVE_PATTERNS:
+            found = list(self._unexported(plan, stack))
+        else:  # a batch or edge model: its live-traffic monitors get no rules (and so no PRM020)
+            first = RuleContext(plan, plan.serving.environments[0], settings)
+            found = [_warn("PRM002", ("monitors", index), why, "drift, quality, fairness and cost monitors still apply")
+                     for index, why in unwatched(first)]
+        found += self._buckets(plan, stack)
         seen: set[tuple[str, tuple[str | int, ...]]] = set()
         for d in sorted(found, key=lambda d: d.path):
             if (d.code, d.path) not in seen:  # each finding once per monitor, whichever environment
@@ -145,12 +141,35 @@ class PrometheusTarget(Target):
                                      hint=f"write it like the monitor's own threshold: {form}")
 
     @staticmethod
-    def _buckets(plan: Plan, stack: serving_metrics.Stack,
-                 monitors: list[tuple[int, MonitorPlan]]) -> Iterator[Diagnostic]:
-        """Latency thresholds against the bucket bounds the runtime really has (compiler.monitoring.serving_metrics)."""
+    def _unexported(plan: Plan, stack: serving_metrics.Stack) -> Iterator[Diagnostic]:
+        """PRM020 for each monitor that watches some environment and reads a series `stack` lacks. Which
+        series a monitor reads is the same in every environment: applying it there (monitor_in) keeps its
+        name, kind and SLI, so only a monitor with a finding is applied, to learn whether it watches any."""
+        envs = plan.serving.environments
+        for i, m in enumerate(plan.monitors):
+            missing = unexported(stack, m)
+            if missing is not None and any(monitor_in(m, env) is not None for env in envs):
+                yield Diagnostic("PRM020", missing[0], path=("monitors", i), hint=missing[1])
+
+    @staticmethod
+    def _buckets(plan: Plan, stack: serving_metrics.Stack) -> Iterator[Diagnostic]:
+        """Latency thresholds against the bucket bounds the runtime really has (compiler.monitoring.serving_metrics),
+        in every environment, as each monitor applies there (an override may change its threshold)."""
         if stack.latency is None or stack.latency.buckets is None or plan.serving.pattern not in contract.LIVE_PATTERNS:
             return
         bounds = stack.latency.buckets
+        # monitor_in never changes a monitor's kind or SLI: only these can have a threshold to judge.
+        timed = [(i, m) for i, m in enumerate(plan.monitors)
+                 if m.kind == "latency" or (m.kind == "slo" and m.sli == "latency")]
+        if not timed:
+            return
+        for env in plan.serving.environments:
+            yield from PrometheusTarget._thresholds(
+                stack, bounds, [(i, a) for i, m in timed if (a := monitor_in(m, env)) is not None])
+
+    @staticmethod
+    def _thresholds(stack: serving_metrics.Stack, bounds: tuple[float, ...],
+                    monitors: list[tuple[int, MonitorPlan]]) -> Iterator[Diagnostic]:
         for i, m in monitors:
             if m.kind == "slo" and m.sli == "latency" and m.latency_seconds is not None:
                 field, thr = "latency", m.latency_seconds

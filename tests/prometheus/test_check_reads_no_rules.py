@@ -12,12 +12,13 @@ import promql_parser
 import pytest
 import yaml
 
+from compiler.diagnostics import Diagnostic
 from compiler.pipeline import run
 from compiler.planning.plan import Plan
 from golden import REPO, registry_of, render_examples
 from targets.prometheus import PrometheusTarget
 from targets.prometheus.context import RuleContext
-from targets.prometheus.rules import build, unwatched
+from targets.prometheus.rules import build, unexported, unwatched
 from targets.prometheus.settings import PrometheusSettings
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -32,6 +33,7 @@ def _plans(tmp_path: Any) -> list[Plan]:
     (tmp_path / "mlspec.yaml").write_text("apiVersion: mlspec/v1\nkind: Project\n")
     for index in range(40):
         (specs / f"model-{index:04d}.yaml").write_text(yaml.safe_dump(make_spec(index), sort_keys=False))
+    (specs / "scoped.yaml").write_text(yaml.safe_dump(_scoped(), sort_keys=False))
     generated = run(None, root=tmp_path, registry=registry_of(PrometheusTarget()), jobs=1)
     examples = render_examples(PrometheusTarget())
     corpus = run(sorted((REPO / "tests" / "invalid" / "targets").glob("*.yaml")), root=REPO,
@@ -41,6 +43,66 @@ def _plans(tmp_path: Any) -> list[Plan]:
     assert any(unwatched(RuleContext(p, p.serving.environments[0], SETTINGS[0])) for p in plans)
     assert any(len(p.serving.environments) > 1 for p in plans)
     return plans
+
+
+def _scoped() -> dict[str, Any]:
+    """Monitors that differ per environment: a latency threshold a bucket bound in production and between
+    bounds in staging (by override), failure-counting monitors watching one environment or none served."""
+    spec = make_spec(3)  # streaming on the KServe Python server (no failure counter), staging and production
+    spec["metadata"]["name"] = "scoped"
+    monitors = spec["monitors"]
+    latency = next(m for m in monitors if m["kind"] == "latency")
+    latency.update(threshold="250ms", overrides={"staging": {"threshold": "300ms"}})
+    errors = next(m for m in monitors if m["kind"] == "error_rate")
+    del errors["failures"]
+    errors["environments"] = ["staging"]
+    monitors.append({"name": "nowhere", "kind": "error_rate", "threshold": "2%", "environments": ["canary"]})
+    monitors.append({"name": "slo-fast", "kind": "slo", "sli": "latency", "latency": "300ms", "objective": 99.9,
+                     "period": "28d", "environments": ["production"]})
+    return spec
+
+
+def _per_environment(plan: Plan, settings: PrometheusSettings) -> list[Diagnostic]:
+    """The check's per-environment findings as they were found before: every monitor applied to every
+    environment through a rule context, each finding once per (code, path), the first environment's."""
+    found: list[Diagnostic] = []
+    for env in plan.serving.environments:
+        ctx = RuleContext(plan, env, settings)
+        found += [Diagnostic("PRM002", why, path=("monitors", index)) for index, why in unwatched(ctx)]
+        for index, m in ctx.monitors:
+            missing = unexported(ctx.stack, m) if ctx.live else None
+            if missing is not None:
+                found.append(Diagnostic("PRM020", missing[0], path=("monitors", index), hint=missing[1]))
+        stack = ctx.stack
+        if stack.latency is not None and stack.latency.buckets is not None and ctx.live:
+            found += PrometheusTarget._thresholds(stack, stack.latency.buckets, ctx.monitors)
+    seen: set[tuple[str, Any]] = set()
+    out = []
+    for d in sorted(found, key=lambda d: d.path):
+        if (d.code, d.path) not in seen:
+            seen.add((d.code, d.path))
+            out.append(d)
+    return out
+
+
+_PER_ENVIRONMENT = {"PRM002", "PRM020", "PRM021", "PRM022", "PRM023"}
+
+
+def test_the_check_applies_only_the_monitors_whose_findings_differ_per_environment(tmp_path: Any) -> None:
+    """The check applies only latency monitors per environment, and the others only when one reads a series
+    the stack lacks: its findings are those of applying every monitor everywhere."""
+    plans = _plans(tmp_path)
+    seen = set()
+    for plan in plans:
+        for settings in SETTINGS:
+            checked = [(d.code, d.path, d.message) for d in PrometheusTarget().check(plan, settings)
+                       if d.code in _PER_ENVIRONMENT]
+            assert checked == [(d.code, d.path, d.message) for d in _per_environment(plan, settings)], plan.name
+            seen.update(code for code, _, _ in checked)
+    assert seen == _PER_ENVIRONMENT
+    scoped = next(p for p in plans if p.name == "scoped")
+    assert [(d.code, d.path) for d in PrometheusTarget().check(scoped, SETTINGS[0]) if d.code in _PER_ENVIRONMENT] == [
+        ("PRM022", ("monitors", 2, "threshold")), ("PRM020", ("monitors", 3)), ("PRM021", ("monitors", 7, "latency"))]
 
 
 def test_the_check_reads_what_the_built_rules_hold(tmp_path: Any) -> None:
