@@ -18,7 +18,7 @@ from compiler.language.yamlsource import load_document
 from compiler.planning import metric_direction
 from compiler.planning import plan as plan_module
 from compiler.planning.quick_init import quick_init, replace
-from compiler.planning.training import pipeline_plan, topological
+from compiler.planning.training import kahn_order, pipeline_plan, topological
 from golden import SPECS
 
 PLAN_TYPES = sorted(
@@ -137,22 +137,6 @@ def test_quick_init_refuses_what_it_would_build_differently() -> None:
             quick_init(cls)
 
 
-def _kahn(steps: list[Step]) -> list[Step]:
-    """training.topological as it was, testing every remaining step each round."""
-    remaining = list(steps)
-    done: set[str] = set()
-    ordered: list[Step] = []
-    while remaining:
-        ready = [s for s in remaining if all(d in done for d in s.after)]
-        if not ready:
-            ready = remaining[:1]
-        step = ready[0]
-        ordered.append(step)
-        done.add(step.name)
-        remaining.remove(step)
-    return ordered
-
-
 NAMES = st.sampled_from(["a", "b", "c", "d", "e", "f"])
 
 
@@ -164,7 +148,7 @@ def test_the_step_order_is_kahns_in_spec_order(written: list[tuple[str, list[str
         written = [(name, [d for d in after if d in {n for n, _ in written[:i]}])
                    for i, (name, after) in enumerate(written)]
     steps = [Step(name=name, after=after) for name, after in written]
-    assert [id(s) for s in topological(steps)] == [id(s) for s in _kahn(steps)]
+    assert [id(s) for s in topological(steps)] == [id(s) for s in kahn_order(steps)]
     assert topological(steps) is not steps
 
 

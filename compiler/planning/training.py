@@ -93,6 +93,11 @@ def topological(steps: list[Step]) -> list[Step]:
         # Each step runs only after steps written above it (the usual spec): then the first step left is
         # always ready, so the order is the spec's, found without testing every remaining step each round.
         return list(steps)
+    return kahn_order(steps)
+
+
+def kahn_order(steps: list[Step]) -> list[Step]:
+    """Kahn's algorithm, testing every remaining step each round: `topological`'s general case."""
     remaining = list(steps)
     done: set[str] = set()
     ordered: list[Step] = []
