@@ -446,22 +446,25 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     parallel_threshold = PARALLEL_THRESHOLD if parallel_threshold is None else parallel_threshold
     results: list[SpecResult] = []
+
+    def arrived(result: SpecResult, here: bool = True) -> None:
+        """`result`, the next in input order: to the sink (and its `rendered` when it was made in this
+        process: a pool worker calls that itself), and to the progress."""
+        results.append(result)
+        if sink is not None:
+            if here:
+                sink.rendered(result)
+            sink(result)
+        progress.step(len(results), len(work))
+
     if jobs <= 1 or len(work) < parallel_threshold or has_errors(context.diagnostics):
         for item in work:
-            results.append(_one(item, context, render, keep_plans, sources.get(item)))
-            if sink is not None:
-                sink.rendered(results[-1])
-                sink(results[-1])
-            progress.step(len(results), len(work))
+            arrived(_one(item, context, render, keep_plans, sources.get(item)))
         return results
     import multiprocessing
     from functools import partial
 
-    results.append(_one(work[0], context, render, keep_plans, sources.get(work[0])))
-    if sink is not None:
-        sink.rendered(results[0])
-        sink(results[0])
-    progress.step(1, len(work))
+    arrived(_one(work[0], context, render, keep_plans, sources.get(work[0])))
     ours = gc.get_freeze_count() == 0
     gc.freeze()
     global _WORKER_CONTEXT, _WORKER_SINK, _WORKER_SOURCES
@@ -477,11 +480,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
             for result in forked.shared(len(rest), lambda i: _one(rest[i], context, False, keep_plans,
                                                                   sources.get(rest[i])),
                                         jobs, max(1, min(len(rest) // (jobs * 4), LINT_CHUNK))):
-                results.append(result)
-                if sink is not None:
-                    sink.rendered(result)
-                    sink(result)
-            progress.step(len(results), len(work))
+                arrived(result)  # nothing rendered: no file for a sink to write where it was made
             return results
         with multiprocessing.get_context("fork").Pool(jobs) as pool, collector(False):
             # The workers forked with the collector as it was; here the results only arrive (no target code
@@ -492,10 +491,7 @@ def _run_all(work: list[tuple[str, str, Path]], context: Context, render: bool, 
             # imap keeps the input order (determinism) and hands results back as they finish (progress).
             worker = partial(_worker, render=render, keep_plans=keep_plans)
             for result in pool.imap(worker, work[1:], chunksize=chunk):
-                results.append(result)
-                if sink is not None:
-                    sink(result)
-                progress.step(len(results), len(work))
+                arrived(result, here=False)
     finally:
         _WORKER_CONTEXT = _WORKER_SINK = None  # neither outlives its run (the session's tree is gone after it)
         _WORKER_SOURCES = {}

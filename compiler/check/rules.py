@@ -14,6 +14,7 @@ from compiler.language.spec import ErrorRate, Hallucination, Slo, Spec, Throughp
 from compiler.language.units import duration_ms, format_duration, is_cron, percent
 from compiler.planning.metric_direction import gate_direction, gate_kind
 from compiler.planning.plan import MONITOR_DEFAULTS
+from compiler.planning.training import in_written_order
 
 Rule = Callable[[Spec, Project], Iterable[Diagnostic]]
 RULES: list[Rule] = []
@@ -60,9 +61,6 @@ def unique_names(spec: Spec, project: Project) -> Iterator[Diagnostic]:
 def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
     names = [s.name for s in spec.pipeline.steps]
     graph: dict[str, list[str]] = {}
-    # Steps with distinct names that each come after steps listed before them (as specs write them) are
-    # in an order no cycle can break: there is no cycle to look for.
-    listed: set[str] | None = set() if len(set(names)) == len(names) else None
     for i, step in enumerate(spec.pipeline.steps):
         graph.setdefault(step.name, [])
         for j, dep in enumerate(step.after):
@@ -71,14 +69,12 @@ def step_graph(spec: Spec, project: Project) -> Iterator[Diagnostic]:
                            _suggest(dep, names))
             else:
                 graph[step.name].append(dep)
-                if listed is not None and dep not in listed:
-                    listed = None
-        if listed is not None:
-            listed.add(step.name)
         if not step.command and not step.args:
             yield _err("MLS236", ("pipeline", "steps", i), f"step {step.name!r} has neither command nor args",
                        "say what the step runs, e.g. command: [python, -m, train]")
-    cycle = find_cycle(graph) if listed is None else None
+    # Distinct steps each after steps written above them (as specs write them): no cycle to look for.
+    ordered = len(set(names)) == len(names) and in_written_order(spec.pipeline.steps)
+    cycle = None if ordered else find_cycle(graph)
     if cycle:
         index = names.index(cycle[0])
         yield _err("MLS203", ("pipeline", "steps", index, "after"),

@@ -104,7 +104,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
         # one spec's cold lint and freed ~1,000 small objects. Collection resumes once they are frozen.
         with collector(False):
             from compiler.language.yamlsource import MAX_BYTES
-            from compiler.pipeline import PARALLEL_THRESHOLD, _run_all, make_context
+            from compiler.pipeline import _run_all, make_context
 
             # One the loader refuses by its size is read by the checker, which refuses it before reading.
             sources = {item: raw for item, raw in sources.items() if len(raw) <= MAX_BYTES}
@@ -116,8 +116,7 @@ def lint(paths: Sequence[Path] | None, jobs: int | None = None) -> Linted:
             gc.freeze()
         try:
             with spaced():
-                results = _run_all(todo, checked, False, jobs, keep_plans=False,
-                                   parallel_threshold=PARALLEL_THRESHOLD, sources=sources)
+                results = _run_all(todo, checked, False, jobs, keep_plans=False, sources=sources)
         finally:
             gc.unfreeze()
         for result in results:
