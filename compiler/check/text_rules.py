@@ -61,9 +61,33 @@ def _matches(path: Path, patterns: tuple[tuple[str | int, ...], ...]) -> bool:
                for p in patterns)
 
 
+# Strings of at most this length have their verdict remembered, up to this many strings per process.
+_REMEMBERED_LENGTH = 64
+_REMEMBERED_COUNT = 50_000
+
+
+class _Verdicts(dict[str, bool]):
+    """Whether `_SUSPECT` finds anything in a string, remembered per string.
+
+    A lint asks about every string of every spec, and a run's specs repeat most of them (`python`, `-m`,
+    step, feature and metric names): 1,000 generated specs asked 100k times about 13k distinct strings, and
+    the regex searches were 4% of checking a spec. A remembered answer is one dictionary lookup, with no
+    Python call (`__getitem__` of a dict; `__missing__` runs only for a string not seen yet). Specs are
+    untrusted and a run may read any number of them: only short strings are kept, and only so many."""
+
+    def __missing__(self, text: str) -> bool:
+        found = _SUSPECT.search(text) is not None
+        if len(text) <= _REMEMBERED_LENGTH and len(self) < _REMEMBERED_COUNT:
+            self[text] = found
+        return found
+
+
+# True when a rule must look at the string: it holds a control character or a credential's first signs.
+suspect = _Verdicts().__getitem__
+
 # What the string rules look at, found by the YAML builder as it builds a spec's data (compiler.pipeline
 # loads specs with it): the same strings as `_suspects`, in its order, without walking the data again.
-WATCH = Watch(_SUSPECT.search, frozenset(f for f in _URL_FIELDS if isinstance(f, str)))
+WATCH = Watch(suspect, frozenset(f for f in _URL_FIELDS if isinstance(f, str)))
 
 _ROOT = object()  # the document's own "key": its path is ()
 
@@ -76,22 +100,22 @@ def _suspects(value: Any) -> Iterator[tuple[Path, str, bool]]:
     most of the string rules' time, so a path is built only for what is yielded and for collections.
     The order is that of a depth-first walk from the last child back (a stack), keys as their mapping is
     entered; tests/test_text_rules_walk.py compares it with the plain walk."""
-    suspect, urls = _SUSPECT.search, _URL_FIELDS
+    flagged, urls = suspect, _URL_FIELDS
     if isinstance(value, str):
-        if suspect(value):
+        if flagged(value):
             yield (), value, False
         return
     stack: list[tuple[Path, Any, Any]] = [((), _ROOT, value)]  # (parent's path, key or index, node)
     while stack:
         parent, key, node = stack.pop()
         if isinstance(node, str):
-            if suspect(node) or key in urls:
+            if flagged(node) or key in urls:
                 yield (*parent, key), node, False
             continue
         path = parent if key is _ROOT else (*parent, key)
         if isinstance(node, dict):
             for name, item in node.items():
-                if isinstance(name, str) and suspect(name):
+                if isinstance(name, str) and flagged(name):
                     yield (*path, name), name, True
                 stack.append((path, name, item))
         elif isinstance(node, list | tuple):
