@@ -69,18 +69,51 @@ def test_each_measure_starts_from_a_flushed_disk(monkeypatch: pytest.MonkeyPatch
 
 def test_the_yardstick_is_the_best_of_three_like_the_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Kapitan's time divides every ratio and one run of it varies by a third here: it is taken as the best of
-    three, each from a fresh output directory, as the mlspec rows take theirs."""
+    three, each into an output directory of its own (nothing deleted between runs), as the mlspec rows take theirs."""
     import bench
 
     times = iter([9.4, 5.7, 7.1])
-    compiled: list[bool] = []
+    outputs: list[Path] = []
+    monkeypatch.setattr(bench.shutil, "rmtree", lambda *a, **k: pytest.fail("the yardstick deleted a tree"))
 
     def measure(command: list[str], cwd: Path, *args: Any) -> tuple[float, float]:
-        compiled.append((cwd / "compiled").exists())
-        (cwd / "compiled").mkdir()
+        output = Path(command[command.index("--output-path") + 1])
+        assert not output.exists()  # each run compiles into an empty directory
+        (output / "compiled").mkdir(parents=True)
+        outputs.append(output)
         return next(times), 100.0
 
     monkeypatch.setattr(bench, "measure", measure)
     row = bench.yardstick_row(tmp_path / "kapitan", tmp_path, 1000)
     assert row.seconds == 5.7
-    assert compiled == [False, False, False]  # each run compiles into an empty directory
+    assert len(set(outputs)) == 3
+
+
+def test_an_earlier_tree_is_deleted_after_measuring_not_before(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Deleting the last run's ~60k files first made the next run measure the file system's recovery (ext4
+    `discard` here): the earlier tree is moved aside, and deleted once this run has measured."""
+    import bench
+
+    work = tmp_path / "work"
+    (work / "mlspec" / "out").mkdir(parents=True)
+    (work / "mlspec" / "out" / "file.yaml").write_text("x\n")
+    events: list[str] = []
+    real_rmtree = bench.shutil.rmtree
+
+    def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        events.append(f"delete {Path(path).name.split('.old-')[0]}{'.old' if '.old-' in str(path) else ''}")
+        real_rmtree(path, *args, **kwargs)
+
+    def rows(root: Path, count: int, cli: list[str]) -> list[Any]:
+        events.append("measure")
+        assert not (root / "out").exists()  # a fresh tree, with the earlier one still on disk beside it
+        assert [p.name.split("-")[0] for p in tmp_path.iterdir() if p.name.startswith("work.old-")] == ["work.old"]
+        return [bench.Row("render", 1.0, 10.0)]
+
+    monkeypatch.setattr(bench.shutil, "rmtree", rmtree)
+    monkeypatch.setattr(bench, "mlspec_rows", rows)
+    monkeypatch.setattr(bench, "generate", lambda count, specs: specs.mkdir(parents=True))
+    monkeypatch.setattr(sys, "argv", ["bench", "--no-kapitan", "--work", str(work)])
+    assert bench.main() == 0
+    assert events == ["measure", "delete work.old", "delete work"]
+    assert not any(tmp_path.iterdir())
