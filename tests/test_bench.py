@@ -72,21 +72,45 @@ def test_the_yardstick_is_the_best_of_three_like_the_rows(monkeypatch: pytest.Mo
     three, each into an output directory of its own (nothing deleted between runs), as the mlspec rows take theirs."""
     import bench
 
-    times = iter([9.4, 5.7, 7.1])
+    runs = iter([(9.4, 0.0), (5.7, 0.0), (7.1, 0.0), (8.0, 290.0)])
     outputs: list[Path] = []
     monkeypatch.setattr(bench.shutil, "rmtree", lambda *a, **k: pytest.fail("the yardstick deleted a tree"))
 
-    def measure(command: list[str], cwd: Path, *args: Any) -> tuple[float, float]:
+    def measure(command: list[str], cwd: Path, *args: Any, sample: bool = False) -> tuple[float, float]:
         output = Path(command[command.index("--output-path") + 1])
         assert not output.exists()  # each run compiles into an empty directory
         (output / "compiled").mkdir(parents=True)
         outputs.append(output)
-        return next(times), 100.0
+        return next(runs)
 
     monkeypatch.setattr(bench, "measure", measure)
     row = bench.yardstick_row(tmp_path / "kapitan", tmp_path, 1000)
-    assert row.seconds == 5.7
-    assert len(set(outputs)) == 3
+    assert (row.seconds, row.peak_mb) == (5.7, 290.0)
+    assert len(set(outputs)) == 4
+
+
+def test_a_timed_run_is_not_sampled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Sampling memory reads each process's smaps_rollup every 20 ms (3-4 ms of kernel time each, under the
+    process's memory-map lock): it slowed what it watched. The time is the best of unsampled runs; the memory
+    comes from one more run, sampled and not timed."""
+    import bench
+
+    sampled: list[int] = []
+    monkeypatch.setattr(bench, "_tree_memory_kb", lambda pid: sampled.append(pid) or 50 * 1024)
+    command = [sys.executable, "-c", "import time; time.sleep(0.2)"]
+    assert bench.measure(command, tmp_path)[1] == 0.0
+    assert not sampled
+    calls: list[bool] = []
+
+    def run(sample: bool) -> tuple[float, float]:
+        calls.append(sample)
+        return bench.measure(command, tmp_path, sample=sample)
+
+    seconds, peak = bench.best(3, run)
+    assert calls == [False, False, False, True]
+    assert peak == 50.0
+    assert sampled
+    assert seconds >= 0.2
 
 
 def test_an_earlier_tree_is_deleted_after_measuring_not_before(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
