@@ -39,3 +39,25 @@ def test_the_builder_and_the_walk_ask_the_remembered_answers() -> None:
     assert text_rules.WATCH.flags is text_rules.suspect
     list(text_rules._suspects({"k": "some-unique-value-for-this-test"}))
     assert "some-unique-value-for-this-test" in text_rules.suspect.__self__  # type: ignore[attr-defined]
+
+
+def test_the_builders_clean_keys_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys the prefilter passed are remembered on the Watch, which lives as long as the process (lint's
+    WATCH): untrusted specs may hold any number of distinct keys, so only so many are kept, and what the
+    builder reports is the same either way."""
+    from compiler.language import yaml_data
+    from compiler.language.yaml_watch import Watch
+    from compiler.language.yamlsource import load_document
+
+    text = "".join(f"key{i}: v\n" for i in range(20)) + "ghp_abcdefghijklmnopqrstuvwxyz0123456789: x\n"
+    unbounded = Watch(text_rules.suspect)
+    expected, _ = load_document(text.encode(), "f.yaml", unbounded)
+    monkeypatch.setattr(yaml_data, "CLEAN_KEYS", 5)
+    bounded = Watch(text_rules.suspect)
+    for _ in range(2):  # the second time with the set full
+        doc, _ = load_document(text.encode(), "f.yaml", bounded)
+        assert doc is not None
+        assert expected is not None
+        assert doc.watched == expected.watched
+    assert len(unbounded.clean_keys) == 20
+    assert len(bounded.clean_keys) == 5

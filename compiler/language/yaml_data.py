@@ -21,7 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compiler.diagnostics import Diagnostic, Path
-from compiler.language.yaml_watch import UNWATCHED, Watch, Watched
+from compiler.language.yaml_watch import CLEAN_KEYS, UNWATCHED, Watch, Watched
 
 MAX_DEPTH = 64
 MAX_ALIASES = 100
@@ -359,7 +359,7 @@ class Builder:
                 if keys is None:
                     keys = []
                 keys.append(((*path, key), key, True))
-            else:
+            elif len(clean_keys) < CLEAN_KEYS:
                 clean_keys.add(key)
         if keys:
             found.extend(reversed(keys))

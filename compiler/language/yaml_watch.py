@@ -26,8 +26,12 @@ class Watch:
     flags: Callable[[str], object]
     fields: frozenset[str] = frozenset()
     # Keys `flags` is false for: the specs of a run repeat a few dozen key names (their schema's), each
-    # hundreds of times, so a set lookup answers most of them instead of `flags` (a regex search).
+    # hundreds of times, so a set lookup answers most of them instead of `flags` (a regex search). At most
+    # CLEAN_KEYS of them: the set lives as long as the Watch, and untrusted specs may use any keys.
     clean_keys: set[str] = field(default_factory=set, compare=False)
+
+
+CLEAN_KEYS = 10_000
 
 
 _NOTHING: dict[str, object] = {}
