@@ -23,6 +23,7 @@ from compiler import __version__
 from compiler.language.patch_spec import Patch
 from compiler.language.project import Project
 from compiler.language.spec import Spec
+from compiler.per_object import per_object
 from compiler.planning.monitors import MONITOR_DEFAULTS, MonitorOverridePlan, MonitorPlan, monitor_in, monitor_plan
 from compiler.planning.quick_init import quick_init
 from compiler.planning.resources import DEFAULT_GPU_TYPE, ResourcesPlan
@@ -305,21 +306,15 @@ def build_plan(spec: Spec, project: Project, *, spec_path: str, source_sha256: s
     )
 
 
-_PROJECT_PLANS: dict[int, tuple[Project, ProjectPlan]] = {}
-
-
+@per_object
 def _project_plan(project: Project) -> ProjectPlan:
     """The plan's project section: the same for every spec of a run (the project is frozen), so it is built
     once per project and shared by the plans, as plan_digest hashes the project once."""
-    cached = _PROJECT_PLANS.get(id(project))
-    if cached is None or cached[0] is not project:
-        built = ProjectPlan(
-            registry=project.registry, serving_stack=project.servingStack,
-            teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
-            target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
-        )
-        cached = _PROJECT_PLANS[id(project)] = (project, built)
-    return cached[1]
+    return ProjectPlan(
+        registry=project.registry, serving_stack=project.servingStack,
+        teams=tuple(TeamPlan(n, tuple(t.namespaces), t.email, t.slack) for n, t in sorted(project.teams.items())),
+        target_settings={name: project.target_settings(name) for name in sorted(project.targets)},
+    )
 
 
 def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPlan, ...]:
@@ -329,9 +324,6 @@ def _patches(patches: Sequence[Patch], model: str, origin: str) -> tuple[PatchPl
         for i, p in enumerate(patches))
 
 
-_PROJECT_DIGESTS: dict[int, tuple[Project, str]] = {}
-
-
 def plan_digest(spec_digest: str, project: Project, spec_path: str) -> str:
     """The digest of everything a plan is a function of: the spec's data (so formatting and comments do
     not count), the project config, the spec's path and the compiler version.
@@ -339,11 +331,12 @@ def plan_digest(spec_digest: str, project: Project, spec_path: str) -> str:
     Hashing the inputs rather than the built plan keeps lint fast (a deep asdict of every plan cost
     0.6 s per 1,000 specs) and gives the same answer, since the plan is a pure function of them.
     """
-    cached = _PROJECT_DIGESTS.get(id(project))
-    if cached is None or cached[0] is not project:
-        # scrapeInterval only tunes lint warnings; no plan depends on it, so it stays out of the digest.
-        # An empty `patches:` stays out too, so declaring none keeps every digest it had before patches existed.
-        exclude = {"scrapeInterval"} if project.patches else {"scrapeInterval", "patches"}
-        cached = (project, sha256_text(canonical_json(project.model_dump(mode="json", exclude=exclude))))
-        _PROJECT_DIGESTS[id(project)] = cached
-    return sha256_text(canonical_json([spec_digest, cached[1], spec_path, __version__]))
+    return sha256_text(canonical_json([spec_digest, _project_digest(project), spec_path, __version__]))
+
+
+@per_object
+def _project_digest(project: Project) -> str:
+    # scrapeInterval only tunes lint warnings; no plan depends on it, so it stays out of the digest.
+    # An empty `patches:` stays out too, so declaring none keeps every digest it had before patches existed.
+    exclude = {"scrapeInterval"} if project.patches else {"scrapeInterval", "patches"}
+    return sha256_text(canonical_json(project.model_dump(mode="json", exclude=exclude)))

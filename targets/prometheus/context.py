@@ -18,6 +18,7 @@ from typing import Any
 from compiler.language.units import duration_ms, duration_seconds, format_duration
 from compiler.monitoring import serving_metrics
 from compiler.monitoring.serving_metrics import Stack
+from compiler.per_object import per_object
 from compiler.planning.plan import EnvironmentPlan, MonitorPlan, Plan, monitor_in
 from targets.prometheus import contract
 from targets.prometheus.alertmanager import retrains
@@ -36,16 +37,11 @@ def stack_of(plan: Plan, settings: PrometheusSettings) -> Stack:
     return serving_metrics.stack_for(plan, _dumped(settings))
 
 
-_DUMP: tuple[PrometheusSettings, Mapping[str, Any]] | None = None
-
-
+@per_object
 def _dumped(settings: PrometheusSettings) -> Mapping[str, Any]:
     """`settings` as the raw data stack_for reads, dumped once for the run's settings object rather than
     for every spec and environment (the dump was ~4% of a lint's checks). The settings are frozen."""
-    global _DUMP
-    if _DUMP is None or _DUMP[0] is not settings:
-        _DUMP = (settings, MappingProxyType(settings.model_dump()))
-    return _DUMP[1]
+    return MappingProxyType(settings.model_dump())
 
 
 class RuleContext:
